@@ -1,0 +1,165 @@
+"""Settings loaded once from prefixed environment variables into one frozen object."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from reviewer.errors import ConfigError
+
+PREFIX = "REVIEWER_"
+DEFAULT_MODEL = "claude-sonnet-4-6"
+
+
+def _default_data_dir(environ: Mapping[str, str]) -> Path:
+    """Return the user's data directory for the reviewer (XDG on Linux)."""
+    base = environ.get("XDG_DATA_HOME") or str(Path(environ.get("HOME", "~")) / ".local" / "share")
+    return Path(base).expanduser() / "reviewer"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the reviewer; build with `Settings.from_env()`, never mutate.
+
+    Lookup order for each value: an explicit override passed to `from_env`, then the
+    `REVIEWER_*` variable, then (for the keys the SDKs define) `ANTHROPIC_*` / `GITHUB_*`,
+    then the default here.
+    """
+
+    # Claude
+    anthropic_api_key: str | None = field(default=None, repr=False)
+    anthropic_base_url: str | None = None
+    model: str = DEFAULT_MODEL
+    fallback_model: str | None = None
+    max_output_tokens: int = 4096
+    max_chunk_tokens: int = 24_000
+    concurrency: int = 4
+    max_retries: int = 3
+    request_timeout_s: float = 120.0
+    max_retry_after_s: float = 60.0
+    count_tokens: bool = False
+    # GitHub
+    github_token: str | None = field(default=None, repr=False)
+    github_app_id: str | None = None
+    github_private_key: str | None = field(default=None, repr=False)
+    github_api_url: str = "https://api.github.com"
+    bot_login: str | None = None
+    review_drafts: bool = False
+    max_comments: int = 30
+    command: str = "/review"
+    # Spend
+    data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
+    database_url: str | None = field(default=None, repr=False)
+    monthly_budget_usd: Decimal | None = None
+    review_budget_usd: Decimal | None = None
+    prices_path: Path | None = None
+    # App service
+    webhook_secret: str | None = field(default=None, repr=False)
+    redis_url: str | None = field(default=None, repr=False)
+    workers: int = 2
+    max_body_bytes: int = 25 * 1024 * 1024
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Read settings from `environ` (default `os.environ`), then apply `overrides`."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None:
+                raw = _sdk_fallback(env, f.name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _convert(f.name, f.type, raw)
+        if "data_dir" not in values:
+            values["data_dir"] = _default_data_dir(env)
+        key_path = env.get(PREFIX + "GITHUB_PRIVATE_KEY_PATH")
+        if key_path and "github_private_key" not in values:
+            try:
+                values["github_private_key"] = Path(key_path).read_text()
+            except OSError as exc:
+                raise ConfigError(
+                    f"REVIEWER_GITHUB_PRIVATE_KEY_PATH: cannot read {key_path}: {exc.strerror}",
+                    key="REVIEWER_GITHUB_PRIVATE_KEY_PATH",
+                ) from exc
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def replace(self, **changes: Any) -> Settings:
+        """Return a copy with `changes` applied and validated."""
+        new = dataclasses.replace(self, **changes)
+        new.validate()
+        return new
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first setting that is out of range."""
+        positive = ("max_output_tokens", "max_chunk_tokens", "concurrency", "workers")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1", key=name)
+        if self.max_comments < 0 or self.max_retries < 0:
+            raise ConfigError(f"{PREFIX}MAX_COMMENTS and MAX_RETRIES must not be negative")
+        for name in ("monthly_budget_usd", "review_budget_usd"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ConfigError(f"{PREFIX}{name.upper()} must not be negative", key=name)
+        if not self.command.startswith("/") or " " in self.command:
+            raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
+
+    @property
+    def ledger_url(self) -> str:
+        """The SQLAlchemy URL of the spend ledger: PostgreSQL if set, else a SQLite file."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
+
+    @property
+    def queue_path(self) -> Path:
+        """The SQLite file of the job queue when no Redis URL is set."""
+        return self.data_dir / "queue.sqlite3"
+
+
+# Variables the SDKs and GitHub Actions define themselves, honoured under their own names.
+_SDK_NAMES = {
+    "anthropic_api_key": "ANTHROPIC_API_KEY",
+    "anthropic_base_url": "ANTHROPIC_BASE_URL",
+    "github_token": "GITHUB_TOKEN",
+    "github_api_url": "GITHUB_API_URL",
+}
+
+
+def _sdk_fallback(env: Mapping[str, str], name: str) -> str | None:
+    other = _SDK_NAMES.get(name)
+    return env.get(other) if other else None
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    key = PREFIX + name.upper()
+    kind = str(type_name)
+    try:
+        if kind.startswith("bool"):
+            lowered = raw.strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("Decimal"):
+            return Decimal(raw)
+        if kind.startswith("Path"):
+            return Path(raw).expanduser()
+    except (ValueError, InvalidOperation) as exc:
+        raise ConfigError(f"{key}: cannot read {raw!r} as {kind.split(' ')[0]}", key=key) from exc
+    return raw
