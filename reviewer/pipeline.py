@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
 from reviewer.anchoring import InlineComment
 from reviewer.findings import Finding
+from reviewer.settings import Settings
 
 Trigger = Literal["auto", "command", "action", "cli"]
 Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed"]
@@ -81,3 +83,24 @@ class ReviewResult:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(c.finding for c in self.comments) + self.unanchored
+
+
+ProgressFn = Callable[[str], None]
+
+
+def run_review(
+    request: ReviewRequest,
+    settings: Settings,
+    *,
+    github: Any | None = None,
+    anthropic_client: Any | None = None,
+    ledger: Any | None = None,
+    progress: ProgressFn | None = None,
+) -> ReviewResult:
+    """Review what `request` names and return what happened; post to GitHub unless dry-run.
+
+    Clients default to ones built from `settings`. Transient failures (GitHub 5xx, Anthropic
+    overload after the SDK's own retries) raise a ReviewerError whose `retryable` is true,
+    before anything was posted; everything else ends in a ReviewResult.
+    """
+    raise NotImplementedError
