@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import json
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 
 class Severity(StrEnum):
@@ -36,12 +39,130 @@ class Finding(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    path: str = Field(min_length=1)
-    line: int = Field(ge=1)
-    start_line: int | None = Field(default=None, ge=1)
-    side: Literal["RIGHT", "LEFT"] = "RIGHT"
+    path: str = Field(min_length=1, description="The file's path exactly as the diff shows it.")
+    line: int = Field(
+        ge=1,
+        description="The line number shown in the diff: the new-file number for added and "
+        "context lines, the old-file number for removed lines.",
+    )
+    start_line: int | None = Field(
+        default=None, ge=1, description="For a range: its first line, in the same hunk."
+    )
+    side: Literal["RIGHT", "LEFT"] = Field(
+        default="RIGHT", description="LEFT for a removed line, RIGHT otherwise."
+    )
     severity: Severity
     category: Category
-    title: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1)
-    suggestion: str | None = None
+    title: str = Field(min_length=1, max_length=200, description="One line.")
+    body: str = Field(min_length=1, description="What is wrong and why, in Markdown.")
+    suggestion: str | None = Field(
+        default=None, description="Replacement code for the cited lines, if any."
+    )
+
+
+class InvalidOutputError(ValueError):
+    """The model's answer is not the JSON object the schema asks for."""
+
+
+class _FindingsReply(BaseModel):
+    """The object the model answers with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[Finding]
+
+
+# Structured outputs accept a subset of JSON Schema: no numeric or string-length bounds, no
+# defaults, `additionalProperties: false` on every object, minItems only 0 or 1, a short list
+# of string formats. A bound the API does not accept moves into the description as a hint;
+# pydantic still enforces it when the answer is validated.
+_KEPT = frozenset({"type", "properties", "required", "items", "enum", "const", "anyOf", "allOf"})
+_DROPPED = frozenset({"title", "additionalProperties", "$defs", "$ref", "description"})
+_FORMATS = frozenset(
+    {"date-time", "time", "date", "duration", "email", "hostname", "uri", "ipv4", "ipv6", "uuid"}
+)
+_ACCEPTED_VALUES = frozenset({("minItems", 0), ("minItems", 1)} | {("format", f) for f in _FORMATS})
+_HINTS = {
+    "minLength": "at least {} character(s)",
+    "maxLength": "at most {} characters",
+    "minimum": "at least {}",
+    "maximum": "at most {}",
+    "default": "default {}",
+}
+
+
+def _adapt(node: dict[str, Any]) -> dict[str, Any]:
+    """Return `node` in the dialect structured outputs accept (recursively)."""
+    if "$ref" in node:
+        return {"$ref": node["$ref"]}
+    out: dict[str, Any] = {}
+    hints: list[str] = []
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _adapt(sub) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = _adapt(value)
+        elif key in ("anyOf", "allOf", "oneOf"):
+            # oneOf is not accepted; with disjoint branches anyOf means the same.
+            out["allOf" if key == "allOf" else "anyOf"] = [_adapt(sub) for sub in value]
+        elif key in _KEPT:
+            out[key] = list(value) if isinstance(value, list) else value
+        elif isinstance(value, str | int) and (key, value) in _ACCEPTED_VALUES:
+            out[key] = value
+        elif key not in _DROPPED:
+            hints.append(_HINTS.get(key, key + ": {}").format(json.dumps(value)))
+    if out.get("type") == "object":
+        out["additionalProperties"] = False
+        out.setdefault("required", [])
+        out.setdefault("properties", {})
+    description = node.get("description")
+    if hints:
+        description = f"{description} " if description else ""
+        description += "(" + "; ".join(sorted(hints)) + ")"
+    if description:
+        out["description"] = description
+    return out
+
+
+@functools.cache
+def _schema() -> dict[str, Any]:
+    raw = _FindingsReply.model_json_schema()
+    schema = _adapt(raw)
+    schema["$defs"] = {name: _adapt(sub) for name, sub in raw.get("$defs", {}).items()}
+    return schema
+
+
+def findings_json_schema() -> dict[str, Any]:
+    """Return the JSON schema of the answer, `{"findings": [Finding, ...]}`, for
+    `output_config={"format": {"type": "json_schema", "schema": ...}}`."""
+    return copy.deepcopy(_schema())
+
+
+_FINDING = TypeAdapter(Finding)
+
+
+def parse_findings(text: str) -> tuple[list[Finding], int]:
+    """Parse the model's answer into (valid findings, count of dropped items).
+
+    Each item is validated alone: one bad finding is dropped and counted, the rest stay.
+    Raises InvalidOutputError when the text is not a JSON object with a `findings` list.
+    """
+    body = text.strip()
+    # Structured outputs never fence the JSON, but a model answering without them might.
+    if body.startswith("```"):
+        body = body.split("\n", 1)[1] if "\n" in body else ""
+        body = body.rsplit("```", 1)[0]
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise InvalidOutputError(f"answer is not JSON: {exc.msg} at char {exc.pos}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+        raise InvalidOutputError("answer is not an object with a findings list")
+    findings: list[Finding] = []
+    dropped = 0
+    for item in data["findings"]:
+        try:
+            findings.append(_FINDING.validate_python(item))
+        except ValidationError:
+            dropped += 1
+    return findings, dropped
