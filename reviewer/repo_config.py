@@ -1,0 +1,679 @@
+"""The repository's `.github/reviewer.yml`: schema, loading, and merging with the operator's."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import html
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, Literal, get_args
+
+import pathspec
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from reviewer.errors import ConfigError
+from reviewer.findings import Severity
+from reviewer.settings import DEFAULT_MODEL, Settings
+
+CONFIG_PATH = ".github/reviewer.yml"
+
+Event = Literal["opened", "reopened", "synchronize", "ready_for_review"]
+EVENTS: tuple[Event, ...] = get_args(Event)
+Source = Literal["default", "operator", "repository", "command line"]
+BUDGET_KEYS = ("budget.monthly_usd", "budget.per_review_usd")
+
+
+@lru_cache(maxsize=512)
+def _spec(patterns: tuple[str, ...]) -> Any:
+    return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+
+def _check_pattern(pattern: str) -> str:
+    if not pattern.strip():
+        raise ValueError("a path pattern must not be empty")
+    try:
+        _spec((pattern,))
+    except ValueError as exc:
+        raise ValueError(f"{pattern!r} is not a valid gitignore-style pattern") from exc
+    return pattern
+
+
+def _check_command(command: str) -> str:
+    if not command.startswith("/") or len(command) < 2 or any(c.isspace() for c in command):
+        raise ValueError("expected one word starting with /, like /review")
+    return command
+
+
+Pattern = Annotated[StrictStr, AfterValidator(_check_pattern)]
+Patterns = tuple[Pattern, ...]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ReviewOptions(_Section):
+    auto: StrictBool = True
+    events: tuple[Event, ...] = EVENTS
+    drafts: StrictBool = False
+    incremental: StrictBool = True
+    command: Annotated[StrictStr, AfterValidator(_check_command)] = "/review"
+
+
+class PathInstruction(_Section):
+    path: Pattern
+    instructions: StrictStr = Field(min_length=1)
+
+
+class PathOptions(_Section):
+    include: Patterns = ()
+    exclude: Patterns = ()
+    instructions: tuple[PathInstruction, ...] = ()
+
+
+class RoutingRule(_Section):
+    """Choose `model` when every condition given holds; `when` says how `paths` must match."""
+
+    model: StrictStr = Field(min_length=1)
+    paths: Patterns | None = Field(default=None, min_length=1)
+    when: Literal["any", "all"] = "any"
+    min_changed_lines: StrictInt | None = Field(default=None, ge=0)
+    max_changed_lines: StrictInt | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _one_condition_at_least(self) -> RoutingRule:
+        if self.paths is None and self.min_changed_lines is None and self.max_changed_lines is None:
+            raise ValueError("a rule needs paths, min_changed_lines or max_changed_lines")
+        if self.paths is None and "when" in self.model_fields_set:
+            raise ValueError("'when' applies only to a rule with paths")
+        low, high = self.min_changed_lines, self.max_changed_lines
+        if low is not None and high is not None and low > high:
+            raise ValueError("min_changed_lines is above max_changed_lines")
+        return self
+
+    def matches(self, paths: Sequence[str], changed_lines: int) -> bool:
+        """Whether this rule applies to a PR with these reviewable files and changed lines."""
+        if self.min_changed_lines is not None and changed_lines < self.min_changed_lines:
+            return False
+        if self.max_changed_lines is not None and changed_lines > self.max_changed_lines:
+            return False
+        if self.paths is None:
+            return True
+        if not paths:
+            return False  # "all" over no files would be vacuously true: match nothing instead
+        spec = _spec(self.paths)
+        hits = (spec.match_file(p) for p in paths)
+        return all(hits) if self.when == "all" else any(hits)
+
+    def describe(self) -> str:
+        """One line for the summary, e.g. `docs/** (all files) → claude-haiku-4-5`."""
+        parts = []
+        if self.paths is not None:
+            parts.append(f"{', '.join(self.paths)} ({self.when} files)")
+        if self.min_changed_lines is not None:
+            parts.append(f"≥ {self.min_changed_lines} changed lines")
+        if self.max_changed_lines is not None:
+            parts.append(f"≤ {self.max_changed_lines} changed lines")
+        return f"{' and '.join(parts)} → {self.model}"
+
+
+class ModelOptions(_Section):
+    default: StrictStr | None = Field(default=None, min_length=1)
+    routing: tuple[RoutingRule, ...] = ()
+
+
+class OutputOptions(_Section):
+    min_severity: Severity = Severity.NIT
+    max_comments: StrictInt = Field(default=30, ge=0)
+    suggestions: StrictBool = True
+    request_changes_on: Severity | None = None
+
+
+class BudgetOptions(_Section):
+    monthly_usd: Decimal | None = Field(default=None, ge=0)
+    per_review_usd: Decimal | None = Field(default=None, ge=0)
+
+
+class RepoConfig(_Section):
+    """The whole file; every section optional, an empty section or file means the defaults."""
+
+    review: ReviewOptions = ReviewOptions()
+    paths: PathOptions = PathOptions()
+    instructions: StrictStr = ""
+    model: ModelOptions = ModelOptions()
+    output: OutputOptions = OutputOptions()
+    budget: BudgetOptions = BudgetOptions()
+
+    @field_validator("review", "paths", "model", "output", "budget", mode="before")
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        return {} if value is None else value  # `output:` with every line commented out
+
+    @field_validator("instructions", mode="before")
+    @classmethod
+    def _empty_text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `tuple[RoutingRule, ...] | None`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _section_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _leaf_keys() -> tuple[str, ...]:
+    keys = []
+    for name, info in RepoConfig.model_fields.items():
+        section = _section_model(info.annotation)
+        if section is None:
+            keys.append(name)
+        else:
+            keys.extend(f"{name}.{sub}" for sub in section.model_fields)
+    return tuple(keys)
+
+
+KEYS: tuple[str, ...] = _leaf_keys()
+"""Every dotted key a layer can set; a list value replaces the lower layer's list whole."""
+SECTIONS: tuple[str, ...] = tuple(k for k in RepoConfig.model_fields if k not in KEYS)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def load_repo_config(text: str | None, *, source: str = CONFIG_PATH) -> RepoConfig:
+    """Parse and validate the file's text; None (no file) and an empty file give the defaults.
+
+    Raise ConfigError whose message names the file, the line, the dotted key and the problem.
+    """
+    if text is None:
+        return RepoConfig()
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        data = loader.construct_document(root) if root is not None else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_message(exc, source), path=source) from exc
+    finally:
+        loader.dispose()
+    if root is None or data is None:
+        return RepoConfig()
+    if not isinstance(data, dict):
+        line = root.start_mark.line + 1
+        raise ConfigError(
+            f"{source}:{line}: expected keys such as 'review:' at the top level, "
+            f"got {_describe(data)}",
+            path=source,
+        )
+    _check_keys(root, source, ())
+    try:
+        return RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _translate(exc, root, source) from exc
+
+
+def _yaml_message(exc: yaml.YAMLError, source: str) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = f"{exc.context}, {exc.problem}" if exc.context else exc.problem
+        return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}"
+    return f"{source}: invalid YAML: {exc}"
+
+
+def _check_keys(node: yaml.Node, source: str, loc: tuple[str | int, ...]) -> None:
+    """Refuse duplicate keys (PyYAML keeps the last silently) and keys YAML reads as non-text."""
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _check_keys(item, source, (*loc, index))
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        raw = str(key_node.value)
+        key = _dotted((*loc, raw))
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+            raise ConfigError(
+                f"{source}:{line}: key '{key}' is not read as text by YAML; put it in quotes",
+                key=key,
+                path=source,
+            )
+        if raw in seen:
+            raise ConfigError(f"{source}:{line}: duplicate key '{key}'", key=key, path=source)
+        seen.add(raw)
+        _check_keys(value_node, source, (*loc, raw))
+
+
+def _translate(exc: ValidationError, root: yaml.Node, source: str) -> ConfigError:
+    errors = exc.errors()
+    located = sorted(
+        ((_line_of(root, err["loc"]), n, err) for n, err in enumerate(errors)),
+        key=lambda item: (item[0], item[1]),
+    )
+    line, _, err = located[0]
+    key = _dotted(err["loc"])
+    message = f"{source}:{line}: {_problem(err, key)}"
+    if len(errors) > 1:
+        more = len(errors) - 1
+        message += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(message, key=key, path=source)
+
+
+def _problem(err: Any, key: str) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{key}'{_suggestion(err['loc'])}"
+    ctx = err.get("ctx") or {}
+    if kind == "missing":
+        return f"{key}: missing; this key is required"
+    if kind in ("value_error", "assertion_error"):
+        return f"{key}: {ctx.get('error', err['msg'])}"
+    expected = _EXPECTED.get(kind)
+    if expected is None:
+        if kind in ("literal_error", "enum"):
+            expected = f"expected one of {ctx.get('expected')}"
+        elif kind == "greater_than_equal":
+            expected = f"must be at least {ctx.get('ge')}"
+        elif kind == "too_short":
+            expected = "must not be empty"
+        else:
+            expected = str(err["msg"]).lower()
+    return f"{key}: {expected}, got {_describe(err['input'])}"
+
+
+_EXPECTED = {
+    "int_type": "expected an integer",
+    "int_parsing": "expected an integer",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected text",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "model_type": "expected a mapping of keys",
+    "dict_type": "expected a mapping of keys",
+    "model_attributes_type": "expected a mapping of keys",
+    "decimal_type": "expected an amount in US dollars, like 25 or 12.50",
+    "decimal_parsing": "expected an amount in US dollars, like 25 or 12.50",
+    "finite_number": "expected an amount in US dollars, like 25 or 12.50",
+}
+
+
+def _suggestion(loc: Sequence[str | int]) -> str:
+    """` (did you mean 'x'?)` from the sibling keys, else from every dotted key."""
+    name = str(loc[-1])
+    siblings = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(name, siblings, n=1)
+    if close:
+        return f" (did you mean '{close[0]}'?)"
+    elsewhere = [k for k in KEYS if k.rsplit(".", 1)[-1] == name]
+    if elsewhere:
+        return f" (did you mean '{elsewhere[0]}'?)"
+    return f" (valid keys here: {', '.join(siblings)})"
+
+
+def _keys_at(loc: Sequence[str | int]) -> list[str]:
+    model: type[BaseModel] | None = RepoConfig
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        info = model.model_fields.get(part)
+        model = _section_model(info.annotation) if info is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
+def _line_of(root: yaml.Node, loc: Sequence[str | int]) -> int:
+    """The line of the key (or list item) at `loc`, else of the deepest node found on the way."""
+    node = root
+    line = root.start_mark.line + 1
+    for part in loc:
+        nxt: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == part:
+                    line, nxt = key_node.start_mark.line + 1, value_node
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            nxt = node.value[part]
+            line = nxt.start_mark.line + 1
+        if nxt is None:
+            break
+        node = nxt
+    return line
+
+
+def _dotted(loc: Sequence[str | int]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | Decimal):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+# --- layers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OperatorPolicy:
+    """The operator's layer: values for dotted keys, and the keys a repository may not change.
+
+    Budgets are always ceilings: a repository may lower `budget.*` but never raise it, with
+    or without a lock. A locked key (or every key of a locked section) keeps the operator's
+    value whatever the repository file says.
+    """
+
+    values: Mapping[str, Any] = field(default_factory=dict)
+    locked: frozenset[str] = frozenset()
+
+    def is_locked(self, key: str) -> bool:
+        return key in self.locked or key.split(".", 1)[0] in self.locked
+
+
+# Settings fields that are also repository keys.
+SETTINGS_KEYS = {
+    "model": "model.default",
+    "review_drafts": "review.drafts",
+    "command": "review.command",
+    "max_comments": "output.max_comments",
+    "monthly_budget_usd": "budget.monthly_usd",
+    "review_budget_usd": "budget.per_review_usd",
+}
+
+
+def operator_policy(
+    settings: Settings,
+    *,
+    locks: Iterable[str] | None = None,
+    defaults: Mapping[str, Any] | None = None,
+) -> OperatorPolicy:
+    """Build the operator's layer from `settings`, org-level `defaults` and `locks`.
+
+    Only the Settings fields that differ from their built-in default count as the operator's,
+    so `config show` says "default" for a value nobody chose. `defaults` sets any other key
+    for every repository (a Settings field wins over it). `locks` defaults to the future
+    `settings.locked_keys`, else none.
+    """
+    values = {
+        key: _validate_leaf(key, value, "operator") for key, value in (defaults or {}).items()
+    }
+    builtin = {f.name: f.default for f in dataclasses.fields(Settings)}
+    for name, key in SETTINGS_KEYS.items():
+        value = getattr(settings, name)
+        if value != builtin[name]:
+            values[key] = _validate_leaf(key, value, "operator")
+    if locks is None:
+        locks = getattr(settings, "locked_keys", None) or ()
+    locked = frozenset(locks)
+    for key in sorted(locked):
+        if key not in KEYS and key not in SECTIONS:
+            raise ConfigError(
+                f"operator: cannot lock unknown key '{key}'{_suggest_dotted(key)}", key=key
+            )
+    return OperatorPolicy(values=values, locked=locked)
+
+
+def _suggest_dotted(key: str) -> str:
+    close = difflib.get_close_matches(key, [*KEYS, *SECTIONS], n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _validate_leaf(key: str, value: Any, origin: str) -> Any:
+    """Check one value of one dotted key through the schema; return the parsed value."""
+    if key not in KEYS:
+        raise ConfigError(f"{origin}: unknown key '{key}'{_suggest_dotted(key)}", key=key)
+    section, _, leaf = key.partition(".")
+    data: dict[str, Any] = {section: {leaf: value}} if leaf else {section: value}
+    try:
+        parsed = RepoConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ConfigError(f"{origin}: {_problem(err, _dotted(err['loc']))}", key=key) from exc
+    holder = getattr(parsed, section)
+    return getattr(holder, leaf) if leaf else holder
+
+
+def _leaves(config: RepoConfig, *, explicit_only: bool) -> dict[str, Any]:
+    """Dotted key → value; with `explicit_only`, only the keys the file really wrote."""
+    out: dict[str, Any] = {}
+    for name in RepoConfig.model_fields:
+        if explicit_only and name not in config.model_fields_set:
+            continue
+        value = getattr(config, name)
+        if not isinstance(value, BaseModel):
+            out[name] = value
+            continue
+        for sub in type(value).model_fields:
+            if not explicit_only or sub in value.model_fields_set:
+                out[f"{name}.{sub}"] = getattr(value, sub)
+    return out
+
+
+def _nest(values: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in values.items():
+        section, _, leaf = key.partition(".")
+        if leaf:
+            nested.setdefault(section, {})[leaf] = value
+        else:
+            nested[section] = value
+    return nested
+
+
+def resolve(
+    operator: Settings | OperatorPolicy,
+    repo_config: RepoConfig | None = None,
+    cli_overrides: Mapping[str, Any] | None = None,
+) -> EffectiveConfig:
+    """Merge built-in defaults < operator < repository file < command line, key by key.
+
+    `cli_overrides` maps dotted keys to values; a None value means "flag not given". Whoever
+    types the command line is the operator, so it also passes locks and budget ceilings. A
+    repository value refused by a lock or a ceiling is named in `notices`, never dropped
+    silently.
+    """
+    policy = operator if isinstance(operator, OperatorPolicy) else operator_policy(operator)
+    values = _leaves(RepoConfig(), explicit_only=False)
+    values["model.default"] = DEFAULT_MODEL
+    sources: dict[str, Source] = dict.fromkeys(values, "default")
+    for key, value in policy.values.items():
+        values[key], sources[key] = value, "operator"
+    notices: list[str] = []
+    explicit = _leaves(repo_config, explicit_only=True) if repo_config is not None else {}
+    for key, value in explicit.items():
+        if key == "model.default" and value is None:
+            continue  # null: "the operator's default", which is already there
+        if key in BUDGET_KEYS:
+            ceiling = policy.values.get(key)
+            if ceiling is not None and (value is None or value > ceiling):
+                asked = "no limit" if value is None else f"${value}"
+                notices.append(
+                    f"{key}: the repository asks for {asked}, above the operator's maximum "
+                    f"of ${ceiling}; using ${ceiling}"
+                )
+                continue
+        elif policy.is_locked(key):
+            if value != values[key]:
+                notices.append(
+                    f"{key}: locked by the operator at {_display(key, values[key])}; "
+                    f"the repository's {_display(key, value)} is ignored"
+                )
+            continue
+        values[key], sources[key] = value, "repository"
+    for key, value in (cli_overrides or {}).items():
+        if value is None:
+            continue
+        values[key] = _validate_leaf(key, value, "command line")
+        sources[key] = "command line"
+    merged = RepoConfig.model_validate(_nest(values))
+    return EffectiveConfig(config=merged, sources=sources, notices=tuple(notices))
+
+
+# --- the effective configuration -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EffectiveConfig:
+    """The merged values, where each dotted key came from, and what a lock or ceiling refused.
+
+    `config.model.default` is never None here: it holds the model actually used by default.
+    """
+
+    config: RepoConfig
+    sources: Mapping[str, Source]
+    notices: tuple[str, ...] = ()
+
+    @property
+    def model(self) -> str:
+        return self.config.model.default or DEFAULT_MODEL
+
+    def value(self, key: str) -> Any:
+        """The effective value of one dotted key, e.g. `output.max_comments`."""
+        section, _, leaf = key.partition(".")
+        holder = getattr(self.config, section)
+        return getattr(holder, leaf) if leaf else holder
+
+    def choose_model(self, paths: Sequence[str], changed_lines: int) -> str:
+        """The model of the first routing rule that matches, else the default model.
+
+        `paths` are the PR's reviewable files (after filtering); `changed_lines` counts their
+        added plus removed lines.
+        """
+        for rule in self.config.model.routing:
+            if rule.matches(paths, changed_lines):
+                return rule.model
+        return self.model
+
+    def excluded_reason(self, path: str) -> str | None:
+        """Why `paths.include` / `paths.exclude` keep `path` out of the review, or None."""
+        options = self.config.paths
+        if options.include and not _spec(options.include).match_file(path):
+            return "not matched by paths.include"
+        if options.exclude and _spec(options.exclude).match_file(path):
+            return "excluded by paths.exclude"
+        return None
+
+    def instructions_for(self, path: str) -> list[str]:
+        """The `paths.instructions` texts whose pattern matches `path`, in file order."""
+        return [
+            rule.instructions
+            for rule in self.config.paths.instructions
+            if _spec((rule.path,)).match_file(path)
+        ]
+
+    def should_review_event(self, action: str, draft: bool) -> bool:
+        """Whether a `pull_request` webhook action starts an automatic review."""
+        review = self.config.review
+        if not review.auto or action not in review.events:
+            return False
+        return review.drafts or not draft
+
+    def posts_inline(self, severity: Severity) -> bool:
+        """Whether a finding is severe enough for an inline comment (else summary only)."""
+        return severity.at_least(self.config.output.min_severity)
+
+    def review_event(self, severities: Iterable[Severity]) -> Literal["COMMENT", "REQUEST_CHANGES"]:
+        """The GitHub review event: REQUEST_CHANGES when a posted finding reaches the bar."""
+        bar = self.config.output.request_changes_on
+        if bar is not None and any(s.at_least(bar) for s in severities):
+            return "REQUEST_CHANGES"
+        return "COMMENT"
+
+    def rows(self) -> list[tuple[str, str, Source]]:
+        """(dotted key, displayed value, source) for every key, in schema order."""
+        return [(key, _display(key, self.value(key)), self.sources[key]) for key in KEYS]
+
+    def to_markdown_details(self) -> str:
+        """A collapsed `<details>` block for the review summary."""
+        lines = [
+            "<details>",
+            "<summary>Review configuration</summary>",
+            "",
+            "| Key | Value | Source |",
+            "| --- | --- | --- |",
+        ]
+        lines += [f"| `{k}` | {_md_cell(v)} | {s} |" for k, v, s in self.rows()]
+        if self.notices:
+            lines.append("")
+            lines += [f"- {_md_cell(notice)}" for notice in self.notices]
+        lines += ["", "</details>"]
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: nested values (amounts as strings), sources by dotted key, notices."""
+        return {
+            "values": self.config.model_dump(mode="json"),
+            "sources": {key: self.sources[key] for key in KEYS},
+            "notices": list(self.notices),
+        }
+
+
+_NULL_MEANS = {
+    "budget.monthly_usd": "no limit",
+    "budget.per_review_usd": "no limit",
+    "output.request_changes_on": "never",
+    "model.default": "the operator's default",
+}
+
+
+def _display(key: str, value: Any) -> str:
+    if value is None:
+        return _NULL_MEANS.get(key, "null")
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"${value}"
+    if isinstance(value, tuple):
+        if not value:
+            return "(none)"
+        if isinstance(value[0], PathInstruction):
+            return "; ".join(f"{r.path}: {_short(r.instructions)}" for r in value)
+        if isinstance(value[0], RoutingRule):
+            return "; ".join(r.describe() for r in value)
+        return ", ".join(str(v) for v in value)
+    if key == "instructions":
+        return _short(value) if value else "(none)"
+    return str(value)
+
+
+def _short(text: str, limit: int = 60) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) > limit or first != text.strip():
+        return first[: limit - 3].rstrip() + f"... ({len(text)} characters)"
+    return first
+
+
+def _md_cell(text: str) -> str:
+    return html.escape(text, quote=False).replace("|", "\\|").replace("\n", " ")
