@@ -52,6 +52,10 @@ class Settings:
     review_drafts: bool = False
     max_comments: int = 30
     command: str = "/review"
+    fail_on: str | None = None
+    config_path: str | None = None
+    # Repository-config keys (dotted, or whole sections) a repository file may not change.
+    locked_keys: tuple[str, ...] = ()
     # Spend
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     database_url: str | None = field(default=None, repr=False)
@@ -63,12 +67,11 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     workers: int = 2
     max_body_bytes: int = 25 * 1024 * 1024
+    delivery_ttl_s: int = 7 * 24 * 3600
     log_level: str = "INFO"
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, **overrides: Any
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read settings from `environ` (default `os.environ`), then apply `overrides`."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
@@ -113,6 +116,11 @@ class Settings:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ConfigError(f"{PREFIX}{name.upper()} must not be negative", key=name)
+        severities = ("critical", "major", "minor", "nit", "none")
+        if self.fail_on is not None and self.fail_on not in severities:
+            raise ConfigError(
+                f"{PREFIX}FAIL_ON must be one of {', '.join(severities)}", key="fail_on"
+            )
         if not self.command.startswith("/") or " " in self.command:
             raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
 
@@ -160,6 +168,8 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
             return Decimal(raw)
         if kind.startswith("Path"):
             return Path(raw).expanduser()
+        if kind.startswith("tuple"):
+            return tuple(item.strip() for item in raw.split(",") if item.strip())
     except (ValueError, InvalidOperation) as exc:
         raise ConfigError(f"{key}: cannot read {raw!r} as {kind.split(' ')[0]}", key=key) from exc
     return raw

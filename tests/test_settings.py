@@ -94,3 +94,14 @@ def test_settings_are_frozen_and_replace_validates() -> None:
     assert settings.replace(concurrency=2).concurrency == 2
     with pytest.raises(ConfigError):
         settings.replace(concurrency=0)
+
+
+def test_locked_keys_are_a_comma_separated_list() -> None:
+    settings = Settings.from_env({"REVIEWER_LOCKED_KEYS": "model.default, budget ,"})
+    assert settings.locked_keys == ("model.default", "budget")
+
+
+def test_fail_on_must_be_a_severity() -> None:
+    assert Settings.from_env({"REVIEWER_FAIL_ON": "major"}).fail_on == "major"
+    with pytest.raises(ConfigError, match="REVIEWER_FAIL_ON must be one of"):
+        Settings.from_env({"REVIEWER_FAIL_ON": "sometimes"})
