@@ -293,7 +293,7 @@ def _problem(err: Any, key: str) -> str:
             expected = f"expected one of {ctx.get('expected')}"
         elif kind == "greater_than_equal":
             expected = f"must be at least {ctx.get('ge')}"
-        elif kind == "too_short":
+        elif kind in ("too_short", "string_too_short"):
             expected = "must not be empty"
         else:
             expected = str(err["msg"]).lower()
