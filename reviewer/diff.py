@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from typing import Any, Literal
+
+from unidiff.errors import UnidiffParseError
+from unidiff.patch import Hunk as UnidiffHunk
+from unidiff.patch import PatchedFile, PatchSet
+
+from reviewer.errors import DiffParseError
 
 
 class FileStatus(StrEnum):
@@ -113,12 +121,401 @@ def parse_diff(text: str) -> PullRequestDiff:
 
     Raises DiffParseError with a one-line reason when the text is not a diff.
     """
-    raise NotImplementedError
+    if not text.strip():
+        return PullRequestDiff(files=())
+    patch = _read_patchset(text)
+    if not patch:
+        raise DiffParseError(
+            "not a unified diff: no file header ('diff --git' or '---'/'+++') found"
+        )
+    return PullRequestDiff(files=tuple(_file_from_patch(pf) for pf in patch))
 
 
 def from_github_files(files: Iterable[Mapping[str, Any]]) -> PullRequestDiff:
-    """Build the diff from GitHub's `GET /pulls/{n}/files` items (`filename`, `status`, `patch`...)."""
-    raise NotImplementedError
+    """Build the diff from the items of GitHub's `GET /pulls/{n}/files` (`filename`, `patch`...)."""
+    return PullRequestDiff(files=tuple(_file_from_github(item) for item in files))
+
+
+def unquote_path(path: str) -> str:
+    """Undo git's C-style quoting (`"t\\303\\251st.py"` → `tést.py`); plain paths pass through."""
+    if len(path) < 2 or path[0] != '"' or path[-1] != '"':
+        return path
+    raw = bytearray()
+    i, end = 1, len(path) - 1
+    while i < end:
+        char = path[i]
+        if char != "\\":
+            raw += char.encode()
+            i += 1
+            continue
+        escape = path[i + 1 : i + 2]
+        if escape in _C_ESCAPES:
+            raw.append(_C_ESCAPES[escape])
+            i += 2
+        elif len(path[i + 1 : i + 4]) == 3 and all(c in "01234567" for c in path[i + 1 : i + 4]):
+            raw.append(int(path[i + 1 : i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            raise DiffParseError(f"malformed quoted path {path!r}: bad escape at offset {i}")
+    # git quotes the bytes of the name; a name that is not UTF-8 keeps a visible marker.
+    return raw.decode("utf-8", errors="replace")
+
+
+# --- unified diff text (git or plain `diff -u`) ---------------------------------------------
+
+_C_ESCAPES = {
+    "a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92,
+}  # fmt: skip
+_KINDS: dict[str, LineKind] = {"+": "added", "-": "removed", " ": "context"}
+_PREFIX = re.compile(r"[abciow12]/")  # a/ b/, mnemonic prefixes, `--no-index` 1/ 2/
+_INDEX = re.compile(r"index ([0-9a-f]+)\.\.([0-9a-f]+)")
+_SUBPROJECT = "Subproject commit "
+_DEV_NULL = "/dev/null"
+_GITLINK = "160000"
+
+
+class _CountedLines:
+    """Yield the text's lines split on \\n only, remembering how many were read.
+
+    `str.splitlines()` also splits on a bare \\r (and \\v, \\x1c, ...), which would cut a line
+    of content in two and shift every later line number; `io.StringIO` splits on \\n only.
+    """
+
+    __slots__ = ("_lines", "_requoted", "number")
+
+    def __init__(self, text: str) -> None:
+        self._lines = iter(io.StringIO(text))
+        self._requoted: dict[str, str] | None = None
+        self.number = 0
+
+    def __iter__(self) -> _CountedLines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.number += 1
+        if line.startswith("diff --git "):
+            self._requoted = _requote_header(line)
+        if self._requoted is not None:
+            if line.startswith("@@"):
+                self._requoted = None
+            else:
+                return self._requoted.get(line.rstrip("\n").rstrip("\t"), line)
+        return line
+
+
+def _requote_header(line: str) -> dict[str, str] | None:
+    """Rewrite a header whose names contain " b/", which unidiff would split in the wrong place.
+
+    unidiff splits `diff --git a/x b/y` at the last " b/" and then insists that `+++` names
+    the same file; git leaves such names unquoted. Quoting them, with the space as \\040,
+    gives unidiff one place to split; the paths read back the same after unquoting.
+    """
+    rest = line[len("diff --git ") :].rstrip("\n")
+    if rest.count(" b/") < 2 or '"' in rest:
+        return None
+    names = _split_git_header(rest)
+    if names is None:
+        return None  # a rename: its "rename from/to" lines still give the right paths
+    old, new = ('"' + name.replace(" ", "\\040") + '"' for name in names)
+    return {
+        line.rstrip("\n"): f"diff --git {old} {new}\n",
+        f"--- {names[0]}": f"--- {old}\n",
+        f"+++ {names[1]}": f"+++ {new}\n",
+    }
+
+
+def _read_patchset(text: str, *, header_lines: int = 0) -> PatchSet:
+    """Run unidiff over `text`, turning its errors into DiffParseError with a line number.
+
+    `header_lines` is how many synthetic lines were put in front (subtracted from numbers).
+    """
+    lines = _CountedLines(text)
+    try:
+        patch = PatchSet(lines)
+    except UnidiffParseError as exc:
+        number = max(lines.number - header_lines, 1)
+        raise DiffParseError(
+            f"malformed diff at line {number}: {_one_line(str(exc))}", line_number=number
+        ) from exc
+    _check_hunk_ends(patch, text, header_lines)
+    return patch
+
+
+def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
+    """Refuse hunk lines left over after a hunk is complete.
+
+    unidiff stops a hunk once the header's counts are met and keeps any further `+`/`-`
+    lines as free text: a header that counts too few lines would silently drop code.
+    """
+    lines: list[str] | None = None
+    for patched in patch:
+        for hunk in patched:
+            last = next((ln.diff_line_no for ln in reversed(hunk) if ln.diff_line_no), None)
+            if last is None:
+                continue
+            if lines is None:
+                lines = text.split("\n")
+            index = last  # the 0-based index of the line after `last` (1-based)
+            while index < len(lines) and lines[index].startswith("\\"):
+                index += 1
+            following = lines[index] if index < len(lines) else ""
+            if following[:1] in ("+", "-", " ") and not following.startswith(
+                ("--- ", "+++ ", "-- ")
+            ):
+                number = index + 1 - header_lines
+                raise DiffParseError(
+                    f"malformed diff at line {number}: {_one_line(following)!r} comes after "
+                    "the end of a hunk (does the hunk header count too few lines?)",
+                    line_number=number,
+                )
+
+
+def _one_line(message: str, limit: int = 120) -> str:
+    flat = " ".join(message.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _header(patched: PatchedFile) -> dict[str, str]:
+    """The git extended header lines of one file, by keyword ("rename from", "index", ...)."""
+    found: dict[str, str] = {}
+    for raw in patched.patch_info or ():
+        line = raw.rstrip("\n")
+        for key in _HEADER_KEYS:
+            if line.startswith(key):
+                found.setdefault(key.strip(), line[len(key) :])
+                break
+    return found
+
+
+_HEADER_KEYS = (
+    "diff --git ",
+    "rename from ",
+    "rename to ",
+    "copy from ",
+    "copy to ",
+    "old mode ",
+    "new mode ",
+    "new file mode ",
+    "deleted file mode ",
+    "index ",
+)
+
+
+def _split_git_header(rest: str) -> tuple[str, str] | None:
+    """Split `a/x b/x` (either side maybe C-quoted) into its two names, or None if unsure."""
+    if rest.startswith('"'):
+        close = _closing_quote(rest)
+        if close is not None and rest[close + 1 : close + 2] == " ":
+            return rest[: close + 1], rest[close + 2 :]
+        return None
+    if rest.endswith('"'):
+        # An unquoted name never contains a double quote: git would have quoted it.
+        cut = rest.find(' "')
+        return (rest[:cut], rest[cut + 1 :]) if cut > 0 else None
+    # Both unquoted: names may hold spaces, but without a rename both sides are the same name.
+    half = len(rest) // 2
+    if len(rest) % 2 == 1 and rest[half] == " " and rest[2:half] == rest[half + 3 :]:
+        return rest[:half], rest[half + 1 :]
+    return None
+
+
+def _closing_quote(text: str) -> int | None:
+    i = 1
+    while i < len(text):
+        if text[i] == "\\":
+            i += 2
+        elif text[i] == '"':
+            return i
+        else:
+            i += 1
+    return None
+
+
+def _clean_path(name: str | None) -> str | None:
+    """Turn a diff's file name (`a/x`, `"b/t\\303\\251"`, `/dev/null`) into a plain path."""
+    if name is None or name == _DEV_NULL:
+        return None
+    plain = unquote_path(name)
+    return plain[2:] if _PREFIX.match(plain) else plain
+
+
+def _file_from_patch(patched: PatchedFile) -> FileDiff:
+    header = _header(patched)
+    header_names = _split_git_header(header["diff --git"]) if "diff --git" in header else None
+    added = patched.source_file == _DEV_NULL
+    removed = patched.target_file == _DEV_NULL
+
+    old_path = _plain(header.get("rename from") or header.get("copy from"))
+    new_path = _plain(header.get("rename to") or header.get("copy to"))
+    if header_names is not None:
+        old_path = old_path or _clean_path(header_names[0])
+        new_path = new_path or _clean_path(header_names[1])
+    old_path = old_path or _clean_path(None if added else patched.source_file)
+    new_path = new_path or _clean_path(None if removed else patched.target_file)
+    path = new_path or old_path
+    if path is None:
+        raise DiffParseError(
+            f"malformed diff at line {patched.diff_line_no}: a file entry has no name",
+            line_number=patched.diff_line_no,
+        )
+
+    if "copy from" in header:
+        status = FileStatus.COPIED
+    elif "rename from" in header or (old_path and new_path and old_path != new_path):
+        status = FileStatus.RENAMED
+    elif added:
+        status = FileStatus.ADDED
+    elif removed:
+        status = FileStatus.REMOVED
+    else:
+        status = FileStatus.MODIFIED
+    moved_from = old_path if status in (FileStatus.RENAMED, FileStatus.COPIED) else None
+    hunks = tuple(_hunk(h) for h in patched)
+    note: str | None = None
+
+    if patched.is_binary_file:
+        status, note = FileStatus.BINARY, "binary file"
+    elif patched.is_submodule:
+        # The hunk is only "Subproject commit <sha>" lines: nothing to review in this repo.
+        status, hunks = FileStatus.SUBMODULE, ()
+        old_sha, new_sha = _index_shas(header.get("index", ""))
+        note = _submodule_note(None if added else old_sha, None if removed else new_sha)
+    elif patched.is_symlink:
+        note = "symlink"  # the content is the link's target path, not code
+    elif not hunks:
+        old_mode, new_mode = header.get("old mode"), header.get("new mode")
+        if status is FileStatus.RENAMED:
+            note = "renamed without changes"
+        elif status is FileStatus.COPIED:
+            note = "copied without changes"
+        elif old_mode and new_mode and old_mode != new_mode:
+            status, note = FileStatus.MODE_ONLY, f"mode change only ({old_mode} → {new_mode})"
+        elif status is FileStatus.ADDED:
+            note = "new empty file"
+        elif status is FileStatus.REMOVED:
+            note = "deleted empty file"
+        else:
+            note = "no content changes"
+    return FileDiff(
+        path=path,
+        status=status,
+        hunks=hunks,
+        old_path=moved_from,
+        is_symlink=patched.is_symlink,
+        note=note,
+    )
+
+
+def _plain(name: str | None) -> str | None:
+    """A name from `rename from`/`copy to` lines: C-quoted maybe, never prefixed."""
+    return unquote_path(name) if name else None
+
+
+def _hunk(hunk: UnidiffHunk) -> Hunk:
+    kinds = _KINDS
+    lines = []
+    for line in hunk:
+        kind = kinds.get(line.line_type)
+        if kind is None:
+            continue  # "\ No newline at end of file", or a blank separator after the hunk
+        text = line.value
+        if text.endswith("\n"):
+            text = text[:-1]  # a CRLF file keeps its \r: it is part of the content
+        lines.append(DiffLine(kind, text, line.source_line_no, line.target_line_no))
+    return Hunk(
+        old_start=hunk.source_start,
+        old_count=hunk.source_length,
+        new_start=hunk.target_start,
+        new_count=hunk.target_length,
+        section=hunk.section_header,
+        lines=tuple(lines),
+    )
+
+
+def _index_shas(index: str) -> tuple[str | None, str | None]:
+    match = _INDEX.match("index " + index)
+    if match is None:
+        return None, None
+    return match.group(1), match.group(2)
+
+
+def _submodule_note(old_sha: str | None, new_sha: str | None) -> str:
+    old = old_sha[:7] if old_sha and old_sha.strip("0") else None
+    new = new_sha[:7] if new_sha and new_sha.strip("0") else None
+    if old and new:
+        return f"submodule bump {old} → {new}"
+    if new:
+        return f"submodule added at {new}"
+    if old:
+        return f"submodule removed (was {old})"
+    return "submodule change"
+
+
+# --- GitHub's pull request files ------------------------------------------------------------
+
+_GITHUB_STATUS = {
+    "added": FileStatus.ADDED,
+    "removed": FileStatus.REMOVED,
+    "modified": FileStatus.MODIFIED,
+    "renamed": FileStatus.RENAMED,
+    "copied": FileStatus.COPIED,
+    "changed": FileStatus.MODIFIED,
+    "unchanged": FileStatus.MODIFIED,
+}
+# GitHub's `patch` is hunks only; unidiff needs a file header in front of them.
+_SYNTHETIC_HEADER = "--- a/file\n+++ b/file\n"
+
+
+def _file_from_github(item: Mapping[str, Any]) -> FileDiff:
+    path = item.get("filename")
+    if not isinstance(path, str) or not path:
+        raise DiffParseError("GitHub sent a pull request file without a filename")
+    raw_status = str(item.get("status", "modified"))
+    # An unknown (newer) status is read as a modification rather than refused.
+    status = _GITHUB_STATUS.get(raw_status, FileStatus.MODIFIED)
+    previous = item.get("previous_filename")
+    old_path = previous if status in (FileStatus.RENAMED, FileStatus.COPIED) else None
+    patch = item.get("patch")
+    changes = item.get("changes") or 0
+
+    if not patch:
+        if status is FileStatus.RENAMED and not changes:
+            note = "renamed without changes"
+        elif status is FileStatus.COPIED and not changes:
+            note = "copied without changes"
+        elif raw_status == "changed" and not changes:
+            status, note = FileStatus.MODE_ONLY, "mode or type change only"
+        elif raw_status == "unchanged":
+            note = "unchanged"
+        else:
+            note = f"GitHub sent no patch: binary or too large ({changes} changes)"
+        return FileDiff(path=path, status=status, old_path=old_path, note=note)
+
+    if not patch.startswith("@@"):
+        return FileDiff(
+            path=path,
+            status=status,
+            old_path=old_path,
+            note="GitHub sent a patch that is not hunks: " + _one_line(patch, 60),
+        )
+    try:
+        parsed = _read_patchset(_SYNTHETIC_HEADER + patch, header_lines=2)
+    except DiffParseError as exc:
+        # One unreadable file is listed as not reviewed; it must not sink the whole PR.
+        return FileDiff(
+            path=path,
+            status=status,
+            old_path=old_path,
+            note=f"GitHub sent a patch that cannot be parsed: {exc.message}",
+        )
+    hunks = tuple(_hunk(h) for pf in parsed for h in pf)
+    changed = [ln.text for h in hunks for ln in h.lines if ln.changed]
+    if changed and all(text.startswith(_SUBPROJECT) for text in changed):
+        shas = {ln.kind: ln.text[len(_SUBPROJECT) :] for h in hunks for ln in h.lines}
+        note = _submodule_note(shas.get("removed"), shas.get("added"))
+        return FileDiff(path=path, status=FileStatus.SUBMODULE, old_path=old_path, note=note)
+    return FileDiff(path=path, status=status, hunks=hunks, old_path=old_path)
 
 
 def changed_line_count(files: Sequence[FileDiff]) -> int:

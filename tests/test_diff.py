@@ -1,0 +1,674 @@
+"""Tests for reviewer.diff: real `git diff` output, GitHub file items, and malformed input."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from unidiff.errors import UnidiffParseError
+
+from reviewer.diff import (
+    DiffLine,
+    FileDiff,
+    FileStatus,
+    PullRequestDiff,
+    Side,
+    changed_line_count,
+    from_github_files,
+    parse_diff,
+    unquote_path,
+)
+from reviewer.errors import DiffParseError
+from tests.diffgen import GitRepo
+
+SAMPLE = Path(__file__).parent.parent / "examples" / "sample.diff"
+
+
+def numbered(prefix: str, count: int) -> str:
+    return "".join(f"{prefix} {i}\n" for i in range(1, count + 1))
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> GitRepo:
+    return GitRepo(tmp_path / "repo")
+
+
+def only_file(diff: PullRequestDiff) -> FileDiff:
+    assert len(diff.files) == 1, diff.files
+    return diff.files[0]
+
+
+def lines_of(file: FileDiff) -> list[DiffLine]:
+    return [line for hunk in file.hunks for line in hunk.lines]
+
+
+# --- real git diffs ---------------------------------------------------------------------------
+
+
+def test_modified_file_has_real_old_and_new_numbers(repo: GitRepo) -> None:
+    repo.write("app.py", numbered("line", 40))
+    repo.commit()
+    text = numbered("line", 40).replace("line 3\n", "").replace("line 30\n", "line thirty\n")
+    repo.write("app.py", text)
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert file.status is FileStatus.MODIFIED
+    assert file.note is None
+    assert (file.added, file.removed) == (1, 2)
+    assert len(file.hunks) == 2
+    changed = [(ln.kind, ln.text, ln.old_line, ln.new_line) for ln in lines_of(file) if ln.changed]
+    assert changed == [
+        ("removed", "line 3", 3, None),
+        ("removed", "line 30", 30, None),
+        ("added", "line thirty", None, 29),
+    ]
+    context = [ln for ln in lines_of(file) if ln.kind == "context"]
+    assert all(ln.old_line is not None and ln.new_line is not None for ln in context)
+    second = file.hunks[1]
+    assert (second.old_start, second.new_start) == (27, 26)
+    assert second.lines[0].old_line == 27 and second.lines[0].new_line == 26
+
+
+def test_rename_with_edits_keeps_old_path_and_line_numbers(repo: GitRepo) -> None:
+    repo.write("pkg/old_name.py", numbered("line", 20))
+    repo.commit()
+    (repo.root / "pkg/old_name.py").unlink()
+    repo.write("pkg/new_name.py", numbered("line", 20).replace("line 5\n", "line five\n"))
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert file.status is FileStatus.RENAMED
+    assert (file.path, file.old_path) == ("pkg/new_name.py", "pkg/old_name.py")
+    assert [(ln.kind, ln.text, ln.line) for ln in lines_of(file) if ln.changed] == [
+        ("removed", "line 5", 5),
+        ("added", "line five", 5),
+    ]
+
+
+def test_pure_rename_has_no_hunks_and_says_why(repo: GitRepo) -> None:
+    repo.write("a.py", numbered("line", 5))
+    repo.commit()
+    (repo.root / "a.py").rename(repo.root / "b.py")
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.status, file.path, file.old_path) == (FileStatus.RENAMED, "b.py", "a.py")
+    assert file.hunks == ()
+    assert file.note == "renamed without changes"
+
+
+def test_copy_is_not_a_delete(repo: GitRepo) -> None:
+    repo.write("src/base.py", numbered("base", 30))
+    repo.commit()
+    repo.write("src/copy.py", numbered("base", 30) + "extra\n")
+
+    diff = parse_diff(repo.diff())
+    file = only_file(diff)
+
+    assert file.status is FileStatus.COPIED
+    assert (file.path, file.old_path) == ("src/copy.py", "src/base.py")
+    assert diff.file("src/base.py") is None  # the source is untouched, not removed
+    assert [(ln.kind, ln.text, ln.new_line) for ln in lines_of(file) if ln.changed] == [
+        ("added", "extra", 31)
+    ]
+
+
+def test_copy_without_changes_is_noted(repo: GitRepo) -> None:
+    repo.write("one.py", numbered("x", 10))
+    repo.commit()
+    repo.write("two.py", numbered("x", 10))
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.status, file.old_path, file.note) == (
+        FileStatus.COPIED,
+        "one.py",
+        "copied without changes",
+    )
+
+
+@pytest.mark.parametrize("binary_flag", [(), ("--binary",)], ids=["differ", "git-binary-patch"])
+def test_binary_file_is_noted_and_the_next_file_still_parses(
+    repo: GitRepo, binary_flag: tuple[str, ...]
+) -> None:
+    repo.write("img.bin", bytes(range(256)) * 4)
+    repo.write("z_after.py", "a\n")
+    repo.commit()
+    repo.write("img.bin", bytes(reversed(range(256))) * 4)
+    repo.write("z_after.py", "b\n")
+    text = repo.diff(*binary_flag)
+    assert ("GIT binary patch" in text) == bool(binary_flag)
+
+    diff = parse_diff(text)
+
+    assert [f.path for f in diff.files] == ["img.bin", "z_after.py"]
+    binary, after = diff.files
+    assert (binary.status, binary.note, binary.hunks) == (FileStatus.BINARY, "binary file", ())
+    assert [(ln.kind, ln.text) for ln in lines_of(after)] == [("removed", "a"), ("added", "b")]
+
+
+def test_new_binary_file(repo: GitRepo) -> None:
+    repo.commit()
+    repo.write("logo.png", b"\x89PNG\r\n\x1a\n\x00\x00")
+
+    file = only_file(parse_diff(repo.diff("--binary")))
+
+    assert (file.path, file.status, file.note) == ("logo.png", FileStatus.BINARY, "binary file")
+
+
+def test_mode_only_change(repo: GitRepo) -> None:
+    repo.write("run.sh", "echo hi\n")
+    repo.commit()
+    os.chmod(repo.root / "run.sh", 0o755)  # noqa: S103
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert file.status is FileStatus.MODE_ONLY
+    assert file.hunks == ()
+    assert file.note == "mode change only (100644 → 100755)"
+
+
+def test_mode_change_with_edits_is_a_modification(repo: GitRepo) -> None:
+    repo.write("run.sh", "echo hi\n")
+    repo.commit()
+    repo.write("run.sh", "echo bye\n")
+    os.chmod(repo.root / "run.sh", 0o755)  # noqa: S103
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.status, file.note, file.added, file.removed) == (FileStatus.MODIFIED, None, 1, 1)
+
+
+def test_submodule_bump(repo: GitRepo) -> None:
+    repo.gitlink("vendor/lib", "a" * 40)
+    repo.commit()
+    repo.gitlink("vendor/lib", "b" * 40)
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.path, file.status) == ("vendor/lib", FileStatus.SUBMODULE)
+    assert file.note == "submodule bump aaaaaaa → bbbbbbb"
+    assert file.hunks == ()  # "Subproject commit ..." is not code to review
+
+
+def test_submodule_added(repo: GitRepo) -> None:
+    repo.commit()
+    repo.gitlink("sub", "c" * 40)
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.status, file.note) == (FileStatus.SUBMODULE, "submodule added at ccccccc")
+
+
+def test_symlink_added_and_changed(repo: GitRepo) -> None:
+    repo.write("target_a.py", "a\n")
+    repo.write("target_b.py", "b\n")
+    repo.symlink("current", "target_a.py")
+    repo.commit()
+    (repo.root / "current").unlink()
+    repo.symlink("current", "target_b.py")
+    repo.symlink("fresh", "elsewhere.py")  # a new target, or git reports a copy
+
+    diff = parse_diff(repo.diff())
+
+    current, fresh = diff.files
+    assert (current.path, current.status, current.is_symlink) == (
+        "current",
+        FileStatus.MODIFIED,
+        True,
+    )
+    assert current.note == "symlink"
+    # The link target has no newline: the marker is not a line of content.
+    assert [(ln.kind, ln.text) for ln in lines_of(current)] == [
+        ("removed", "target_a.py"),
+        ("added", "target_b.py"),
+    ]
+    assert (fresh.status, fresh.is_symlink, fresh.note) == (FileStatus.ADDED, True, "symlink")
+
+
+def test_file_replaced_by_symlink_gives_two_entries(repo: GitRepo) -> None:
+    repo.write("thing", "plain text\n")
+    repo.write("other", "x\n")
+    repo.commit()
+    (repo.root / "thing").unlink()
+    repo.symlink("thing", "other")
+
+    diff = parse_diff(repo.diff())
+
+    # git prints a type change as a deletion then an addition of the same path.
+    assert [(f.path, f.status, f.is_symlink) for f in diff.files] == [
+        ("thing", FileStatus.REMOVED, False),
+        ("thing", FileStatus.ADDED, True),
+    ]
+
+
+def test_crlf_content_keeps_its_carriage_return(repo: GitRepo) -> None:
+    repo.write("win.txt", "one\r\ntwo\r\n")
+    repo.commit()
+    repo.write("win.txt", "one\r\nTWO\r\nthree\r\n")
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert [(ln.kind, ln.text, ln.old_line, ln.new_line) for ln in lines_of(file)] == [
+        ("context", "one\r", 1, 1),
+        ("removed", "two\r", 2, None),
+        ("added", "TWO\r", None, 2),
+        ("added", "three\r", None, 3),
+    ]
+
+
+def test_bare_carriage_return_stays_inside_its_line(repo: GitRepo) -> None:
+    repo.write("cr.txt", "first\n")
+    repo.commit()
+    repo.write("cr.txt", "first\nprogress 10%\rprogress 100%\nlast\n")
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert [(ln.text, ln.new_line) for ln in lines_of(file) if ln.changed] == [
+        ("progress 10%\rprogress 100%", 2),
+        ("last", 3),
+    ]
+    assert file.hunks[0].new_count == 3
+
+
+def test_no_newline_marker_is_not_content(repo: GitRepo) -> None:
+    repo.write("end.txt", "x\ny")
+    repo.commit()
+    repo.write("end.txt", "x\nz")
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert "No newline" in repo.diff()
+    assert [(ln.kind, ln.text) for ln in lines_of(file)] == [
+        ("context", "x"),
+        ("removed", "y"),
+        ("added", "z"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "with space.py",
+        "tab\there.py",
+        'quote"d.py',
+        "back\\slash.py",
+        "tést.py",
+        "日本語/ファイル.py",
+        "new\nline.py",
+        "docs/a b/c.md",  # unquoted, and " b/" inside the name
+    ],
+)
+def test_awkward_names_are_plain_utf8_paths(repo: GitRepo, name: str) -> None:
+    repo.write("keep.txt", "k\n")
+    repo.commit()
+    repo.write(name, "hello\n")
+    repo.write("keep.txt", "k2\n")
+
+    diff = parse_diff(repo.diff())
+
+    file = diff.file(name)
+    assert file is not None, [f.path for f in diff.files]
+    assert (file.status, file.added) == (FileStatus.ADDED, 1)
+    assert diff.file("keep.txt") is not None
+
+
+@pytest.mark.parametrize("name", ["docs/a b/c.md", "tést x.py"])
+def test_awkward_names_modified_and_renamed(repo: GitRepo, name: str) -> None:
+    repo.write(name, numbered("v", 20))
+    repo.commit()
+    repo.write(name, numbered("v", 20).replace("v 2\n", "v two\n"))
+    modified = only_file(parse_diff(repo.diff()))
+    assert (modified.path, modified.status, modified.added) == (name, FileStatus.MODIFIED, 1)
+    repo.commit("edit")
+
+    (repo.root / name).rename(repo.root / "ré named.py")
+    repo.write("ré named.py", numbered("v", 20).replace("v 2\n", "v 2!\n"))
+
+    renamed = only_file(parse_diff(repo.diff()))
+
+    assert (renamed.path, renamed.old_path) == ("ré named.py", name)
+    assert renamed.status is FileStatus.RENAMED
+
+
+def test_new_empty_file(repo: GitRepo) -> None:
+    repo.commit()
+    repo.write("__init__.py", "")
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.path, file.status, file.hunks) == ("__init__.py", FileStatus.ADDED, ())
+    assert file.note == "new empty file"
+
+
+def test_deleted_file(repo: GitRepo) -> None:
+    repo.write("old.py", numbered("gone", 3))
+    repo.commit()
+    (repo.root / "old.py").unlink()
+
+    file = only_file(parse_diff(repo.diff()))
+
+    assert (file.path, file.status, file.old_path, file.note) == (
+        "old.py",
+        FileStatus.REMOVED,
+        None,
+        None,
+    )
+    assert [(ln.kind, ln.old_line, ln.side) for ln in lines_of(file)] == [
+        ("removed", 1, Side.LEFT),
+        ("removed", 2, Side.LEFT),
+        ("removed", 3, Side.LEFT),
+    ]
+
+
+def test_fifty_thousand_line_file(repo: GitRepo) -> None:
+    repo.write("small.py", "s\n")
+    repo.commit()
+    repo.write("big.py", numbered("row", 50_000))
+    repo.write("small.py", "t\n")
+
+    diff = parse_diff(repo.diff())
+
+    big = diff.file("big.py")
+    assert big is not None
+    assert (big.added, big.removed) == (50_000, 0)
+    assert big.hunks[0].new_count == 50_000
+    last = big.hunks[-1].lines[-1]
+    assert (last.text, last.new_line) == ("row 50000", 50_000)
+    assert changed_line_count(diff.files) == 50_002
+
+
+def test_commentable_uses_new_numbers_on_right_and_old_on_left(repo: GitRepo) -> None:
+    repo.write("m.py", numbered("m", 6))
+    repo.commit()
+    repo.write("m.py", numbered("m", 6).replace("m 1\n", "").replace("m 4\n", "m four\n"))
+
+    diff = parse_diff(repo.diff())
+
+    assert ("m.py", Side.LEFT, 1) in diff.commentable  # removed "m 1"
+    assert ("m.py", Side.LEFT, 4) in diff.commentable  # removed "m 4"
+    assert ("m.py", Side.RIGHT, 3) in diff.commentable  # added "m four" is now line 3
+    assert ("m.py", Side.RIGHT, 6) not in diff.commentable  # the file has 5 lines now
+
+
+def test_sample_diff_parses_with_expected_statuses() -> None:
+    diff = parse_diff(SAMPLE.read_text(encoding="utf-8"))
+
+    assert [(f.path, f.status) for f in diff.files] == [
+        ("logo.png", FileStatus.BINARY),
+        ("package-lock.json", FileStatus.MODIFIED),
+        ("src/app/arith.py", FileStatus.ADDED),
+        ("src/app/cache.py", FileStatus.ADDED),
+        ("src/app/mathx.py", FileStatus.REMOVED),
+        ("src/app/users.py", FileStatus.MODIFIED),
+    ]
+    users = diff.file("src/app/users.py")
+    assert users is not None and (users.added, users.removed) == (9, 4)
+
+
+def test_plain_unified_diff_without_git_headers() -> None:
+    text = (
+        "--- old/config.ini\t2026-01-01 10:00:00.000000000 +0000\n"
+        "+++ new/config.ini\t2026-01-02 10:00:00.000000000 +0000\n"
+        "@@ -1,2 +1,2 @@\n"
+        " [main]\n"
+        "-debug = true\n"
+        "+debug = false\n"
+    )
+
+    file = only_file(parse_diff(text))
+
+    assert (file.path, file.status, file.added, file.removed) == (
+        "new/config.ini",
+        FileStatus.RENAMED,  # the two sides name different files
+        1,
+        1,
+    )
+
+
+# --- empty and malformed input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "\n", "  \n\n"])
+def test_empty_diff_is_empty(text: str) -> None:
+    assert parse_diff(text).files == ()
+
+
+MODIFIED_HEADER = (
+    "diff --git a/x.py b/x.py\nindex 1111111..2222222 100644\n--- a/x.py\n+++ b/x.py\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line_number", "words"),
+    [
+        pytest.param("hello, this is not a diff\n", None, "no file header", id="garbage"),
+        pytest.param(
+            MODIFIED_HEADER + "@@ -1,3 +1,3 @@\n a\n-b\n+c\n",
+            8,
+            "shorter",
+            id="truncated-hunk",
+        ),
+        pytest.param(
+            MODIFIED_HEADER + "@@ -1,4 +1,4 @@\n a\n-b\n+c\n d\n" + MODIFIED_HEADER,
+            10,
+            "diff --git",
+            id="header-counts-too-many",
+        ),
+        pytest.param(
+            MODIFIED_HEADER + "@@ -1,1 +1,1 @@\n-b\n+c\n+d\n",
+            8,
+            "'+d'",
+            id="header-counts-too-few",
+        ),
+        pytest.param(
+            MODIFIED_HEADER + "@@ -1 +1 @@\n-b\n+c\n@@ -9 +9 @@\n?what\n",
+            9,
+            "?what",
+            id="bad-hunk-line",
+        ),
+        pytest.param("+++ b/x.py\n@@ -1 +1 @@\n-a\n+b\n", 1, "Target without source", id="no-src"),
+    ],
+)
+def test_malformed_diff_raises_one_line_error(
+    text: str, line_number: int | None, words: str
+) -> None:
+    with pytest.raises(DiffParseError) as caught:
+        parse_diff(text)
+
+    error = caught.value
+    assert error.line_number == line_number
+    assert "\n" not in error.message
+    assert words in error.message
+    if line_number is not None:
+        assert f"line {line_number}" in error.message
+
+
+def test_unidiff_error_is_chained() -> None:
+    with pytest.raises(DiffParseError) as caught:
+        parse_diff(MODIFIED_HEADER + "@@ -1,3 +1,3 @@\n a\n")
+    assert isinstance(caught.value.__cause__, UnidiffParseError)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cut=st.integers(min_value=0, max_value=2000),
+    insert=st.text(alphabet=st.sampled_from(list('+- @\\\n\rdiffgt-ab/"0123,')), max_size=40),
+)
+def test_mangled_diffs_parse_or_raise_diff_parse_error(cut: int, insert: str) -> None:
+    text = SAMPLE.read_text(encoding="utf-8")
+    cut = min(cut, len(text))
+    mangled = text[:cut] + insert + text[cut:]
+    try:
+        parse_diff(mangled)
+    except DiffParseError as exc:
+        assert "\n" not in exc.message
+
+
+# --- quoting ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quoted", "plain"),
+    [
+        ("plain/path.py", "plain/path.py"),
+        ('"t\\303\\251st.py"', "tést.py"),
+        ('"a\\tb\\nc\\"d\\\\e"', 'a\tb\nc"d\\e'),
+        ('"sp\\040ace"', "sp ace"),
+    ],
+)
+def test_unquote_path(quoted: str, plain: str) -> None:
+    assert unquote_path(quoted) == plain
+
+
+def test_unquote_path_refuses_a_bad_escape() -> None:
+    with pytest.raises(DiffParseError, match="bad escape"):
+        unquote_path('"bad\\q"')
+
+
+# --- GitHub's pull request files --------------------------------------------------------------
+
+
+def gh_item(
+    filename: str, status: str, patch: str | None = None, **extra: object
+) -> dict[str, object]:
+    item: dict[str, object] = {
+        "sha": "5f1c2a0e9b1d4f6a8c3e7b2d1f0a9c8e7d6b5a43",
+        "filename": filename,
+        "status": status,
+        "additions": 0,
+        "deletions": 0,
+        "changes": 0,
+        "blob_url": f"https://github.com/o/r/blob/abc/{filename}",
+        "raw_url": f"https://github.com/o/r/raw/abc/{filename}",
+        "contents_url": f"https://api.github.com/repos/o/r/contents/{filename}?ref=abc",
+    }
+    if patch is not None:
+        item["patch"] = patch
+    item.update(extra)
+    return item
+
+
+def test_github_modified_file_has_real_numbers() -> None:
+    patch = (
+        "@@ -10,5 +10,6 @@ class Users:\n"
+        "     def find(self, uid):\n"
+        "-        return self.db.get(uid)\n"
+        "+        user = self.db.get(uid)\n"
+        "+        return user\n"
+        " \n"
+        "     def all(self):\n"
+        "         return list(self.db)\n"
+        "@@ -40,3 +41,2 @@ def helper():\n"
+        " a = 1\n"
+        "-b = 2\n"
+        " c = 3"
+    )
+    item = gh_item("src/users.py", "modified", patch, additions=2, deletions=2, changes=4)
+
+    file = only_file(from_github_files([item]))
+
+    assert (file.path, file.status, file.note) == ("src/users.py", FileStatus.MODIFIED, None)
+    assert [h.section for h in file.hunks] == ["class Users:", "def helper():"]
+    assert [(ln.kind, ln.old_line, ln.new_line) for ln in lines_of(file) if ln.changed] == [
+        ("removed", 11, None),
+        ("added", None, 11),
+        ("added", None, 12),
+        ("removed", 41, None),
+    ]
+    assert lines_of(file)[-1].text == "c = 3"  # the patch has no final newline
+
+
+def test_github_statuses_and_missing_patches() -> None:
+    items = [
+        gh_item("new.py", "added", "@@ -0,0 +1,2 @@\n+a\n+b", additions=2, changes=2),
+        gh_item("gone.py", "removed", "@@ -1 +0,0 @@\n-x", deletions=1, changes=1),
+        gh_item(
+            "pkg/after.py",
+            "renamed",
+            "@@ -1 +1 @@\n-old\n+new",
+            previous_filename="pkg/before.py",
+            changes=2,
+        ),
+        gh_item("moved.py", "renamed", previous_filename="was.py"),
+        gh_item("dup.py", "copied", "@@ -0,0 +1 @@\n+c", previous_filename="orig.py", changes=1),
+        gh_item("logo.png", "added"),
+        gh_item("data/huge.sql", "modified", additions=9000, deletions=3000, changes=12000),
+        gh_item("run.sh", "changed"),
+        gh_item("résumé notes.md", "modified", "@@ -1 +1 @@\n-é\n+è", changes=2),
+    ]
+
+    diff = from_github_files(items)
+
+    got = {f.path: (f.status, f.old_path, f.note) for f in diff.files}
+    assert got == {
+        "new.py": (FileStatus.ADDED, None, None),
+        "gone.py": (FileStatus.REMOVED, None, None),
+        "pkg/after.py": (FileStatus.RENAMED, "pkg/before.py", None),
+        "moved.py": (FileStatus.RENAMED, "was.py", "renamed without changes"),
+        "dup.py": (FileStatus.COPIED, "orig.py", None),
+        "logo.png": (
+            FileStatus.ADDED,
+            None,
+            "GitHub sent no patch: binary or too large (0 changes)",
+        ),
+        "data/huge.sql": (
+            FileStatus.MODIFIED,
+            None,
+            "GitHub sent no patch: binary or too large (12000 changes)",
+        ),
+        "run.sh": (FileStatus.MODE_ONLY, None, "mode or type change only"),
+        "résumé notes.md": (FileStatus.MODIFIED, None, None),
+    }
+    assert [f.path for f in diff.files] == [i["filename"] for i in items]
+    for path in ("logo.png", "data/huge.sql", "moved.py"):
+        file = diff.file(path)
+        assert file is not None and file.hunks == ()
+
+
+def test_github_no_newline_marker_and_crlf() -> None:
+    patch = "@@ -1,2 +1,2 @@\n one\r\n-two\r\n\\ No newline at end of file\n+TWO\r\n"
+    file = only_file(from_github_files([gh_item("w.txt", "modified", patch, changes=2)]))
+
+    assert [(ln.kind, ln.text) for ln in lines_of(file)] == [
+        ("context", "one\r"),
+        ("removed", "two\r"),
+        ("added", "TWO\r"),
+    ]
+
+
+def test_github_submodule_patch_is_noted() -> None:
+    patch = "@@ -1 +1 @@\n-Subproject commit " + "a" * 40 + "\n+Subproject commit " + "b" * 40
+    file = only_file(from_github_files([gh_item("libs/dep", "modified", patch, changes=2)]))
+
+    assert (file.status, file.hunks) == (FileStatus.SUBMODULE, ())
+    assert file.note == "submodule bump aaaaaaa → bbbbbbb"
+
+
+@pytest.mark.parametrize(
+    ("patch", "words"),
+    [
+        ("@@ -1,5 +1,5 @@\n-a\n+b", "cannot be parsed: malformed diff at line 3"),
+        ("Binary files differ", "not hunks"),
+    ],
+)
+def test_github_unreadable_patch_is_noted_not_fatal(patch: str, words: str) -> None:
+    items = [
+        gh_item("bad.py", "modified", patch, changes=2),
+        gh_item("ok.py", "added", "@@ -0,0 +1 @@\n+k"),
+    ]
+
+    diff = from_github_files(items)
+
+    bad, ok = diff.files
+    assert bad.hunks == () and bad.note is not None and words in bad.note
+    assert ok.added == 1
+
+
+def test_github_item_without_filename_is_refused() -> None:
+    with pytest.raises(DiffParseError, match="without a filename"):
+        from_github_files([{"status": "modified", "patch": "@@ -1 +1 @@\n-a\n+b"}])
