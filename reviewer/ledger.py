@@ -154,7 +154,7 @@ class Ledger:
             raise LedgerError(f"cannot open the ledger {_safe(url)}: {exc}") from exc
         ledger = cls(engine, names)
         try:
-            with ledger._write() as conn:
+            with engine.connect() as conn, conn.execution_options(reviewer_write=True).begin():
                 if engine.dialect.name == "postgresql":
                     # Two processes opening a new ledger at once: one migrates, one waits.
                     conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
