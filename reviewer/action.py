@@ -125,10 +125,12 @@ def is_fork(pull_request: Mapping[str, Any]) -> bool:
     return bool(head_repo.get("full_name") != base_repo.get("full_name"))
 
 
-def parse_event(
-    event_name: str, payload: Mapping[str, Any], *, command: str, review_drafts: bool = False
-) -> Target | Ignored:
-    """Decide from the event alone what to review; no network, no environment."""
+def parse_event(event_name: str, payload: Mapping[str, Any], *, command: str) -> Target | Ignored:
+    """Decide from the event alone what to review; no network, no environment.
+
+    Drafts, closed pull requests and heads already reviewed are the engine's to skip: it
+    knows the repository's configuration.
+    """
     action = payload.get("action")
     sender = (payload.get("sender") or {}).get("login")
     if event_name in PR_EVENTS:
@@ -141,8 +143,6 @@ def parse_event(
         number = pr.get("number", payload.get("number"))
         if not isinstance(number, int):
             raise ConfigError(f"the {event_name} event carries no pull request number")
-        if pr.get("draft") and not review_drafts:
-            return Ignored(f"Pull request #{number} is a draft; it is reviewed when ready.")
         return Target(
             pr_number=number,
             trigger="action",
@@ -239,14 +239,26 @@ def format_outputs(values: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
+def was_posted(result: ReviewResult) -> bool:
+    """True when the engine posted a review on the pull request."""
+    return result.status == "reviewed" and result.review_id is not None
+
+
+def comments_posted(result: ReviewResult) -> int:
+    """Inline comments that stayed inline (GitHub refused some anchors: those went to the body)."""
+    if not was_posted(result):
+        return 0
+    moved = result.extra.get("moved_to_body", 0)
+    return max(0, len(result.comments) - (moved if isinstance(moved, int) else 0))
+
+
 def result_outputs(result: ReviewResult | None) -> dict[str, str]:
     """The Action's outputs: findings and comments posted, and what the review cost."""
     if result is None:
         return {"findings": "0", "comments-posted": "0", "cost-usd": "0"}
-    posted = result.status == "reviewed"
     return {
-        "findings": str(len(result.findings) if posted else 0),
-        "comments-posted": str(len(result.comments) if posted else 0),
+        "findings": str(len(result.findings) if was_posted(result) else 0),
+        "comments-posted": str(comments_posted(result)),
         "cost-usd": f"{result.cost_usd.quantize(Decimal('0.000001')).normalize():f}",
     }
 
@@ -266,7 +278,7 @@ def parse_fail_on(raw: str | None) -> Severity | None:
 
 def failing_findings(result: ReviewResult, fail_on: Severity | None) -> list[Finding]:
     """The posted findings at or above `fail_on`."""
-    if fail_on is None or result.status != "reviewed":
+    if fail_on is None or not was_posted(result):
         return []
     return [f for f in result.findings if f.severity.at_least(fail_on)]
 
@@ -292,12 +304,14 @@ def render_summary(result: ReviewResult, *, repo: str, pr_number: int, pr_url: s
     """Markdown for GITHUB_STEP_SUMMARY: files, findings by severity, tokens and cost."""
     findings = result.findings
     out = [f"## Claude review of [{repo}#{pr_number}]({pr_url})", ""]
-    if result.status == "reviewed":
+    if was_posted(result):
         link = f" ([review]({result.review_url}))" if result.review_url else ""
         out.append(
             f"**Reviewed**: {len(findings)} finding(s) posted, "
-            f"{len(result.comments)} as inline comments{link}."
+            f"{comments_posted(result)} as inline comments{link}."
         )
+    elif result.status == "reviewed":
+        out.append(f"**Reviewed, not posted**: {len(findings)} finding(s).")
     else:
         out.append(f"**{result.status.replace('_', ' ').capitalize()}**: {result.reason or ''}")
     if result.budget_stop:
@@ -414,9 +428,7 @@ def _run(
     payload = load_event(env.event_path)
     settings = Settings.from_env(environ)
     fail_on = parse_fail_on(_setting(settings, "fail_on", environ))
-    target = parse_event(
-        env.event_name, payload, command=settings.command, review_drafts=settings.review_drafts
-    )
+    target = parse_event(env.event_name, payload, command=settings.command)
     if isinstance(target, Ignored):
         _log("notice", f"Nothing to review: {target.reason}")
         _append(env.step_summary, render_notice(f"Nothing to review: {target.reason}"))
@@ -474,11 +486,11 @@ def _run(
 
 
 @click.command("action")
-def action_command() -> None:
+def action() -> None:
     """Review the pull request of the running GitHub Actions event (used by action.yml)."""
     raise SystemExit(run(os.environ))
 
 
 def main() -> None:
     """Entry point until `action` is registered in the main CLI."""
-    action_command()
+    action()

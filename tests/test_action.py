@@ -1,0 +1,766 @@
+"""Tests of `reviewer action`: event parsing, outputs, summary, fork handling, action.yml."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from reviewer.action import (
+    OUTPUT_NAMES,
+    ActionEnv,
+    Ignored,
+    Target,
+    format_outputs,
+    is_command,
+    is_fork,
+    local_diff,
+    parse_event,
+    parse_fail_on,
+    render_summary,
+    result_outputs,
+    run,
+    secrets_withheld,
+)
+from reviewer.anchoring import InlineComment
+from reviewer.diff import Side
+from reviewer.errors import ConfigError, GitHubError
+from reviewer.findings import Finding, Severity
+from reviewer.results import ChunkReport, FileReport, ReviewRequest, ReviewResult
+from reviewer.settings import Settings
+
+ROOT = Path(__file__).parent.parent
+WEBHOOKS = Path(__file__).parent / "fixtures" / "webhooks"
+REPO = "Codertocat/Hello-World"
+HEAD_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
+
+
+def load_payload(name: str) -> dict[str, Any]:
+    payload: dict[str, Any] = json.loads((WEBHOOKS / name).read_text())
+    return payload
+
+
+def pr_comment_payload(body: str = "/review", login: str = "writer") -> dict[str, Any]:
+    """Derived fixture: the real issue_comment body turned into a comment on a pull request
+    (GitHub marks those with `issue.pull_request`), with our command and commenter."""
+    payload = load_payload("issue_comment.created.json")
+    payload["issue"]["number"] = 2
+    payload["issue"]["pull_request"] = {
+        "url": f"https://api.github.com/repos/{REPO}/pulls/2",
+        "html_url": f"https://github.com/{REPO}/pull/2",
+        "diff_url": f"https://github.com/{REPO}/pull/2.diff",
+        "patch_url": f"https://github.com/{REPO}/pull/2.patch",
+    }
+    payload["comment"]["body"] = body
+    payload["comment"]["user"]["login"] = login
+    return payload
+
+
+def fork_payload() -> dict[str, Any]:
+    """Derived fixture: the real pull_request.opened body with the head in a fork."""
+    payload = load_payload("pull_request.opened.json")
+    head_repo = payload["pull_request"]["head"]["repo"]
+    head_repo["full_name"] = "forker/Hello-World"
+    head_repo["owner"]["login"] = "forker"
+    head_repo["fork"] = True
+    payload["pull_request"]["head"]["label"] = "forker:changes"
+    return payload
+
+
+def finding(severity: Severity, path: str = "README.md", line: int = 1) -> Finding:
+    return Finding(
+        path=path,
+        line=line,
+        severity=severity,
+        category="bug",
+        title=f"A {severity.value} problem",
+        body="Explain it.",
+    )
+
+
+def comment(f: Finding) -> InlineComment:
+    return InlineComment(
+        path=f.path,
+        line=f.line,
+        side=Side.RIGHT,
+        body=f.body,
+        severity=f.severity,
+        fingerprint="0" * 16,
+        finding=f,
+    )
+
+
+def reviewed_result(*inline: Severity, unanchored: tuple[Severity, ...] = ()) -> ReviewResult:
+    return ReviewResult(
+        status="reviewed",
+        model="claude-sonnet-4-6",
+        head_sha=HEAD_SHA,
+        files=(
+            FileReport("README.md", "modified", True, None, 3, 1),
+            FileReport("package-lock.json", "modified", False, "lockfile", 900, 850),
+        ),
+        chunks=(ChunkReport(0, ("README.md",), 1200, "ok", "end_turn"),),
+        comments=tuple(comment(finding(s, line=i + 1)) for i, s in enumerate(inline)),
+        unanchored=tuple(finding(s, line=99) for s in unanchored),
+        usage={"input_tokens": 1500, "output_tokens": 300, "cache_read_input_tokens": 0},
+        cost_usd=Decimal("0.0123"),
+        review_id=80,
+        review_url=f"https://github.com/{REPO}/pull/2#pullrequestreview-80",
+    )
+
+
+def parse_github_output(text: str) -> dict[str, str]:
+    """Read a GITHUB_OUTPUT file the way the runner does (`k=v` lines and heredocs)."""
+    values: dict[str, str] = {}
+    lines = iter(text.split("\n"))
+    for line in lines:
+        if not line:
+            continue
+        equals, heredoc = line.find("="), line.find("<<")
+        if equals != -1 and (heredoc == -1 or equals < heredoc):
+            name, value = line.split("=", 1)
+            values[name] = value
+            continue
+        name, delimiter = line.split("<<", 1)
+        body = []
+        for part in lines:
+            if part == delimiter:
+                break
+            body.append(part)
+        else:
+            raise AssertionError(f"no closing delimiter for {name}")
+        values[name] = "\n".join(body)
+    return values
+
+
+# ---- event parsing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event", ["pull_request", "pull_request_target"])
+@pytest.mark.parametrize("name", ["opened", "synchronize"])
+def test_pull_request_events_are_reviewed(event: str, name: str) -> None:
+    target = parse_event(event, load_payload(f"pull_request.{name}.json"), command="/review")
+
+    assert target == Target(
+        pr_number=2,
+        trigger="action",
+        head_sha=HEAD_SHA,
+        base_sha="f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
+        from_fork=False,
+        sender="Codertocat",
+    )
+
+
+@pytest.mark.parametrize("action", ["reopened", "ready_for_review"])
+def test_reopened_and_ready_for_review_are_reviewed(action: str) -> None:
+    payload = load_payload("pull_request.opened.json")
+    payload["action"] = action
+
+    assert isinstance(parse_event("pull_request", payload, command="/review"), Target)
+
+
+@pytest.mark.parametrize("action", ["closed", "edited", "labeled", "converted_to_draft"])
+def test_other_pull_request_actions_are_ignored(action: str) -> None:
+    payload = load_payload("pull_request.closed.json")
+    payload["action"] = action
+
+    decision = parse_event("pull_request", payload, command="/review")
+
+    assert isinstance(decision, Ignored)
+    assert f"`{action}`" in decision.reason
+
+
+def test_command_comment_on_a_pull_request_names_the_commenter() -> None:
+    payload = pr_comment_payload("/review please", login="writer")
+
+    target = parse_event("issue_comment", payload, command="/review")
+
+    assert target == Target(
+        pr_number=2,
+        trigger="command",
+        requested_by="writer",
+        comment_id=payload["comment"]["id"],
+        sender="Codertocat",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("/review", True),
+        ("  /REVIEW\nplease", True),
+        ("/review now", True),
+        ("/reviewer", False),
+        ("please /review", False),
+        ("", False),
+    ],
+)
+def test_is_command_matches_the_first_word(body: str, expected: bool) -> None:
+    assert is_command(body, "/review") is expected
+
+
+def test_comment_on_an_issue_is_ignored() -> None:
+    payload = load_payload("issue_comment.created.json")  # the real body: an issue, not a PR
+    payload["comment"]["body"] = "/review"
+
+    decision = parse_event("issue_comment", payload, command="/review")
+
+    assert decision == Ignored("The comment is on an issue, not on a pull request.")
+
+
+def test_other_comments_and_edits_are_ignored() -> None:
+    chatter = parse_event("issue_comment", pr_comment_payload("LGTM"), command="/review")
+    edited = pr_comment_payload()
+    edited["action"] = "edited"
+
+    assert isinstance(chatter, Ignored)
+    assert isinstance(parse_event("issue_comment", edited, command="/review"), Ignored)
+
+
+def test_a_custom_command_is_honoured() -> None:
+    payload = pr_comment_payload("/claude")
+
+    assert isinstance(parse_event("issue_comment", payload, command="/claude"), Target)
+    assert isinstance(parse_event("issue_comment", payload, command="/review"), Ignored)
+
+
+def test_commands_from_bots_are_ignored() -> None:
+    payload = pr_comment_payload(login="github-actions[bot]")
+    payload["comment"]["user"]["type"] = "Bot"
+
+    assert isinstance(parse_event("issue_comment", payload, command="/review"), Ignored)
+
+
+@pytest.mark.parametrize("event", ["push", "installation", "workflow_dispatch"])
+def test_unsupported_events_are_ignored_with_a_reason(event: str) -> None:
+    decision = parse_event(event, load_payload("installation.created.json"), command="/review")
+
+    assert isinstance(decision, Ignored)
+    assert f"`{event}` event is not handled" in decision.reason
+
+
+def test_a_pull_request_event_without_a_number_is_a_config_error() -> None:
+    payload = load_payload("pull_request.opened.json")
+    del payload["number"], payload["pull_request"]["number"]
+
+    with pytest.raises(ConfigError, match="no pull request number"):
+        parse_event("pull_request", payload, command="/review")
+
+
+# ---- forks -----------------------------------------------------------------------------
+
+
+def test_is_fork() -> None:
+    same = load_payload("pull_request.opened.json")["pull_request"]
+    deleted = copy.deepcopy(same)
+    deleted["head"]["repo"] = None  # GitHub sends null once the fork is deleted
+
+    assert not is_fork(same)
+    assert is_fork(fork_payload()["pull_request"])
+    assert is_fork(deleted)
+
+
+def test_secrets_are_withheld_only_from_forks_under_pull_request() -> None:
+    fork = parse_event("pull_request", fork_payload(), command="/review")
+    same = parse_event("pull_request", load_payload("pull_request.opened.json"), command="/r")
+    assert isinstance(fork, Target) and isinstance(same, Target)
+
+    message = secrets_withheld("pull_request", fork, None)
+    assert message is not None and "fork" in message
+    assert secrets_withheld("pull_request", fork, "sk-key") is None
+    assert secrets_withheld("pull_request_target", fork, None) is None
+    assert secrets_withheld("pull_request", same, None) is None
+
+
+def test_dependabot_gets_its_own_explanation() -> None:
+    payload = load_payload("pull_request.opened.json")
+    payload["sender"]["login"] = "dependabot[bot]"
+    target = parse_event("pull_request", payload, command="/review")
+    assert isinstance(target, Target)
+
+    message = secrets_withheld("pull_request", target, "")
+
+    assert message is not None and "Dependabot" in message
+
+
+# ---- outputs, fail-on, summary ---------------------------------------------------------
+
+
+def test_format_outputs_single_and_multiline_values_round_trip() -> None:
+    values = {"findings": "3", "cost-usd": "0.0123", "notes": "line one\nline two\n## three"}
+
+    text = format_outputs(values)
+
+    assert text.startswith("findings=3\ncost-usd=0.0123\nnotes<<ghadelimiter_")
+    assert parse_github_output(text) == values
+
+
+def test_result_outputs_count_what_was_posted() -> None:
+    result = reviewed_result(Severity.MAJOR, Severity.NIT, unanchored=(Severity.MINOR,))
+
+    assert result_outputs(result) == {
+        "findings": "3",
+        "comments-posted": "2",
+        "cost-usd": "0.0123",
+    }
+    assert result_outputs(None) == {"findings": "0", "comments-posted": "0", "cost-usd": "0"}
+
+
+def test_comments_moved_to_the_body_are_not_counted_as_inline() -> None:
+    result = reviewed_result(Severity.MAJOR, Severity.NIT)
+    result = ReviewResult(**{**result.__dict__, "extra": {"moved_to_body": 1}})
+
+    assert result_outputs(result)["comments-posted"] == "1"
+
+
+def test_nothing_counts_as_posted_without_a_review_id() -> None:
+    result = reviewed_result(Severity.MAJOR)
+    result = ReviewResult(**{**result.__dict__, "review_id": None})
+
+    assert result_outputs(result)["findings"] == "0"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [(None, None), ("", None), ("none", None), ("Major", Severity.MAJOR), ("nit", Severity.NIT)],
+)
+def test_parse_fail_on(raw: str | None, expected: Severity | None) -> None:
+    assert parse_fail_on(raw) is expected
+
+
+def test_parse_fail_on_refuses_unknown_severities() -> None:
+    with pytest.raises(ConfigError, match="REVIEWER_FAIL_ON"):
+        parse_fail_on("blocker")
+
+
+def test_render_summary_lists_files_findings_tokens_and_cost() -> None:
+    result = reviewed_result(Severity.MAJOR, Severity.MAJOR, unanchored=(Severity.CRITICAL,))
+
+    text = render_summary(result, repo=REPO, pr_number=2, pr_url="https://x/pull/2")
+
+    assert text.startswith(f"## Claude review of [{REPO}#2](https://x/pull/2)\n")
+    assert "**Reviewed**: 3 finding(s) posted, 2 as inline comments" in text
+    assert "| critical | 0 | 1 |" in text
+    assert "| major | 2 | 0 |" in text
+    assert "| minor | 0 | 0 |" in text
+    assert "1 reviewed, 1 not reviewed." in text
+    assert "| package-lock.json | lockfile |" in text
+    assert "| input_tokens | 1,500 |" in text
+    assert "| cost | $0.0123 |" in text
+
+
+def test_render_summary_escapes_table_cells_and_caps_rows() -> None:
+    files = tuple(
+        FileReport(f"dir/a|<b>{i}.txt", "added", False, "binary", 0, 0) for i in range(150)
+    )
+    result = ReviewResult(status="skipped", reason="the head moved", files=files)
+
+    text = render_summary(result, repo=REPO, pr_number=2, pr_url="u")
+
+    assert "**Skipped**: the head moved" in text
+    assert "| dir/a\\|&lt;b&gt;0.txt | binary |" in text
+    assert "<b>" not in text.replace("<b>Findings", "")
+    assert "… and 50 more" in text
+
+
+# ---- running in process, with a recording engine ---------------------------------------
+
+
+@dataclass
+class FakeEngine:
+    """Stands in for `run_review`: records each request and answers what it was given."""
+
+    result: ReviewResult = field(default_factory=lambda: reviewed_result(Severity.MAJOR))
+    error: Exception | None = None
+    calls: list[tuple[ReviewRequest, Settings]] = field(default_factory=list)
+
+    def __call__(
+        self,
+        request: ReviewRequest,
+        settings: Settings,
+        *,
+        progress: Callable[[str], None] | None = None,
+    ) -> ReviewResult:
+        self.calls.append((request, settings))
+        if progress is not None:
+            progress("fetched 1 file")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+@dataclass
+class Runner:
+    """The environment GitHub Actions gives a step, in a temporary directory."""
+
+    tmp: Path
+    environ: dict[str, str]
+
+    def event(self, name: str, payload: dict[str, Any]) -> None:
+        path = self.tmp / "event.json"
+        path.write_text(json.dumps(payload))
+        self.environ.update(GITHUB_EVENT_NAME=name, GITHUB_EVENT_PATH=str(path))
+
+    @property
+    def summary(self) -> str:
+        return (self.tmp / "summary.md").read_text()
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return parse_github_output((self.tmp / "output.txt").read_text())
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (tmp_path / "summary.md").touch()
+    (tmp_path / "output.txt").touch()
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_API_URL": "https://api.github.com",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        "ANTHROPIC_API_KEY": "sk-ant-test",
+        "GITHUB_TOKEN": "ghs_test",
+        "REVIEWER_DATA_DIR": str(tmp_path / "data"),
+    }
+    return Runner(tmp_path, env)
+
+
+def test_run_reviews_a_pull_request_event(runner: Runner) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    engine = FakeEngine()
+
+    code = run(runner.environ, review=engine)
+
+    assert code == 0
+    [(request, settings)] = engine.calls
+    assert request == ReviewRequest(
+        repo=REPO, pr_number=2, trigger="action", expected_head_sha=HEAD_SHA
+    )
+    assert settings.anthropic_api_key == "sk-ant-test"
+    assert settings.github_token == "ghs_test"
+    assert runner.outputs == {"findings": "1", "comments-posted": "1", "cost-usd": "0.0123"}
+    assert "**Reviewed**: 1 finding(s) posted" in runner.summary
+
+
+def test_run_passes_a_command_with_its_commenter(runner: Runner) -> None:
+    payload = pr_comment_payload(login="writer")
+    runner.event("issue_comment", payload)
+    engine = FakeEngine()
+
+    assert run(runner.environ, review=engine) == 0
+
+    [(request, _)] = engine.calls
+    assert (request.trigger, request.requested_by, request.comment_id) == (
+        "command",
+        "writer",
+        payload["comment"]["id"],
+    )
+    assert request.expected_head_sha is None and request.diff_text is None
+
+
+def test_run_ignores_an_unsupported_event(
+    runner: Runner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner.event("push", {"ref": "refs/heads/main"})
+    engine = FakeEngine()
+
+    assert run(runner.environ, review=engine) == 0
+
+    assert engine.calls == []
+    assert "::notice::Nothing to review: The `push` event is not handled" in capsys.readouterr().out
+    assert "Nothing to review" in runner.summary
+    assert runner.outputs == {"findings": "0", "comments-posted": "0", "cost-usd": "0"}
+
+
+def test_run_passes_a_fork_without_secrets(
+    runner: Runner, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner.event("pull_request", fork_payload())
+    runner.environ["ANTHROPIC_API_KEY"] = ""  # what a secret expands to for a fork
+    engine = FakeEngine()
+
+    assert run(runner.environ, review=engine) == 0
+
+    assert engine.calls == []
+    assert "::warning::Pull request #2 comes from a fork" in capsys.readouterr().out
+    assert "**Not reviewed**: Pull request #2 comes from a fork" in runner.summary
+
+
+def test_run_without_a_key_on_a_same_repo_pull_request_fails(runner: Runner) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    del runner.environ["ANTHROPIC_API_KEY"]
+
+    assert run(runner.environ, review=FakeEngine()) == 2
+
+    assert "**Failed**: no Anthropic API key" in runner.summary
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("", 0), ("critical", 0), ("major", 1), ("nit", 1)])
+def test_fail_on_fails_the_step_at_or_above_the_severity(
+    runner: Runner, fail_on: str, code: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    runner.environ["REVIEWER_FAIL_ON"] = fail_on
+    engine = FakeEngine(reviewed_result(Severity.MINOR, unanchored=(Severity.MAJOR,)))
+
+    assert run(runner.environ, review=engine) == code
+
+    if code:
+        assert f"at or above {fail_on} (fail-on)" in capsys.readouterr().out
+    assert runner.outputs["findings"] == "2"
+
+
+def test_fail_on_ignores_findings_that_were_not_posted(runner: Runner) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    runner.environ["REVIEWER_FAIL_ON"] = "nit"
+    skipped = ReviewResult(status="skipped", reason="head moved")
+
+    assert run(runner.environ, review=FakeEngine(skipped)) == 0
+
+
+def test_an_engine_error_fails_the_step_with_its_message(runner: Runner) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    engine = FakeEngine(error=GitHubError("GitHub answered 502", status_code=502))
+
+    assert run(runner.environ, review=engine) == 1
+
+    assert "**Failed**: GitHub answered 502" in runner.summary
+    assert runner.outputs["findings"] == "0"
+
+
+def test_a_failed_review_fails_the_step(runner: Runner) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    failed = ReviewResult(status="failed", reason="the configuration is invalid")
+
+    assert run(runner.environ, review=FakeEngine(failed)) == 1
+
+
+def test_run_outside_actions_is_a_config_error(runner: Runner) -> None:
+    assert run({}, review=FakeEngine()) == 2
+    runner.environ.update(GITHUB_EVENT_NAME="pull_request", GITHUB_EVENT_PATH="/nonexistent")
+    assert run(runner.environ, review=FakeEngine()) == 2
+    assert "GITHUB_EVENT_PATH: cannot read /nonexistent" in runner.summary
+
+
+def test_action_env_reads_the_variables_actions_sets() -> None:
+    env = ActionEnv.from_environ(
+        {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": "/e.json",
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_WORKSPACE": "/w",
+            "GITHUB_STEP_SUMMARY": "/s",
+            "GITHUB_OUTPUT": "/o",
+        }
+    )
+
+    assert env == ActionEnv(
+        event_name="pull_request",
+        event_path=Path("/e.json"),
+        repository=REPO,
+        api_url="https://api.github.com",
+        server_url="https://github.com",
+        workspace=Path("/w"),
+        step_summary=Path("/s"),
+        output=Path("/o"),
+    )
+
+
+# ---- the local diff --------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def checkout(tmp_path: Path) -> tuple[Path, str, str]:
+    """A repository with a base commit and a PR head that edits and adds a file."""
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "README.md").write_text("Hello\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "README.md").write_text("Hello, world\n")
+    (repo / "new file.txt").write_text("new\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "head")
+    head = git(repo, "rev-parse", "HEAD")
+    git(repo, "checkout", "-q", "main")
+    (repo / "README.md").write_text("Hello again\n")  # the base moved on after the fork point
+    git(repo, "commit", "-q", "-am", "later base")
+    return repo, git(repo, "rev-parse", "HEAD"), head
+
+
+def test_local_diff_is_the_three_dot_diff_of_the_checkout(checkout: tuple[Path, str, str]) -> None:
+    repo, base, head = checkout
+
+    text = local_diff(repo, base, head)
+
+    assert text is not None
+    assert "diff --git a/README.md b/README.md" in text
+    assert "-Hello\n+Hello, world\n" in text  # against the merge base, not the later base
+    assert "diff --git a/new file.txt b/new file.txt" in text
+
+
+def test_local_diff_is_none_without_both_commits(
+    checkout: tuple[Path, str, str], tmp_path: Path
+) -> None:
+    repo, base, head = checkout
+    missing = "0123456789abcdef0123456789abcdef01234567"
+    empty = tmp_path / "not-a-repo"
+    empty.mkdir()
+
+    assert local_diff(repo, base, missing) is None
+    assert local_diff(empty, base, head) is None
+    assert local_diff(repo, "--output=/tmp/x", head) is None  # not a SHA: never reaches git
+
+
+def test_run_sends_the_local_diff_when_the_checkout_has_both_commits(
+    runner: Runner, checkout: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, base, head = checkout
+    payload = load_payload("pull_request.opened.json")
+    payload["pull_request"]["base"]["sha"], payload["pull_request"]["head"]["sha"] = base, head
+    runner.event("pull_request", payload)
+    runner.environ["GITHUB_WORKSPACE"] = str(repo)
+    engine = FakeEngine()
+
+    assert run(runner.environ, review=engine) == 0
+
+    [(request, _)] = engine.calls
+    assert request.diff_text == local_diff(repo, base, head)
+    assert request.expected_head_sha == head
+    assert "diff from the local checkout" in capsys.readouterr().out
+
+
+# ---- action.yml ------------------------------------------------------------------------
+
+
+def action_yml() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text())
+    return loaded
+
+
+def review_step() -> dict[str, Any]:
+    steps: list[dict[str, Any]] = action_yml()["runs"]["steps"]
+    [step] = [s for s in steps if s.get("id") == "review"]
+    return step
+
+
+def settings_of(engine: FakeEngine) -> Settings:
+    return engine.calls[0][1]
+
+
+# How each input shows up inside the program, given the value the test puts in its variable.
+INPUT_EFFECTS: dict[str, tuple[str, Callable[[FakeEngine, int], Any], Any]] = {
+    "anthropic-api-key": (
+        "sk-ant-wired",
+        lambda e, _: settings_of(e).anthropic_api_key,
+        "sk-ant-wired",
+    ),
+    "github-token": ("ghs_wired", lambda e, _: settings_of(e).github_token, "ghs_wired"),
+    "model": ("claude-opus-4-6", lambda e, _: settings_of(e).model, "claude-opus-4-6"),
+    "config-path": (
+        ".github/other.yml",
+        lambda e, _: e.calls[0][0].config_path,
+        ".github/other.yml",
+    ),
+    "fail-on": ("major", lambda _, code: code, 1),
+    "max-cost-usd": ("0.75", lambda e, _: settings_of(e).review_budget_usd, Decimal("0.75")),
+    "command": ("/claude", lambda e, _: len(e.calls), 1),
+}
+
+
+def test_every_input_is_mapped_onto_an_environment_variable() -> None:
+    inputs = action_yml()["inputs"]
+    env = review_step()["env"]
+
+    mapped = {value.strip("${} ").removeprefix("inputs."): name for name, value in env.items()}
+
+    assert set(inputs) <= set(mapped), "an input reaches no environment variable"
+    assert set(inputs) == set(INPUT_EFFECTS), "every input needs a wiring check below"
+    assert inputs["github-token"]["default"] == "${{ github.token }}"
+
+
+@pytest.mark.parametrize("name", sorted(INPUT_EFFECTS))
+def test_every_input_reaches_the_program(runner: Runner, name: str) -> None:
+    value, observe, expected = INPUT_EFFECTS[name]
+    variable = next(
+        var for var, expr in review_step()["env"].items() if expr == f"${{{{ inputs.{name} }}}}"
+    )
+    if name == "command":
+        runner.event("issue_comment", pr_comment_payload("/claude"))
+    else:
+        runner.event("pull_request", load_payload("pull_request.opened.json"))
+    engine = FakeEngine(reviewed_result(Severity.MAJOR))
+    runner.environ[variable] = value
+
+    code = run(runner.environ, review=engine)
+
+    assert observe(engine, code) == expected
+
+
+def test_every_output_is_written_by_the_program(runner: Runner) -> None:
+    outputs = action_yml()["outputs"]
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+
+    run(runner.environ, review=FakeEngine())
+
+    assert set(outputs) == set(OUTPUT_NAMES) == set(runner.outputs)
+    for name, spec in outputs.items():
+        assert spec["value"] == f"${{{{ steps.review.outputs.{name} }}}}"
+
+
+def test_action_yml_installs_pinned_requirements_and_runs_reviewer_action() -> None:
+    spec = action_yml()
+    steps = spec["runs"]["steps"]
+    assert spec["runs"]["using"] == "composite"
+    assert steps[0]["uses"].startswith("actions/setup-python@")
+    install = next(s for s in steps if s.get("id") == "install")
+    assert '-r "$ACTION_PATH/requirements/action.txt"' in install["run"]
+    assert '--no-deps "$ACTION_PATH"' in install["run"]
+    assert review_step()["run"] == '"$REVIEW_BIN/reviewer" action'
+    assert spec["branding"]["icon"] and spec["branding"]["color"]
+
+
+def test_requirements_pin_every_runtime_dependency() -> None:
+    import tomllib
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    lines = [
+        line for line in (ROOT / "requirements/action.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]  # fmt: skip
+    pinned = {canonicalize_name(line.split("==")[0]): line.split("==")[1] for line in lines}
+
+    assert all("==" in line for line in lines)
+    for dep in deps:
+        req = Requirement(dep)
+        assert canonicalize_name(req.name) in pinned, req.name
+        assert pinned[canonicalize_name(req.name)] in req.specifier, req
