@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -626,3 +628,38 @@ def test_as_dict_is_json_with_sources() -> None:
         "budget.per_review_usd: the repository asks for $1.25, above the operator's maximum "
         "of $0.75; using $0.75"
     ]
+
+
+# --- the reference stays true --------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+
+
+def test_every_yaml_example_in_the_reference_is_valid() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+    assert len(blocks) >= 7
+    for block in blocks:
+        load_repo_config(block)
+
+
+def test_the_reference_documents_every_key() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    for key in KEYS:
+        assert f"| `{key}` |" in text
+
+
+def test_the_reference_error_messages_are_real() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    mistakes = [
+        "output:\n  max_comments: 3\n  max_coments: 5\n",
+        "max_comments: 3\n",
+        "output:\n  max_comments: many\n",
+        "output:\n  max_comments: -1\n",
+        "output:\n  min_severity: MAJOR\n",
+        "model:\n  routing:\n    - model: x\n",
+        "output:\n  max_comments: [1\n  x: 2\n",
+        "output: {}\noutput: {}\n",
+    ]
+    for mistake in mistakes:
+        detail = error_of(mistake).message.split(": ", 1)[1]  # drop "file:line"
+        assert detail in text, detail
