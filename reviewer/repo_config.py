@@ -210,6 +210,8 @@ def load_repo_config(text: str | None, *, source: str = CONFIG_PATH) -> RepoConf
     loader = yaml.SafeLoader(text)
     try:
         root = loader.get_single_node()
+        if root is not None:
+            _check_keys(root, source, (), set())  # before constructing, which expands `<<:`
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as exc:
         raise ConfigError(_yaml_message(exc, source), path=source) from exc
@@ -224,7 +226,6 @@ def load_repo_config(text: str | None, *, source: str = CONFIG_PATH) -> RepoConf
             f"got {_describe(data)}",
             path=source,
         )
-    _check_keys(root, source, ())
     try:
         return RepoConfig.model_validate(data)
     except ValidationError as exc:
@@ -239,15 +240,22 @@ def _yaml_message(exc: yaml.YAMLError, source: str) -> str:
     return f"{source}: invalid YAML: {exc}"
 
 
-def _check_keys(node: yaml.Node, source: str, loc: tuple[str | int, ...]) -> None:
+def _check_keys(
+    node: yaml.Node, source: str, loc: tuple[str | int, ...], visited: set[int]
+) -> None:
     """Refuse duplicate keys (PyYAML keeps the last silently) and keys YAML reads as non-text."""
+    if id(node) in visited:
+        return  # an alias: checked where its anchor is; a recursive one would never end
+    visited.add(id(node))
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _check_keys(item, source, (*loc, index))
+            _check_keys(item, source, (*loc, index), visited)
     if not isinstance(node, yaml.MappingNode):
         return
     seen: set[str] = set()
     for key_node, value_node in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # `<<: *defaults`; keys written next to it override the merged ones
         line = key_node.start_mark.line + 1
         raw = str(key_node.value)
         key = _dotted((*loc, raw))
@@ -260,7 +268,7 @@ def _check_keys(node: yaml.Node, source: str, loc: tuple[str | int, ...]) -> Non
         if raw in seen:
             raise ConfigError(f"{source}:{line}: duplicate key '{key}'", key=key, path=source)
         seen.add(raw)
-        _check_keys(value_node, source, (*loc, raw))
+        _check_keys(value_node, source, (*loc, raw), visited)
 
 
 def _translate(exc: ValidationError, root: yaml.Node, source: str) -> ConfigError:

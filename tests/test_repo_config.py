@@ -395,6 +395,23 @@ def test_key_yaml_reads_as_a_boolean() -> None:
     assert "key 'review.on' is not read as text by YAML" in err.message
 
 
+def test_anchors_and_merge_keys_work() -> None:
+    text = """\
+model:
+  routing:
+    - &small {model: small, max_changed_lines: 5}
+    - <<: *small
+      model: other
+"""
+    rules = load_repo_config(text).model.routing
+    assert [(r.model, r.max_changed_lines) for r in rules] == [("small", 5), ("other", 5)]
+
+
+def test_a_recursive_alias_is_an_error_not_a_hang() -> None:
+    err = error_of("instructions: &a [*a]\n")
+    assert err.message == ".github/reviewer.yml:1: instructions: expected text, got a list"
+
+
 def test_several_problems_report_the_first_line_and_count_the_rest() -> None:
     err = error_of("output:\n  max_comments: x\n  suggestions: 3\nbudget:\n  monthly_usd: y\n")
     assert err.message.startswith(".github/reviewer.yml:2: output.max_comments:")
