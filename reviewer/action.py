@@ -111,9 +111,10 @@ def load_event(path: Path | None) -> dict[str, Any]:
 
 
 def is_command(body: str, command: str) -> bool:
-    """True when the comment's first word is the command (`/review`, `/review please`)."""
+    """True when the comment's first word is the command (`/review`, `/review please`),
+    matched as the App matches it: exactly, case and all."""
     words = body.split(maxsplit=1)
-    return bool(words) and words[0].lower() == command.lower()
+    return bool(words) and words[0] == command
 
 
 def is_fork(pull_request: Mapping[str, Any]) -> bool:
@@ -161,6 +162,8 @@ def parse_event(event_name: str, payload: Mapping[str, Any], *, command: str) ->
             return Ignored("The comment is on an issue, not on a pull request.")
         if not is_command(comment.get("body") or "", command):
             return Ignored(f"The comment does not start with `{command}`.")
+        if issue.get("state") == "closed":
+            return Ignored("The pull request is closed.")
         if user.get("type") == "Bot":
             return Ignored(f"`{command}` was written by a bot ({user.get('login')}); ignored.")
         number, comment_id, login = issue.get("number"), comment.get("id"), user.get("login")
@@ -387,14 +390,6 @@ def _append(path: Path | None, text: str) -> None:
         raise ConfigError(f"cannot write {path}: {exc.strerror}", path=str(path)) from exc
 
 
-def _setting(settings: Settings, name: str, environ: Mapping[str, str]) -> str | None:
-    """A REVIEWER_* value Settings may not define yet (fail_on, config_path)."""
-    if hasattr(settings, name):
-        value = getattr(settings, name)
-        return None if value is None else str(value)
-    return environ.get("REVIEWER_" + name.upper()) or None
-
-
 def run(environ: Mapping[str, str], *, review: ReviewFn | None = None) -> int:
     """Run the Action for the event in `environ`; return the process exit code.
 
@@ -427,7 +422,7 @@ def _run(
         )
     payload = load_event(env.event_path)
     settings = Settings.from_env(environ)
-    fail_on = parse_fail_on(_setting(settings, "fail_on", environ))
+    fail_on = parse_fail_on(settings.fail_on)
     target = parse_event(env.event_name, payload, command=settings.command)
     if isinstance(target, Ignored):
         _log("notice", f"Nothing to review: {target.reason}")
@@ -460,7 +455,7 @@ def _run(
         expected_head_sha=target.head_sha,
         requested_by=target.requested_by,
         comment_id=target.comment_id,
-        config_path=_setting(settings, "config_path", environ),
+        config_path=settings.config_path,
     )
     result = review(request, settings, progress=lambda line: _log(None, line))
     pr_url = f"{env.server_url}/{repo}/pull/{target.pr_number}"

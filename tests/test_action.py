@@ -196,7 +196,8 @@ def test_command_comment_on_a_pull_request_names_the_commenter() -> None:
     ("body", "expected"),
     [
         ("/review", True),
-        ("  /REVIEW\nplease", True),
+        ("  /review\nplease", True),
+        ("/Review", False),
         ("/review now", True),
         ("/reviewer", False),
         ("please /review", False),
@@ -216,13 +217,18 @@ def test_comment_on_an_issue_is_ignored() -> None:
     assert decision == Ignored("The comment is on an issue, not on a pull request.")
 
 
-def test_other_comments_and_edits_are_ignored() -> None:
+def test_other_comments_edits_and_closed_pull_requests_are_ignored() -> None:
     chatter = parse_event("issue_comment", pr_comment_payload("LGTM"), command="/review")
     edited = pr_comment_payload()
     edited["action"] = "edited"
+    closed = pr_comment_payload()
+    closed["issue"]["state"] = "closed"
 
     assert isinstance(chatter, Ignored)
     assert isinstance(parse_event("issue_comment", edited, command="/review"), Ignored)
+    assert parse_event("issue_comment", closed, command="/review") == Ignored(
+        "The pull request is closed."
+    )
 
 
 def test_a_custom_command_is_honoured() -> None:
