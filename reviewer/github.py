@@ -42,8 +42,10 @@ MAX_PR_FILES: Final = 3000  # GET /pulls/{n}/files lists at most 3,000 files
 COMPARE_MAX_FILES: Final = 300  # the compare API lists at most 300 files
 PER_PAGE: Final = 100
 TIMEOUT_S: Final = 30
-# GitHub asks for at least one second between content-creating requests. Tests set it to 0.
+# GitHub asks for at least one second between content-creating requests. The fake GitHub
+# fixture sets it to 0 and DEFAULT_SLEEP to a recorder, for clients built by `from_settings`.
 WRITE_INTERVAL_S: float = 1.0
+DEFAULT_SLEEP: Sleep = time.sleep
 SECONDARY_RATE_WAIT_S: Final = 60.0
 MAX_RATE_LIMIT_WAIT_S: Final = 600.0
 RATE_LIMIT_RETRIES: Final = 3
@@ -150,7 +152,7 @@ class GitHubClient:
         settings: Settings,
         *,
         installation_id: int | None = None,
-        sleep: Sleep = time.sleep,
+        sleep: Sleep | None = None,
         clock: Callable[[], float] = time.time,
     ) -> GitHubClient:
         """A client for `settings.github_api_url`.
@@ -189,7 +191,13 @@ class GitHubClient:
             seconds_between_requests=None,
             seconds_between_writes=WRITE_INTERVAL_S or None,
         )
-        return cls(gh, app_auth=app_auth, bot_login=settings.bot_login, sleep=sleep, clock=clock)
+        return cls(
+            gh,
+            app_auth=app_auth,
+            bot_login=settings.bot_login,
+            sleep=sleep or DEFAULT_SLEEP,
+            clock=clock,
+        )
 
     # -- fetch -----------------------------------------------------------------------------
 
