@@ -123,7 +123,11 @@ def to_pico(amount: Decimal) -> int:
 
 def from_pico(value: int | Decimal | None) -> Decimal:
     """Return a pico-dollar integer as exact USD."""
-    return Decimal(int(value)).scaleb(-12) if value else Decimal(0)
+    if not value:
+        return Decimal(0)
+    amount = Decimal(int(value)).scaleb(-12).normalize()
+    # normalize() writes whole dollars as 1E+1; keep them plain.
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
 def month_start(now: datetime) -> datetime:
