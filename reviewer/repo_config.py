@@ -207,16 +207,17 @@ def load_repo_config(text: str | None, *, source: str = CONFIG_PATH) -> RepoConf
     """
     if text is None:
         return RepoConfig()
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is not None:
-            _check_keys(root, source, (), set())  # before constructing, which expands `<<:`
-        data = loader.construct_document(root) if root is not None else None
+        loader = yaml.SafeLoader(text)  # refuses control characters already
+        try:
+            root = loader.get_single_node()
+            if root is not None:
+                _check_keys(root, source, (), set())  # before constructing, which expands `<<:`
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
-        raise ConfigError(_yaml_message(exc, source), path=source) from exc
-    finally:
-        loader.dispose()
+        raise ConfigError(_yaml_message(exc, source, text), path=source) from exc
     if root is None or data is None:
         return RepoConfig()
     if not isinstance(data, dict):
@@ -232,12 +233,19 @@ def load_repo_config(text: str | None, *, source: str = CONFIG_PATH) -> RepoConf
         raise _translate(exc, root, source) from exc
 
 
-def _yaml_message(exc: yaml.YAMLError, source: str) -> str:
+def _yaml_message(exc: yaml.YAMLError, source: str, text: str) -> str:
     if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
         mark = exc.problem_mark
         problem = f"{exc.context}, {exc.problem}" if exc.context else exc.problem
         return f"{source}:{mark.line + 1}:{mark.column + 1}: invalid YAML: {problem}"
-    return f"{source}: invalid YAML: {exc}"
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character; it has no mark
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        return (
+            f"{source}:{line}:{column}: invalid YAML: character #x{exc.character:04x}"
+            " is not allowed"
+        )
+    return f"{source}: invalid YAML: " + " ".join(str(exc).split())
 
 
 def _check_keys(

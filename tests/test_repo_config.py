@@ -368,6 +368,11 @@ def test_tab_indentation_is_invalid_yaml() -> None:
     assert err.message.startswith(".github/reviewer.yml:2:1: invalid YAML:")
 
 
+def test_control_character_is_invalid_yaml_with_its_place() -> None:
+    err = error_of("review:\n  command: /x\x00\n")
+    assert err.message == ".github/reviewer.yml:2:14: invalid YAML: character #x0000 is not allowed"
+
+
 def test_two_documents_are_refused() -> None:
     err = error_of("review: {}\n---\noutput: {}\n")
     assert "invalid YAML: expected a single document" in err.message
