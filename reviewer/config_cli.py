@@ -98,3 +98,6 @@ def show(config_path: str | None, pairs: tuple[str, ...], fmt: str) -> None:
         click.echo(f"{key:<{width}}  {source:<12}  {value}")
     for notice in effective.notices:
         click.echo(f"note: {notice}")
+
+
+config = config_group  # the name `reviewer.cli` registers as `reviewer config`

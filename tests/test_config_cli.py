@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from reviewer.cli import main
 from reviewer.config_cli import config_group
 
 GOOD = "output:\n  max_comments: 5\nbudget:\n  monthly_usd: 50\n"
@@ -153,3 +154,9 @@ def test_show_reports_bad_operator_settings(repo: Path, monkeypatch: pytest.Monk
     code, _, err = run("show")
     assert code == 2
     assert "REVIEWER_MAX_COMMENTS" in err
+
+
+def test_registered_as_reviewer_config(repo: Path) -> None:
+    write(repo, GOOD)
+    result = CliRunner().invoke(main, ["config", "check"])
+    assert (result.exit_code, result.stdout) == (0, ".github/reviewer.yml: OK\n")
