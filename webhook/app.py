@@ -1,0 +1,308 @@
+"""The GitHub App's web endpoint: verify, parse, route by (event, action), enqueue."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Any
+
+from flask import Flask, Response, request
+
+from reviewer.errors import ConfigError
+from reviewer.settings import Settings
+from webhook import metrics
+from webhook.deliveries import DeliveryStore, open_store
+from webhook.jobs import JobQueue, ReviewJob
+from webhook.logging import Redactor, log_context, secret_values
+
+log = logging.getLogger("webhook.app")
+
+Enqueue = Callable[[ReviewJob], None]
+
+PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+_EVENT_NAME = re.compile(r"^[a-z_]{1,40}$")
+_CHUNK = 64 * 1024
+
+
+class BadDelivery(Exception):
+    """A signed delivery whose body is not what GitHub sends; the message is the reason."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to answer to one delivery, and the job to queue if any."""
+
+    status: int
+    outcome: str  # pong | ignored | queued
+    reason: str
+    job: ReviewJob | None = None
+
+
+def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
+    """Check GitHub's `X-Hub-Signature-256: sha256=<hex HMAC of body>` in constant time."""
+    if not header or not header.startswith("sha256="):
+        return False
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header.strip().encode())
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any], str, Settings], Decision]] = {}
+
+
+def handles(event: str) -> Callable[[Callable[..., Decision]], Callable[..., Decision]]:
+    def register(fn: Callable[..., Decision]) -> Callable[..., Decision]:
+        _HANDLERS[event] = fn
+        return fn
+
+    return register
+
+
+def route(event: str, payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
+    """Decide what one verified delivery asks for (no I/O); raise BadDelivery if malformed."""
+    handler = _HANDLERS.get(event)
+    if handler is None:
+        return Decision(202, "ignored", f"event {event!r} is not handled")
+    return handler(payload, delivery_id, settings)
+
+
+def _ignored(reason: str) -> Decision:
+    return Decision(202, "ignored", reason)
+
+
+def _get(payload: dict[str, Any], *path: str) -> Any:
+    value: Any = payload
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            raise BadDelivery(f"missing {'.'.join(path)}")
+        value = value[key]
+    return value
+
+
+def _installation_id(payload: dict[str, Any]) -> int:
+    installation = payload.get("installation")
+    if not isinstance(installation, dict) or not isinstance(installation.get("id"), int):
+        raise BadDelivery("missing installation.id: is the webhook set on the GitHub App?")
+    return int(installation["id"])
+
+
+@handles("ping")
+def _ping(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
+    return Decision(200, "pong", "pong")
+
+
+@handles("pull_request")
+def _pull_request(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
+    installation_id = _installation_id(payload)
+    action = payload.get("action")
+    if action not in PR_ACTIONS:
+        return _ignored(f"pull_request action {action!r} is not reviewed")
+    pr = _get(payload, "pull_request")
+    if _get(payload, "pull_request", "state") != "open":
+        return _ignored("the pull request is closed")
+    if pr.get("draft") and not settings.review_drafts:
+        return _ignored("the pull request is a draft (REVIEWER_REVIEW_DRAFTS is off)")
+    job = ReviewJob(
+        delivery_id=delivery_id,
+        repo=str(_get(payload, "repository", "full_name")),
+        pr_number=int(_get(payload, "pull_request", "number")),
+        installation_id=installation_id,
+        trigger="auto",
+        expected_head_sha=str(_get(payload, "pull_request", "head", "sha")),
+        event="pull_request",
+    )
+    return Decision(202, "queued", f"review of {job.lock_key} queued", job)
+
+
+@handles("issue_comment")
+def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
+    installation_id = _installation_id(payload)
+    action = payload.get("action")
+    if action != "created":
+        return _ignored(f"issue_comment action {action!r} is not handled")
+    issue = _get(payload, "issue")
+    if not issue.get("pull_request"):
+        return _ignored("comment on an issue, not a pull request")
+    user = _get(payload, "comment", "user")
+    if user.get("type") == "Bot":
+        return _ignored("comment by a bot")
+    words = str(_get(payload, "comment", "body") or "").split(maxsplit=1)
+    if not words or words[0] != settings.command:
+        return _ignored(f"comment does not start with {settings.command}")
+    if issue.get("state") == "closed":
+        return _ignored("the pull request is closed")
+    job = ReviewJob(
+        delivery_id=delivery_id,
+        repo=str(_get(payload, "repository", "full_name")),
+        pr_number=int(_get(payload, "issue", "number")),
+        installation_id=installation_id,
+        trigger="command",
+        requested_by=str(_get(payload, "comment", "user", "login")),
+        comment_id=int(_get(payload, "comment", "id")),
+        event="issue_comment",
+    )
+    return Decision(202, "queued", f"{settings.command} on {job.lock_key} queued", job)
+
+
+def _read_limited(stream: IO[bytes], limit: int) -> bytes | None:
+    """Read the whole body, or return None as soon as it is longer than `limit`."""
+    parts: list[bytes] = []
+    size = 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            return b"".join(parts)
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+
+
+class _Service:
+    """What the request handlers share: settings, the store, the queue and a redactor."""
+
+    def __init__(
+        self, settings: Settings, store: DeliveryStore, enqueue: Enqueue, queue: JobQueue | None
+    ):
+        self.settings = settings
+        self.store = store
+        self.enqueue = enqueue
+        self.queue = queue
+        self.redact = Redactor(secret_values(settings))
+        self._ledger: Any = None
+
+    def count(self, event: str, outcome: str) -> None:
+        try:
+            self.store.incr({metrics.series(metrics.DELIVERIES, event=event, outcome=outcome): 1.0})
+        except Exception as exc:  # metrics must never cost a delivery
+            log.warning("could not count a delivery: %s", self.redact(str(exc)))
+
+    def check_ledger(self) -> None:
+        """Open the spend ledger's database and run a trivial query."""
+        import sqlalchemy
+
+        if self._ledger is None:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._ledger = sqlalchemy.create_engine(self.settings.ledger_url, pool_pre_ping=True)
+        with self._ledger.connect() as conn:
+            conn.execute(sqlalchemy.text("select 1"))
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    enqueue: Enqueue | None = None,
+    queue: JobQueue | None = None,
+) -> Flask:
+    """Build the webhook app; refuse to without a webhook secret.
+
+    `enqueue` replaces the huey queue (tests); `queue` passes a ready JobQueue.
+    """
+    settings = settings or Settings.from_env()
+    if not settings.webhook_secret:
+        raise ConfigError(
+            "REVIEWER_WEBHOOK_SECRET is not set: the App cannot verify deliveries without it",
+            key="REVIEWER_WEBHOOK_SECRET",
+        )
+    if enqueue is None:
+        queue = queue or JobQueue(settings)
+        enqueue = queue.enqueue
+    store = queue.store if queue is not None else open_store(settings)
+    service = _Service(settings, store, enqueue, queue)
+    secret = settings.webhook_secret
+
+    app = Flask("webhook")
+    app.extensions["reviewer"] = service
+
+    def reply(status: int, event: str, outcome: str, reason: str, **extra: Any) -> Response:
+        service.count(event, outcome)
+        body = {"status": outcome, "reason": reason, **extra}
+        if status >= 400:
+            log.info("delivery refused (%d): %s", status, reason)
+        return Response(json.dumps(body) + "\n", status, mimetype="application/json")
+
+    @app.post("/webhook")
+    def webhook() -> Response:
+        claimed = request.headers.get("X-GitHub-Event", "")
+        unverified = "unverified"
+        limit = settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            return reply(413, unverified, "too_large", f"body over {limit} bytes")
+        body = _read_limited(request.stream, limit)
+        if body is None:
+            return reply(413, unverified, "too_large", f"body over {limit} bytes")
+        signature = request.headers.get("X-Hub-Signature-256")
+        if not signature:
+            return reply(401, unverified, "unauthorized", "missing X-Hub-Signature-256")
+        if not verify_signature(secret, body, signature):
+            return reply(401, unverified, "unauthorized", "X-Hub-Signature-256 does not match")
+        event = claimed if _EVENT_NAME.match(claimed) else "invalid"
+        delivery_id = request.headers.get("X-GitHub-Delivery", "").strip()
+        if event == "invalid":
+            return reply(400, event, "bad_request", "missing or invalid X-GitHub-Event")
+        if not delivery_id or len(delivery_id) > 100:
+            return reply(400, event, "bad_request", "missing or invalid X-GitHub-Delivery")
+        with log_context(delivery_id=delivery_id):
+            try:
+                payload = json.loads(body)
+                if not isinstance(payload, dict):
+                    raise BadDelivery("body is not a JSON object")
+                decision = route(event, payload, delivery_id, settings)
+            except (ValueError, BadDelivery) as exc:
+                reason = exc.args[0] if isinstance(exc, BadDelivery) else "body is not valid JSON"
+                return reply(400, event, "bad_request", reason)
+            if decision.job is None:
+                return reply(decision.status, event, decision.outcome, decision.reason)
+            return _submit(decision, event, decision.job)
+
+    def _submit(decision: Decision, event: str, job: ReviewJob) -> Response:
+        with log_context(repo=job.repo, pr=job.pr_number, job_id=job.job_id):
+            try:
+                fresh = store.claim(
+                    job.delivery_id, job_id=job.job_id, lock_key=job.lock_key, payload=job.to_dict()
+                )
+            except Exception as exc:
+                log.error("delivery store unavailable: %s", service.redact(str(exc)))
+                return reply(503, event, "error", "the delivery store is unavailable")
+            if not fresh:
+                log.info("duplicate delivery acknowledged")
+                return reply(200, event, "duplicate", "this delivery was already received")
+            try:
+                service.enqueue(job)
+            except Exception as exc:
+                store.release(job.delivery_id, job.job_id)
+                log.error("queue unavailable: %s", service.redact(str(exc)))
+                return reply(503, event, "error", "the job queue is unavailable")
+            log.info("job queued: %s", decision.reason)
+            return reply(202, event, "queued", decision.reason, job_id=job.job_id)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        checks = {}
+        try:
+            if service.queue is not None:
+                service.queue.ping()
+            else:
+                store.ping()
+            checks["queue"] = "ok"
+            service.check_ledger()
+            checks["ledger"] = "ok"
+        except Exception as exc:
+            failed = "queue" if "queue" not in checks else "ledger"
+            reason = service.redact(f"{failed}: {exc.__class__.__name__}: {exc}")
+            body = {"status": "unavailable", "reason": reason.splitlines()[0][:300]}
+            return Response(json.dumps(body) + "\n", 503, mimetype="application/json")
+        return Response(
+            json.dumps({"status": "ok", **checks}) + "\n", 200, mimetype="application/json"
+        )
+
+    @app.get("/metrics")
+    def prometheus() -> Response:
+        text = metrics.render(store.counters(), store.state_counts())
+        return Response(text, 200, content_type="text/plain; version=0.0.4; charset=utf-8")
+
+    return app

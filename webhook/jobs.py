@@ -1,0 +1,379 @@
+"""The review job queue: huey for transport, the delivery store for what must not be lost."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from huey import RedisHuey, SqliteHuey
+from huey.api import Huey
+from huey.consumer import Consumer
+from huey.exceptions import RetryTask
+
+from reviewer.errors import ConfigError, ReviewerError
+from reviewer.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.settings import Settings
+from webhook import metrics
+from webhook.deliveries import DeliveryStore, open_store
+from webhook.logging import log_context
+
+log = logging.getLogger("webhook.jobs")
+
+Runner = Callable[[ReviewRequest, Settings], ReviewResult]
+Notifier = Callable[["ReviewJob", Settings, str], None]
+
+
+@dataclass(frozen=True)
+class ReviewJob:
+    """One review asked for by one delivery; its id is the delivery id."""
+
+    delivery_id: str
+    repo: str
+    pr_number: int
+    installation_id: int
+    trigger: Literal["auto", "command"] = "auto"
+    expected_head_sha: str | None = None
+    requested_by: str | None = None
+    comment_id: int | None = None
+    event: str = "pull_request"
+
+    @property
+    def job_id(self) -> str:
+        return self.delivery_id
+
+    @property
+    def lock_key(self) -> str:
+        return f"{self.repo}#{self.pr_number}"
+
+    def to_request(self) -> ReviewRequest:
+        return ReviewRequest(
+            repo=self.repo,
+            pr_number=self.pr_number,
+            trigger=self.trigger,
+            expected_head_sha=self.expected_head_sha,
+            installation_id=self.installation_id,
+            requested_by=self.requested_by,
+            comment_id=self.comment_id,
+            delivery_id=self.delivery_id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReviewJob:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """Retry, lease and recovery timings; tests shrink them."""
+
+    retries: int = 3  # transient failures retried this many times, then a note on the PR
+    retry_delay_s: float = 30.0
+    retry_backoff: float = 2.0
+    lease_s: float = 120.0  # a running job whose worker stops renewing this is run again
+    lock_retry_s: float = 10.0  # another job holds the PR: try again this much later
+    recover_grace_s: float = 60.0  # a queued job missing from huey this long is re-enqueued
+    recover_interval_s: float = 30.0
+    keep_s: float = 7 * 24 * 3600.0  # how long a delivery id is remembered for dedupe
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> JobOptions:
+        defaults = cls()
+        return cls(
+            retries=int(getattr(settings, "job_retries", defaults.retries)),
+            retry_delay_s=float(getattr(settings, "job_retry_delay_s", defaults.retry_delay_s)),
+            lease_s=float(getattr(settings, "job_lease_s", defaults.lease_s)),
+            keep_s=float(getattr(settings, "delivery_ttl_s", defaults.keep_s)),
+        )
+
+
+def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
+    """RedisHuey when `settings.redis_url` is set, else SqliteHuey at `settings.queue_path`."""
+    if settings.redis_url:
+        try:
+            return RedisHuey(name, url=settings.redis_url, results=False)
+        except ValueError as exc:
+            raise ConfigError(
+                "REVIEWER_REDIS_URL is not a redis:// URL", key="REVIEWER_REDIS_URL"
+            ) from exc
+    path = settings.queue_path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"REVIEWER_DATA_DIR: cannot create {path.parent}: {exc.strerror}",
+            key="REVIEWER_DATA_DIR",
+        ) from exc
+    return SqliteHuey(name, filename=str(path), results=False)
+
+
+def post_failure_note(job: ReviewJob, settings: Settings, reason: str) -> None:
+    """Tell the PR, once, that its review could not be done."""
+    # Imported here: the adapter pulls in PyGithub, which the web process never needs.
+    github: Any = importlib.import_module("reviewer.github")
+
+    body = (
+        f"The automated review could not be completed: {reason}\n\n"
+        f"Comment `{settings.command}` to try again."
+    )
+    client = github.GitHubClient.from_settings(settings, installation_id=job.installation_id)
+    client.post_issue_comment(job.repo, job.pr_number, body)
+
+
+class JobQueue:
+    """Enqueue review jobs and run them, at least once and one per PR at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        name: str = "reviewer",
+        options: JobOptions | None = None,
+        runner: Runner | None = None,
+        notifier: Notifier | None = None,
+        store: DeliveryStore | None = None,
+    ) -> None:
+        self.settings = settings
+        self.name = name
+        self.options = options or JobOptions.from_settings(settings)
+        self.runner: Runner = runner or run_review
+        self.notifier: Notifier = notifier or post_failure_note
+        self.huey = make_huey(settings, name=name)
+        self.store = store or open_store(settings, name=name)
+        self._task = self.huey.task(name="review_job")(self.process)
+        self._inflight: dict[str, str] = {}  # job id -> token, for a clean shutdown
+        self._inflight_lock = threading.Lock()
+
+    def submit(self, job: ReviewJob) -> bool:
+        """Record and enqueue `job`; False (nothing queued) when its delivery was seen."""
+        payload = job.to_dict()
+        if not self.store.claim(
+            job.delivery_id, job_id=job.job_id, lock_key=job.lock_key, payload=payload
+        ):
+            return False
+        try:
+            self.enqueue(job)
+        except Exception:
+            self.store.release(job.delivery_id, job.job_id)
+            raise
+        return True
+
+    def enqueue(self, job: ReviewJob) -> None:
+        """Put `job` on the huey queue (its record must exist in the store)."""
+        self._task(job.to_dict())
+
+    def process(self, payload: dict[str, Any]) -> str:
+        """Run one job (the huey task body); return its outcome."""
+        job = ReviewJob.from_dict(payload)
+        with log_context(
+            delivery_id=job.delivery_id, repo=job.repo, pr=job.pr_number, job_id=job.job_id
+        ):
+            return self._process(job)
+
+    def _process(self, job: ReviewJob) -> str:
+        opts = self.options
+        token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        if self.store.start(job.job_id, token=token, lease_s=opts.lease_s) is None:
+            log.info("job already finished or running elsewhere; dropping this copy")
+            return "duplicate"
+        if not self.store.acquire_lock(job.lock_key, token=token, ttl_s=opts.lease_s):
+            self.store.requeue(job.job_id, token=token)
+            log.info(
+                "another job is reviewing %s; retrying in %ss", job.lock_key, opts.lock_retry_s
+            )
+            raise RetryTask(delay=opts.lock_retry_s)
+        try:
+            attempt = self.store.count_attempt(job.job_id, token=token)
+            if attempt > opts.retries + 1:
+                # Runs that never finished (the worker died each time) count as attempts too.
+                return self._fail(job, token, f"gave up after {attempt - 1} interrupted attempts")
+            with self._leased(job, token):
+                return self._run(job, token, attempt)
+        finally:
+            self.store.release_lock(job.lock_key, token=token)
+
+    def _run(self, job: ReviewJob, token: str, attempt: int) -> str:
+        opts = self.options
+        started = time.monotonic()
+        log.info("review started (attempt %d, trigger %s)", attempt, job.trigger)
+        try:
+            result = self.runner(job.to_request(), self.settings)
+        except ReviewerError as exc:
+            if getattr(exc, "retryable", False) and attempt <= opts.retries:
+                delay = opts.retry_delay_s * opts.retry_backoff ** (attempt - 1)
+                log.warning(
+                    "transient failure (%s); retry %d in %.0fs", exc.message, attempt, delay
+                )
+                self.store.requeue(job.job_id, token=token)
+                self.store.incr({metrics.JOB_RETRIES: 1.0})
+                raise RetryTask(delay=delay) from exc
+            return self._fail(job, token, exc.message)
+        except Exception:
+            log.exception("review crashed")
+            return self._fail(job, token, "an internal error in the reviewer")
+        amounts = metrics.duration_amounts(time.monotonic() - started)
+        amounts.update(metrics.usage_amounts(job.repo, result.usage, result.cost_usd))
+        amounts[metrics.series(metrics.JOBS_FINISHED, outcome=result.status)] = 1.0
+        self.store.incr(amounts)
+        state = "failed" if result.status == "failed" else "done"
+        self.store.finish(job.job_id, token=token, state=state, outcome=result.status)
+        log.info(
+            "review finished: %s%s", result.status, f" ({result.reason})" if result.reason else ""
+        )
+        return result.status
+
+    def _fail(self, job: ReviewJob, token: str, reason: str) -> str:
+        log.error("review failed for good, delivery %s: %s", job.delivery_id, reason)
+        self.store.finish(job.job_id, token=token, state="failed", outcome="error")
+        self.store.incr({metrics.series(metrics.JOBS_FINISHED, outcome="error"): 1.0})
+        try:
+            self.notifier(job, self.settings, reason)
+        except Exception as exc:
+            log.warning("could not leave the failure note on the PR: %s", exc)
+        return "failed"
+
+    @contextmanager
+    def _leased(self, job: ReviewJob, token: str) -> Iterator[None]:
+        """Keep the job's lease and the PR lock alive while the review runs."""
+        stop = threading.Event()
+        ttl = self.options.lease_s
+        context = {"delivery_id": job.delivery_id, "job_id": job.job_id}
+
+        def renew() -> None:
+            while not stop.wait(ttl / 3):
+                with log_context(**context):
+                    try:
+                        held = self.store.heartbeat(job.job_id, token=token, lease_s=ttl)
+                        held = self.store.renew_lock(job.lock_key, token=token, ttl_s=ttl) and held
+                    except Exception as exc:
+                        log.warning("lease renewal failed: %s", exc)
+                        continue
+                    if not held:
+                        log.warning("lease lost: another worker may run this job again")
+
+        thread = threading.Thread(target=renew, name=f"lease-{job.job_id}", daemon=True)
+        with self._inflight_lock:
+            self._inflight[job.job_id] = token
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            with self._inflight_lock:
+                self._inflight.pop(job.job_id, None)
+
+    def queued_job_ids(self) -> set[str]:
+        """Return the ids of the jobs huey holds, waiting or scheduled for a retry."""
+        ids: set[str] = set()
+        for task in [*self.huey.pending(), *self.huey.scheduled()]:
+            if task.args and isinstance(task.args[0], dict):
+                ids.add(str(task.args[0].get("delivery_id")))
+        return ids
+
+    def recover(self) -> int:
+        """Re-enqueue jobs a dead worker or a crash left behind; return how many."""
+        stale = self.store.stale(grace_s=self.options.recover_grace_s)
+        if not stale:
+            return 0
+        in_queue = self.queued_job_ids()
+        count = 0
+        for record in stale:
+            if record.state == "queued" and record.job_id in in_queue:
+                continue
+            if self.store.reclaim(record.job_id, seen_updated_at=record.updated_at):
+                job = ReviewJob.from_dict(record.payload)
+                with log_context(delivery_id=job.delivery_id, job_id=job.job_id):
+                    log.warning("re-enqueuing job left %s by a stopped worker", record.state)
+                self.enqueue(job)
+                count += 1
+        return count
+
+    def release_inflight(self) -> int:
+        """Hand the jobs this process still runs back to the queue (on shutdown)."""
+        with self._inflight_lock:
+            held = dict(self._inflight)
+        for job_id, token in held.items():
+            record = self.store.get(job_id)
+            self.store.requeue(job_id, token=token)
+            if record is not None:
+                self.enqueue(ReviewJob.from_dict(record.payload))
+        return len(held)
+
+    def ping(self) -> None:
+        """Raise if the queue or the store cannot be reached."""
+        self.huey.pending_count()
+        self.store.ping()
+
+    def consumer(self, *, workers: int | None = None, **options: Any) -> Consumer:
+        """Build a huey consumer for this queue with thread workers."""
+        return self.huey.create_consumer(
+            workers=workers or self.settings.workers,
+            worker_type="thread",
+            periodic=False,
+            initial_delay=0.05,
+            max_delay=1.0,
+            **options,
+        )
+
+
+class EmbeddedConsumer(Consumer):  # type: ignore[misc]
+    """A consumer started from a thread other than the main one (tests, `serve --inline`)."""
+
+    def _set_signal_handlers(self) -> None:
+        return None
+
+
+@contextmanager
+def running_consumer(queue: JobQueue, *, workers: int = 1) -> Iterator[Consumer]:
+    """Run `queue`'s consumer in background threads for the duration of the block."""
+    consumer = EmbeddedConsumer(
+        queue.huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.05,
+        max_delay=0.2,
+    )
+    consumer.start()
+    try:
+        yield consumer
+    finally:
+        consumer.stop(graceful=True)
+
+
+def run_worker(queue: JobQueue, *, workers: int | None = None) -> None:
+    """Recover lost jobs, then consume until SIGINT/SIGTERM; sweep for lost jobs meanwhile."""
+    recovered = queue.recover()
+    if recovered:
+        log.warning("re-enqueued %d job(s) left by a stopped worker", recovered)
+    stop = threading.Event()
+
+    def sweep() -> None:
+        while not stop.wait(queue.options.recover_interval_s):
+            try:
+                queue.recover()
+                queue.store.prune(older_than_s=queue.options.keep_s)
+            except Exception as exc:
+                log.warning("recovery sweep failed: %s", exc)
+
+    sweeper = threading.Thread(target=sweep, name="recover", daemon=True)
+    sweeper.start()
+    try:
+        queue.consumer(workers=workers).run()
+    finally:
+        stop.set()
+        released = queue.release_inflight()
+        if released:
+            log.warning("handed %d unfinished job(s) back to the queue", released)
