@@ -359,13 +359,16 @@ class GitHubClient:
                 _, data = self._request("POST", url, body=body)
                 return data, False
             except GitHubError as exc:
-                if not exc.retryable or attempt == REVIEW_POST_ATTEMPTS:
+                if not exc.retryable:
                     raise
+                # A 5xx or a timeout does not say whether GitHub created the review.
                 log.warning("review POST failed (%s); checking whether it exists", exc.message)
                 self._sleep(AMBIGUOUS_WAIT_S * attempt)
                 found = self._find_review(repo, number, key, draft.commit_id)
                 if found is not None:
                     return found, True
+                if attempt == REVIEW_POST_ATTEMPTS:
+                    raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _find_review(

@@ -318,6 +318,16 @@ def test_502_after_github_created_the_review_posts_no_duplicate(pr: FakeGitHub) 
     assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)]  # never re-sent
     assert result.reused and result.review_id == review["id"]
     assert [(c.method, c.path) for c in pr.calls] == [("POST", REVIEWS), ("GET", REVIEWS)]
+    assert pr.sleeps == [3.0]  # GitHub may finish creating it just after answering 502
+
+
+def test_review_post_that_keeps_failing_is_checked_every_time(pr: FakeGitHub) -> None:
+    pr.fail_next("POST", r"/reviews$", 504, times=3)
+    with pytest.raises(GitHubError) as info:
+        pr.client().publish_review(REPO, 7, draft())
+    assert info.value.retryable and info.value.status_code == 504
+    assert [c.method for c in pr.calls] == ["POST", "GET"] * 3
+    assert pr.reviews(REPO, 7) == []
 
 
 def test_502_before_github_created_it_is_retried_once(pr: FakeGitHub) -> None:
@@ -391,6 +401,13 @@ def test_last_reviewed_head_is_the_newest_review_with_our_marker(pr: FakeGitHub)
 
 
 # -- identity and commands -----------------------------------------------------------------
+
+
+def test_an_actions_token_that_cannot_read_the_user_posts_as_github_actions(
+    fake_github: FakeGitHub,
+) -> None:
+    fake_github.fail_next("GET", r"^/user$", 403, message="Resource not accessible by integration")
+    assert fake_github.client().bot_login() == "github-actions[bot]"
 
 
 def test_bot_login_for_a_token_is_the_user_and_is_cached(fake_github: FakeGitHub) -> None:
