@@ -1,1 +1,304 @@
-"""A fake Anthropic Messages API on loopback (filled in by the Claude client work)."""
+"""A fake Anthropic Messages API on loopback, for the real SDK to talk to through `base_url`.
+
+    def test_ok(fake_claude: FakeMessages) -> None:
+        fake_claude.enqueue_error(529)                      # the SDK retries it...
+        fake_claude.enqueue_findings([{"path": "a.py", ...}], usage={"input_tokens": 900})
+        client = make_client(fake_settings(fake_claude))    # ...and gets this answer
+        ...
+        assert fake_claude.requests[0]["output_config"]["format"]["type"] == "json_schema"
+        assert fake_claude.usage_totals()["input_tokens"] == 900
+
+Answers come from `responder(request_json)` when it returns one, else from the queue, else
+from `default` (an empty findings list unless changed; `None` makes an unscripted request a
+500 that names itself). Every request body is kept in `requests`, every answer in `served`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import socket
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from reviewer.settings import Settings
+
+FAKE_API_KEY = "sk-ant-test-fake"
+DEFAULT_MODEL = "claude-sonnet-4-6"
+# The SDK reads retry-after-ms before retry-after; a zero wait would fall back to its own
+# exponential backoff (0.5 s and up), so scripted errors ask for 1 ms instead.
+FAST_RETRY_HEADERS: Mapping[str, str] = {"retry-after-ms": "1", "retry-after": "0"}
+
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One scripted reply: a JSON body with a status, or a dropped connection."""
+
+    status: int = 200
+    body: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    drop: bool = False
+
+    @property
+    def usage(self) -> Mapping[str, Any]:
+        """The usage this answer bills (empty for errors and drops)."""
+        if self.status != 200 or self.body is None:
+            return {}
+        usage = self.body.get("usage")
+        return usage if isinstance(usage, Mapping) else {}
+
+
+def make_usage(
+    input_tokens: int = 1200,
+    output_tokens: int = 150,
+    cache_creation_input_tokens: int = 0,
+    cache_read_input_tokens: int = 0,
+    *,
+    ephemeral_1h_input_tokens: int = 0,
+    service_tier: str = "standard",
+) -> dict[str, Any]:
+    """A realistic `usage` object; cache writes are 5-minute ones unless said otherwise."""
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": cache_creation_input_tokens,
+        "cache_read_input_tokens": cache_read_input_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": cache_creation_input_tokens - ephemeral_1h_input_tokens,
+            "ephemeral_1h_input_tokens": ephemeral_1h_input_tokens,
+        },
+        "service_tier": service_tier,
+    }
+
+
+def message_answer(
+    text: str,
+    *,
+    stop_reason: str = "end_turn",
+    usage: Mapping[str, Any] | None = None,
+    stop_details: Mapping[str, Any] | None = None,
+    model: str = DEFAULT_MODEL,
+) -> Answer:
+    """A 200 with a Message whose one text block is `text`; `usage` keys override defaults."""
+    body = {
+        "id": "msg_fake",  # numbered when served
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "stop_details": dict(stop_details) if stop_details is not None else None,
+        "usage": make_usage(**(usage or {})),
+    }
+    return Answer(200, body)
+
+
+def findings_answer(
+    findings: list[dict[str, Any]],
+    *,
+    stop_reason: str = "end_turn",
+    usage: Mapping[str, Any] | None = None,
+) -> Answer:
+    """A 200 whose text is the structured-output JSON `{"findings": [...]}`."""
+    text = json.dumps({"findings": findings})
+    return message_answer(text, stop_reason=stop_reason, usage=usage)
+
+
+def refusal_answer(
+    category: str | None = "cyber",
+    explanation: str | None = "This looks like exploit development.",
+    *,
+    usage: Mapping[str, Any] | None = None,
+) -> Answer:
+    """A 200 that stopped with `refusal`, with `stop_details` as the API sends them."""
+    details = {"type": "refusal", "category": category, "explanation": explanation}
+    return message_answer("", stop_reason="refusal", usage=usage, stop_details=details)
+
+
+def error_answer(
+    status: int,
+    body: Mapping[str, Any] | None = None,
+    *,
+    message: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Answer:
+    """An API error (`{"type": "error", "error": {...}}`), fast-retry headers by default."""
+    if body is None:
+        kind = _ERROR_TYPES.get(status, "api_error")
+        error = {"type": kind, "message": message or kind.replace("_", " ")}
+        body = {"type": "error", "error": error}
+    return Answer(status, body, dict(FAST_RETRY_HEADERS if headers is None else headers))
+
+
+def drop_answer() -> Answer:
+    """Close the connection without answering."""
+    return Answer(status=0, drop=True)
+
+
+Responder = Callable[[dict[str, Any]], Answer | None]
+
+
+class FakeMessages:
+    """The scripted `POST /v1/messages` endpoint of one test; safe under concurrent calls."""
+
+    def __init__(self, server: HTTPServer) -> None:
+        self.server = server
+        self.requests: list[dict[str, Any]] = []
+        self.request_headers: list[dict[str, str]] = []
+        self.served: list[Answer] = []
+        self.default: Answer | None = findings_answer([])
+        self.responder: Responder | None = None
+        self._queue: deque[Answer] = deque()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        server.expect_request("/v1/messages", method="POST").respond_with_handler(self._handle)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url_for("/").rstrip("/")
+
+    def enqueue(self, *answers: Answer) -> None:
+        with self._lock:
+            self._queue.extend(answers)
+
+    def enqueue_findings(
+        self,
+        findings: list[dict[str, Any]],
+        *,
+        usage: Mapping[str, Any] | None = None,
+        stop_reason: str = "end_turn",
+    ) -> None:
+        self.enqueue(findings_answer(findings, usage=usage, stop_reason=stop_reason))
+
+    def enqueue_raw(
+        self,
+        text: str,
+        *,
+        stop_reason: str = "end_turn",
+        usage: Mapping[str, Any] | None = None,
+        stop_details: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.enqueue(
+            message_answer(text, stop_reason=stop_reason, usage=usage, stop_details=stop_details)
+        )
+
+    def enqueue_refusal(
+        self,
+        category: str | None = "cyber",
+        explanation: str | None = "This looks like exploit development.",
+        *,
+        usage: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.enqueue(refusal_answer(category, explanation, usage=usage))
+
+    def enqueue_error(
+        self,
+        status: int,
+        body: Mapping[str, Any] | None = None,
+        *,
+        message: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.enqueue(error_answer(status, body, message=message, headers=headers))
+
+    def enqueue_drop(self) -> None:
+        self.enqueue(drop_answer())
+
+    @property
+    def pending(self) -> int:
+        """Scripted answers not served yet."""
+        with self._lock:
+            return len(self._queue)
+
+    def usage_totals(self) -> dict[str, int]:
+        """The token sums of every answer served, as the API would bill them."""
+        with self._lock:
+            served = list(self.served)
+        return {key: sum(int(a.usage.get(key, 0)) for a in served) for key in USAGE_KEYS}
+
+    def _next_answer(self, body: dict[str, Any]) -> Answer:
+        if self.responder is not None:
+            answer = self.responder(body)
+            if answer is not None:
+                return answer
+        with self._lock:
+            if self._queue:
+                return self._queue.popleft()
+        if self.default is not None:
+            return self.default
+        return error_answer(500, message="fake Messages API: no answer scripted for this request")
+
+    def _handle(self, request: Request) -> Response:
+        body = json.loads(request.get_data(as_text=True) or "null")
+        with self._lock:
+            self.requests.append(body)
+            self.request_headers.append(dict(request.headers))
+            number = next(self._ids)
+        answer = self._next_answer(body)
+        with self._lock:
+            self.served.append(answer)
+        if answer.drop:
+            # Shut the socket under werkzeug: it finds a broken pipe when it writes the
+            # response, treats it as a dropped connection, and the client sees no answer.
+            sock: socket.socket = request.environ["werkzeug.socket"]
+            sock.shutdown(socket.SHUT_RDWR)
+            return Response(status=500)
+        payload = dict(answer.body or {})
+        if payload.get("type") == "message":
+            payload["id"] = f"msg_fake_{number:04d}"
+            if isinstance(body, dict) and body.get("model"):
+                payload["model"] = body["model"]
+        headers = {"request-id": f"req_fake_{number:04d}", **answer.headers}
+        return Response(
+            json.dumps(payload), status=answer.status, headers=headers, mimetype="application/json"
+        )
+
+
+def fake_settings(fake: FakeMessages, **overrides: Any) -> Settings:
+    """Settings that point the reviewer at `fake`, with a fake key and quick retries."""
+    values: dict[str, Any] = {
+        "anthropic_api_key": FAKE_API_KEY,
+        "anthropic_base_url": fake.base_url,
+        "max_retries": 2,
+        "request_timeout_s": 10.0,
+        "max_retry_after_s": 5.0,
+    }
+    values.update(overrides)
+    settings = Settings(**values)
+    settings.validate()
+    return settings
+
+
+@pytest.fixture
+def fake_claude(httpserver: HTTPServer) -> Iterator[FakeMessages]:
+    """A fresh fake Messages API; fails the test if a request matched no handler."""
+    fake = FakeMessages(httpserver)
+    yield fake
+    httpserver.check_assertions()
+    httpserver.check_handler_errors()
