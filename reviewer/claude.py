@@ -1,0 +1,504 @@
+"""Ask Claude for each chunk's findings; the only module that imports anthropic."""
+
+from __future__ import annotations
+
+import dataclasses
+import email.utils
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+import anthropic
+from anthropic.types import Message, MessageParam, TextBlockParam
+
+from reviewer.chunking import Chunk, split_chunk
+from reviewer.errors import BudgetExceeded, ClaudeError, ConfigError
+from reviewer.findings import Finding, InvalidOutputError, findings_json_schema, parse_findings
+from reviewer.prompt import PromptContext, build_request, prefix_tokens
+from reviewer.settings import Settings
+from reviewer.usage import BudgetGate, CallRecord, UsageSink
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+# A `max_tokens` stop is retried once with twice the budget, up to this many tokens.
+MAX_RETRY_OUTPUT_TOKENS = 16_384
+# A chunk is halved at most this many times (2**3 = 8 pieces) before giving up.
+MAX_SPLIT_DEPTH = 3
+
+Status = Literal["ok", "refused", "truncated", "error", "skipped"]
+
+# CallRecord.outcome of an attempt that got an answer, by stop_reason.
+_OUTCOMES = {
+    "end_turn": "ok",
+    "max_tokens": "truncated",
+    "refusal": "refused",
+    "model_context_window_exceeded": "context_exceeded",
+}
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What reviewing one chunk gave. `transient` marks an error a later retry may not hit
+    (overload, 5xx, rate limit, connection), so a job queue can try the review again."""
+
+    index: int
+    status: Status
+    stop_reason: str | None
+    findings: tuple[Finding, ...] = ()
+    dropped: int = 0
+    error: str | None = None
+    refusal: str | None = None
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkReviewOutcome:
+    """One result per chunk, in index order; `budget_stop` says why chunks were skipped."""
+
+    results: tuple[ChunkResult, ...]
+    budget_stop: BudgetExceeded | None = None
+
+
+def make_client(settings: Settings) -> anthropic.Anthropic:
+    """Build the SDK client from `settings` alone (never from ANTHROPIC_* or a profile).
+
+    A missing API key raises ConfigError at the first call, not here, so a dry run needs none.
+    """
+    return anthropic.Anthropic(
+        # An empty key, never None: None would make the SDK look for credentials itself.
+        api_key=settings.anthropic_api_key or "",
+        base_url=settings.anthropic_base_url or DEFAULT_BASE_URL,
+        max_retries=settings.max_retries,
+        # An explicit timeout also turns off the SDK's refusal of a non-streaming request whose
+        # max_tokens could outlast its default timeout.
+        timeout=settings.request_timeout_s,
+        middleware=[
+            _CallGuard(
+                has_key=bool(settings.anthropic_api_key),
+                max_retry_after_s=settings.max_retry_after_s,
+                max_retries=settings.max_retries,
+            )
+        ],
+    )
+
+
+class _CallGuard(anthropic.Middleware):
+    """Refuse calls without a key; fail fast when a retry-after would stall the review."""
+
+    def __init__(self, *, has_key: bool, max_retry_after_s: float, max_retries: int) -> None:
+        self._has_key = has_key
+        self._cap = max_retry_after_s
+        self._max_retries = max_retries
+
+    def handle(
+        self, request: anthropic.APIRequest, call_next: anthropic.CallNext
+    ) -> anthropic.APIResponse[Any]:
+        if not self._has_key:
+            raise ConfigError(
+                "ANTHROPIC_API_KEY is not set (or REVIEWER_ANTHROPIC_API_KEY): "
+                "reviewing needs an Anthropic API key",
+                key="anthropic_api_key",
+            )
+        response = call_next(request)
+        max_retries = request.max_retries
+        if not isinstance(max_retries, int):
+            max_retries = self._max_retries
+        if request.retries_taken >= max_retries or not _sdk_would_retry(response):
+            return response
+        wait = _retry_after_s(response.headers)
+        if wait is None or wait <= self._cap:
+            return response
+        status = response.status_code
+        response.http_response.close()
+        # Not an anthropic error, so the SDK's retry loop lets it through instead of sleeping.
+        raise ClaudeError(
+            f"HTTP {status}: the API asked to wait {wait:.0f}s before retrying, "
+            f"more than the {self._cap:.0f}s allowed",
+            status_code=status,
+            retryable=True,
+        )
+
+
+def _sdk_would_retry(response: anthropic.APIResponse[Any]) -> bool:
+    """Mirror the SDK's choice of which error responses it retries."""
+    hint = response.headers.get("x-should-retry")
+    if hint in ("true", "false"):
+        return hint == "true"
+    return response.status_code in (408, 409, 429) or response.status_code >= 500
+
+
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
+    """Seconds the server asks to wait, read the way the SDK reads them."""
+    try:
+        return float(headers["retry-after-ms"]) / 1000
+    except (KeyError, ValueError):
+        pass
+    raw = headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        pass
+    parsed = email.utils.parsedate_tz(raw)
+    return None if parsed is None else email.utils.mktime_tz(parsed) - time.time()
+
+
+class _AttemptRecorder(anthropic.Middleware):
+    """Turn every HTTP attempt of one call into one CallRecord, retried ones included.
+
+    It runs inside the SDK's retry loop, innermost, so it sees each response before the SDK
+    decides to retry; records are only collected here and handed to the sink once the call
+    is over, which is the single place usage is counted.
+    """
+
+    def __init__(self, *, model: str, chunk_index: int, attempts: Iterator[int]) -> None:
+        self.model = model
+        self.chunk_index = chunk_index
+        self.attempts = attempts
+        self.records: list[CallRecord] = []
+
+    def handle(
+        self, request: anthropic.APIRequest, call_next: anthropic.CallNext
+    ) -> anthropic.APIResponse[Any]:
+        attempt = next(self.attempts)
+        try:
+            response = call_next(request)
+        except Exception as exc:
+            self.records.append(self._record(attempt, "error", error=_describe(exc)))
+            raise
+        self.records.append(self._from_response(attempt, response))
+        return response
+
+    def _record(self, attempt: int, outcome: str, **values: Any) -> CallRecord:
+        return CallRecord(
+            model=self.model, chunk_index=self.chunk_index, attempt=attempt, outcome=outcome,
+            **values,
+        )  # fmt: skip
+
+    def _from_response(self, attempt: int, response: anthropic.APIResponse[Any]) -> CallRecord:
+        common: dict[str, Any] = {
+            "request_id": response.request_id,
+            "status_code": response.status_code,
+        }
+        if not response.http_response.is_success:
+            return self._record(attempt, "error", error=_error_body(response), **common)
+        try:
+            # parse() caches: the SDK hands the caller this same object afterwards.
+            message = response.parse()
+        except Exception as exc:
+            return self._record(attempt, "error", error=_describe(exc), **common)
+        if not isinstance(message, Message):
+            return self._record(attempt, "error", error="unexpected response type", **common)
+        usage = message.usage
+        split = usage.cache_creation
+        return self._record(
+            attempt,
+            _OUTCOMES.get(message.stop_reason or "", "unexpected_stop"),
+            stop_reason=message.stop_reason,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
+            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
+            cache_write_5m_tokens=split.ephemeral_5m_input_tokens if split else None,
+            cache_write_1h_tokens=split.ephemeral_1h_input_tokens if split else None,
+            service_tier=usage.service_tier,
+            **common,
+        )
+
+
+def _error_body(response: anthropic.APIResponse[Any]) -> str:
+    try:
+        body = response.json()
+    except Exception:
+        return f"HTTP {response.status_code}"
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return _one_line(f"HTTP {response.status_code} {error.get('type')}: {error.get('message')}")
+    return f"HTTP {response.status_code}"
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _describe(exc: BaseException) -> str:
+    """One line about a failed call, for a user; no request content, no secrets."""
+    if isinstance(exc, anthropic.APIStatusError):
+        kind = exc.type or type(exc).__name__
+        return _one_line(f"HTTP {exc.status_code} {kind}: {exc.api_message or exc.message}")
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "the request timed out"
+    if isinstance(exc, anthropic.APIConnectionError):
+        cause = exc.__cause__
+        return _one_line(f"connection error: {cause or exc.message}")
+    if isinstance(exc, ClaudeError):
+        return exc.message
+    return _one_line(f"{type(exc).__name__}: {exc}")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    if isinstance(exc, ClaudeError):
+        return exc.retryable
+    return isinstance(exc, anthropic.APIConnectionError)
+
+
+def _prompt_too_long(exc: anthropic.APIStatusError) -> bool:
+    text = (exc.api_message or str(exc)).lower()
+    return exc.status_code in (400, 413) and ("too long" in text or "context window" in text)
+
+
+@dataclass
+class _Reply:
+    """One finished call, classified."""
+
+    stop_reason: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    dropped: int = 0
+    refusal: str | None = None
+    error: str | None = None
+    transient: bool = False
+    too_long: bool = False
+    invalid_output: bool = False
+
+
+@dataclass
+class _Review:
+    """State shared by the chunks of one review."""
+
+    context: PromptContext
+    sink: UsageSink
+    gate: BudgetGate | None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    budget_stop: BudgetExceeded | None = None
+    _prefix: dict[str, int] = field(default_factory=dict)
+
+    def prefix_tokens(self, model: str) -> int:
+        """The estimate of the request without its chunk, per model (tokenizers differ)."""
+        with self.lock:
+            if model not in self._prefix:
+                self._prefix[model] = prefix_tokens(self.context, model)
+            return self._prefix[model]
+
+    def stop(self, exc: BudgetExceeded) -> None:
+        with self.lock:
+            if self.budget_stop is None:
+                self.budget_stop = exc
+
+
+@dataclass
+class _Job:
+    """One top-level chunk: its halves and retries share its index and attempt numbers."""
+
+    review: _Review
+    index: int
+    attempts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class ChunkReviewer:
+    """Review chunks concurrently, following the stop_reason policy for each answer."""
+
+    def __init__(
+        self,
+        client: anthropic.Anthropic,
+        *,
+        model: str,
+        max_output_tokens: int = 4096,
+        concurrency: int = 4,
+        fallback_model: str | None = None,
+    ) -> None:
+        self._client = client
+        self.model = model
+        self.max_output_tokens = max_output_tokens
+        self.concurrency = max(1, concurrency)
+        self.fallback_model = fallback_model if fallback_model != model else None
+
+    def review(
+        self,
+        context: PromptContext,
+        chunks: Sequence[Chunk],
+        *,
+        sink: UsageSink,
+        gate: BudgetGate | None = None,
+    ) -> ChunkReviewOutcome:
+        """Review `chunks`; every attempt's usage goes to `sink`, `gate` is asked before each call.
+
+        The gate is told the chunk's estimate plus the estimate of the prompt around it.
+        """
+        review = _Review(context, sink, gate)
+        ordered = sorted(chunks, key=lambda c: c.index)
+        if not ordered:
+            return ChunkReviewOutcome(())
+        workers = min(self.concurrency, len(ordered))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="claude") as pool:
+            futures: list[Future[ChunkResult]] = [
+                pool.submit(self._review_chunk, review, chunk) for chunk in ordered
+            ]
+            try:
+                results = tuple(f.result() for f in futures)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+        return ChunkReviewOutcome(results, review.budget_stop)
+
+    def _review_chunk(self, review: _Review, chunk: Chunk) -> ChunkResult:
+        job = _Job(review, chunk.index)
+        try:
+            if review.budget_stop is not None:
+                raise review.budget_stop
+            result = self._review_piece(job, chunk, depth=0)
+        except BudgetExceeded as exc:
+            review.stop(exc)
+            return ChunkResult(chunk.index, "skipped", None, error=exc.message)
+        if result.status == "error":
+            log.warning("chunk %d: %s", chunk.index, result.error)
+        return dataclasses.replace(result, index=chunk.index)
+
+    def _review_piece(self, job: _Job, piece: Chunk, *, depth: int) -> ChunkResult:
+        reply = self._call(job, piece, model=self.model, max_tokens=self.max_output_tokens)
+        if reply.stop_reason == "max_tokens":
+            larger = min(2 * self.max_output_tokens, MAX_RETRY_OUTPUT_TOKENS)
+            if larger > self.max_output_tokens:
+                reply = self._call(job, piece, model=self.model, max_tokens=larger)
+            if reply.stop_reason == "max_tokens":
+                return self._split(job, piece, depth, self._conclude(job, reply))
+        if reply.stop_reason == "model_context_window_exceeded" or reply.too_long:
+            return self._split(job, piece, depth, self._conclude(job, reply))
+        if reply.stop_reason == "refusal" and self.fallback_model:
+            refused = self._conclude(job, reply)
+            tokens = self.max_output_tokens
+            again = self._call(job, piece, model=self.fallback_model, max_tokens=tokens)
+            fallback = self._conclude(job, again)
+            if fallback.status == "ok":
+                return fallback
+            why = fallback.refusal or fallback.error or fallback.status
+            note = f"{refused.refusal}; fallback {self.fallback_model}: {why}"
+            return dataclasses.replace(refused, refusal=note)
+        return self._conclude(job, reply)
+
+    def _split(self, job: _Job, piece: Chunk, depth: int, failed: ChunkResult) -> ChunkResult:
+        """Review the two halves of `piece`; `failed` stands when it cannot be split."""
+        if depth >= MAX_SPLIT_DEPTH:
+            return failed
+        try:
+            halves = split_chunk(piece, model=self.model)
+        except ValueError:
+            return failed
+        return _merge(job.index, [self._review_piece(job, h, depth=depth + 1) for h in halves])
+
+    def _conclude(self, job: _Job, reply: _Reply) -> ChunkResult:
+        index, stop = job.index, reply.stop_reason
+        if reply.error is not None:
+            return ChunkResult(index, "error", stop, error=reply.error, transient=reply.transient)
+        if stop == "end_turn":
+            findings = tuple(reply.findings)
+            return ChunkResult(index, "ok", stop, findings=findings, dropped=reply.dropped)
+        if stop == "refusal":
+            return ChunkResult(index, "refused", stop, refusal=reply.refusal)
+        if stop == "max_tokens":
+            return ChunkResult(index, "truncated", stop, error="the answer was cut at max_tokens")
+        if stop == "model_context_window_exceeded":
+            error = "the chunk does not fit the model's context window and cannot be split"
+            return ChunkResult(index, "error", stop, error=error)
+        return ChunkResult(index, "error", stop, error=f"unexpected stop_reason {stop}")
+
+    def _call(self, job: _Job, piece: Chunk, *, model: str, max_tokens: int) -> _Reply:
+        """Make one call (the SDK may send several attempts) and record every attempt."""
+        review = job.review
+        if review.budget_stop is not None:
+            raise review.budget_stop  # another chunk ran out of budget
+        if review.gate is not None:
+            review.gate.before_call(
+                model=model,
+                input_tokens=piece.estimated_input_tokens + review.prefix_tokens(model),
+                max_output_tokens=max_tokens,
+            )
+        system, messages = build_request(review.context, piece)
+        recorder = _AttemptRecorder(model=model, chunk_index=job.index, attempts=job.attempts)
+        client = self._client.with_options(middleware=[*self._client.middleware, recorder])
+        reply: _Reply | None = None
+        try:
+            reply = self._send(client, model, max_tokens, system, messages)
+            return reply
+        finally:
+            records = recorder.records
+            if reply is not None and reply.invalid_output and records[-1:]:
+                # Only now is it known that the last, billed, answer was unusable.
+                last = records[-1]
+                records[-1] = dataclasses.replace(last, outcome="invalid_output", error=reply.error)
+            for record in records:
+                review.sink(record)
+
+    def _send(
+        self,
+        client: anthropic.Anthropic,
+        model: str,
+        max_tokens: int,
+        system: list[dict[str, Any]],
+        messages: list[dict[str, Any]],
+    ) -> _Reply:
+        try:
+            message = client.messages.create(
+                model=model,
+                max_tokens=max_tokens,
+                system=cast("list[TextBlockParam]", system),
+                messages=cast("list[MessageParam]", messages),
+                output_config={"format": {"type": "json_schema", "schema": findings_json_schema()}},
+            )
+        except anthropic.APIStatusError as exc:
+            too_long = _prompt_too_long(exc)
+            return _Reply(error=self._redact(_describe(exc)), transient=_is_transient(exc),
+                          too_long=too_long)  # fmt: skip
+        except (anthropic.APIConnectionError, ClaudeError) as exc:
+            return _Reply(error=self._redact(_describe(exc)), transient=_is_transient(exc))
+        except anthropic.APIError as exc:  # e.g. an answer the SDK cannot read
+            return _Reply(error=self._redact(_describe(exc)))
+        reply = _Reply(stop_reason=message.stop_reason)
+        if message.stop_reason == "refusal":
+            reply.refusal = _refusal_text(message)
+        elif message.stop_reason == "end_turn":
+            text = "".join(b.text for b in message.content if b.type == "text")
+            try:
+                reply.findings, reply.dropped = parse_findings(text)
+            except InvalidOutputError as exc:
+                reply.error = f"invalid output: {exc}"
+                reply.invalid_output = True
+        return reply
+
+    def _redact(self, text: str) -> str:
+        key = self._client.api_key
+        return text.replace(key, "[redacted]") if key else text
+
+
+def _merge(index: int, results: Sequence[ChunkResult]) -> ChunkResult:
+    """Fold the results of a chunk's halves into one: the worst status, every finding."""
+    rank = {"ok": 0, "refused": 1, "truncated": 2, "error": 3, "skipped": 4}
+    worst = max(results, key=lambda r: rank[r.status])
+    errors = [r.error for r in results if r.error]
+    refusals = [r.refusal for r in results if r.refusal]
+    return ChunkResult(
+        index=index,
+        status=worst.status,
+        stop_reason=worst.stop_reason,
+        findings=tuple(f for r in results for f in r.findings),
+        dropped=sum(r.dropped for r in results),
+        error="; ".join(dict.fromkeys(errors)) or None,
+        refusal="; ".join(dict.fromkeys(refusals)) or None,
+        transient=any(r.transient for r in results if r.status == "error"),
+    )
+
+
+def _refusal_text(message: Message) -> str:
+    details = message.stop_details
+    parts = [p for p in (details and details.category, details and details.explanation) if p]
+    return ": ".join(parts) if parts else "the model declined to review this chunk"
