@@ -123,6 +123,11 @@ def parse_diff(text: str) -> PullRequestDiff:
     """
     if not text.strip():
         return PullRequestDiff(files=())
+    first_line_end = text.find("\n")
+    if first_line_end > 0 and text[first_line_end - 1] == "\r":
+        # git never ends a header line with \r: the whole diff went through a CRLF
+        # conversion (a Windows editor, a mail client), so content \r cannot be told apart.
+        text = text.replace("\r\n", "\n")
     patch = _read_patchset(text)
     if not patch:
         raise DiffParseError(
@@ -362,7 +367,8 @@ def _file_from_patch(patched: PatchedFile) -> FileDiff:
 
     if "copy from" in header:
         status = FileStatus.COPIED
-    elif "rename from" in header or (old_path and new_path and old_path != new_path):
+    elif "rename from" in header or (header_names and old_path != new_path):
+        # Only a git header tells a rename; `diff -ru old/ new/` names every file twice.
         status = FileStatus.RENAMED
     elif added:
         status = FileStatus.ADDED

@@ -422,12 +422,20 @@ def test_plain_unified_diff_without_git_headers() -> None:
 
     file = only_file(parse_diff(text))
 
-    assert (file.path, file.status, file.added, file.removed) == (
-        "new/config.ini",
-        FileStatus.RENAMED,  # the two sides name different files
-        1,
-        1,
-    )
+    # Without a git header the two names are the two trees compared, not a rename.
+    assert (file.path, file.status, file.old_path) == ("new/config.ini", FileStatus.MODIFIED, None)
+    assert (file.added, file.removed) == (1, 1)
+
+
+def test_whole_diff_converted_to_crlf_is_read_as_lf() -> None:
+    text = SAMPLE.read_text(encoding="utf-8").replace("\n", "\r\n")
+
+    diff = parse_diff(text)
+
+    assert [f.path for f in diff.files][:2] == ["logo.png", "package-lock.json"]
+    users = diff.file("src/app/users.py")
+    assert users is not None and (users.added, users.removed) == (9, 4)
+    assert not any(ln.text.endswith("\r") for h in users.hunks for ln in h.lines)
 
 
 # --- empty and malformed input ----------------------------------------------------------------
