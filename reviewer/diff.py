@@ -150,7 +150,7 @@ def unquote_path(path: str) -> str:
     while i < end:
         char = path[i]
         if char != "\\":
-            raw += char.encode()
+            raw += char.encode("utf-8", "surrogateescape")
             i += 1
             continue
         escape = path[i + 1 : i + 2]
