@@ -253,8 +253,11 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 def _prompt_too_long(exc: anthropic.APIStatusError) -> bool:
+    """A 400 "prompt is too long", or a 413 body too large: a smaller chunk may pass."""
+    if exc.status_code == 413:
+        return True
     text = (exc.api_message or str(exc)).lower()
-    return exc.status_code in (400, 413) and ("too long" in text or "context window" in text)
+    return exc.status_code == 400 and ("too long" in text or "context window" in text)
 
 
 @dataclass
@@ -455,14 +458,13 @@ class ChunkReviewer:
                 messages=cast("list[MessageParam]", messages),
                 output_config={"format": {"type": "json_schema", "schema": findings_json_schema()}},
             )
-        except anthropic.APIStatusError as exc:
-            too_long = _prompt_too_long(exc)
-            return _Reply(error=self._redact(_describe(exc)), transient=_is_transient(exc),
-                          too_long=too_long)  # fmt: skip
-        except (anthropic.APIConnectionError, ClaudeError) as exc:
-            return _Reply(error=self._redact(_describe(exc)), transient=_is_transient(exc))
-        except anthropic.APIError as exc:  # e.g. an answer the SDK cannot read
-            return _Reply(error=self._redact(_describe(exc)))
+        except (anthropic.APIError, ClaudeError) as exc:
+            # APIError: what the SDK raises after its retries, or for an answer it cannot read.
+            return _Reply(
+                error=self._redact(_describe(exc)),
+                transient=_is_transient(exc),
+                too_long=isinstance(exc, anthropic.APIStatusError) and _prompt_too_long(exc),
+            )
         reply = _Reply(stop_reason=message.stop_reason)
         if message.stop_reason == "refusal":
             reply.refusal = _refusal_text(message)

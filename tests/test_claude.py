@@ -265,7 +265,7 @@ def test_refusal_by_both_models(fake_claude: FakeMessages, client: anthropic.Ant
     assert_usage_recorded(sink, fake_claude)
 
 
-@pytest.mark.parametrize("how", ["stop_reason", "400"])
+@pytest.mark.parametrize("how", ["stop_reason", "400", "413"])
 def test_context_window_exceeded_splits_the_chunk(
     fake_claude: FakeMessages, client: anthropic.Anthropic, how: str
 ) -> None:
@@ -274,6 +274,8 @@ def test_context_window_exceeded_splits_the_chunk(
     def respond(body: dict[str, Any]) -> Answer | None:
         mentioned = _paths_in(body, paths)
         if mentioned == set(paths):
+            if how == "413":
+                return error_answer(413, message="Request exceeds the maximum size")
             if how == "400":
                 return error_answer(
                     400, message="prompt is too long: 210000 tokens > 200000 maximum"
@@ -290,7 +292,7 @@ def test_context_window_exceeded_splits_the_chunk(
     assert sorted(f.path for f in result.findings) == sorted(paths)
     assert len(fake_claude.requests) == 3  # a 400 is not retried by the SDK
     first = sink.records[0]
-    assert first.outcome == ("error" if how == "400" else "context_exceeded")
+    assert first.outcome == ("context_exceeded" if how == "stop_reason" else "error")
     assert_usage_recorded(sink, fake_claude)
 
 
