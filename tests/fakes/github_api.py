@@ -311,7 +311,7 @@ class FakeGitHub:
             "changed_files": len(files),
         }
         data.update(fields)
-        pull = FakePull(repo, data, files, known_commits={head_sha})
+        pull = FakePull(repo, data, files, known_commits={data["head"]["sha"]})
         self.repo(repo).pulls[number] = pull
         return pull
 
