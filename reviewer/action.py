@@ -455,7 +455,8 @@ def _run(
         expected_head_sha=target.head_sha,
         requested_by=target.requested_by,
         comment_id=target.comment_id,
-        config_path=settings.config_path,
+        # request.config_path names a local file; the repository's config must come from
+        # the base branch (settings.config_path), never from the checked-out head.
     )
     result = review(request, settings, progress=lambda line: _log(None, line))
     pr_url = f"{env.server_url}/{repo}/pull/{target.pr_number}"
@@ -470,6 +471,8 @@ def _run(
         f"{outputs['comments-posted']} inline comment(s), cost {format_usd(result.cost_usd)}."
         + (f" {result.reason}" if result.reason else ""),
     )
+    if result.status == "reviewed" and not was_posted(result):
+        _log("warning", "The engine reviewed the pull request but posted no review.")
     if result.status == "failed":
         _log("error", f"The review failed: {result.reason or 'see the log above'}")
         return 1, outputs
