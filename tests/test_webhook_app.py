@@ -136,20 +136,14 @@ def test_pull_request_actions_queue_a_review(
     )
 
 
-def test_draft_pull_request_is_not_reviewed(client: FlaskClient, queued: list[ReviewJob]) -> None:
+def test_draft_pull_request_is_left_to_the_engine(
+    client: FlaskClient, queued: list[ReviewJob]
+) -> None:
+    # The engine skips drafts unless the operator or the repository's own `review.drafts`
+    # asks for them; only the engine reads that file, so the endpoint queues the job.
     response = deliver(client, "pull_request", pr_payload("opened", draft=True))
     assert response.status_code == 202
-    assert response.json is not None
-    assert response.json["status"] == "ignored"
-    assert "draft" in response.json["reason"]
-    assert queued == []
-
-
-def test_draft_pull_request_is_reviewed_when_drafts_are_on(queued: list[ReviewJob]) -> None:
-    settings = Settings.from_env(webhook_secret=SECRET, review_drafts=True)
-    client = create_app(settings, enqueue=queued.append).test_client()
-    assert deliver(client, "pull_request", pr_payload("opened", draft=True)).status_code == 202
-    assert len(queued) == 1
+    assert [job.trigger for job in queued] == ["auto"]
 
 
 def test_ready_for_review_of_a_former_draft_is_reviewed(

@@ -14,6 +14,7 @@ from typing import IO, Any
 from flask import Flask, Response, request
 
 from reviewer.errors import ConfigError
+from reviewer.ledger import Ledger
 from reviewer.settings import Settings
 from webhook import metrics
 from webhook.deliveries import DeliveryStore, open_store
@@ -101,11 +102,9 @@ def _pull_request(payload: dict[str, Any], delivery_id: str, settings: Settings)
     action = payload.get("action")
     if action not in PR_ACTIONS:
         return _ignored(f"pull_request action {action!r} is not reviewed")
-    pr = _get(payload, "pull_request")
     if _get(payload, "pull_request", "state") != "open":
         return _ignored("the pull request is closed")
-    if pr.get("draft") and not settings.review_drafts:
-        return _ignored("the pull request is a draft (REVIEWER_REVIEW_DRAFTS is off)")
+    # Drafts go to the engine: a repository's own `review.drafts` may ask for them.
     job = ReviewJob(
         delivery_id=delivery_id,
         repo=str(_get(payload, "repository", "full_name")),
@@ -173,7 +172,7 @@ class _Service:
         self.enqueue = enqueue
         self.queue = queue
         self.redact = Redactor(secret_values(settings))
-        self._ledger: Any = None
+        self._ledger: Ledger | None = None
 
     def count(self, event: str, outcome: str) -> None:
         try:
@@ -182,14 +181,10 @@ class _Service:
             log.warning("could not count a delivery: %s", self.redact(str(exc)))
 
     def check_ledger(self) -> None:
-        """Open the spend ledger's database and run a trivial query."""
-        import sqlalchemy
-
+        """Open the spend ledger once (it migrates), then read from it on every check."""
         if self._ledger is None:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._ledger = sqlalchemy.create_engine(self.settings.ledger_url, pool_pre_ping=True)
-        with self._ledger.connect() as conn:
-            conn.execute(sqlalchemy.text("select 1"))
+            self._ledger = Ledger.open(self.settings.ledger_url)
+        self._ledger.migrations()
 
 
 def create_app(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -121,13 +120,13 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
 def post_failure_note(job: ReviewJob, settings: Settings, reason: str) -> None:
     """Tell the PR, once, that its review could not be done."""
     # Imported here: the adapter pulls in PyGithub, which the web process never needs.
-    github: Any = importlib.import_module("reviewer.github")
+    from reviewer.github import GitHubClient
 
     body = (
         f"The automated review could not be completed: {reason}\n\n"
         f"Comment `{settings.command}` to try again."
     )
-    client = github.GitHubClient.from_settings(settings, installation_id=job.installation_id)
+    client = GitHubClient.from_settings(settings, installation_id=job.installation_id)
     client.post_issue_comment(job.repo, job.pr_number, body)
 
 
