@@ -51,7 +51,7 @@ class FileReport:
 class ChunkReport:
     index: int
     files: tuple[str, ...]
-    estimated_input_tokens: int
+    tokens: int  # estimated input tokens of the call, shared prefix included
     status: str = "planned"  # planned | ok | refused | truncated | error | skipped
     stop_reason: str | None = None
     error: str | None = None

@@ -1,0 +1,130 @@
+"""The pull-request steps of the pipeline: who asked, what to fetch, when to post."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from reviewer.anchoring import ReviewDraft
+from reviewer.errors import ConfigError
+from reviewer.repo_config import load_repo_config, resolve
+from reviewer.results import ReviewRequest, ReviewResult
+from reviewer.settings import Settings
+
+if TYPE_CHECKING:
+    from reviewer.github import GitHubClient
+    from reviewer.pipeline import ProgressFn, _Target
+
+REPO_CONFIG_PATH = ".github/reviewer.yml"
+
+
+def fetch_target(
+    request: ReviewRequest, settings: Settings, gh: GitHubClient, say: ProgressFn
+) -> _Target | ReviewResult:
+    """Check who asked and whether to review at all, then fetch the diff to review."""
+    from reviewer.pipeline import _Target
+
+    repo, number = request.repo, request.pr_number
+    assert number is not None
+    if request.trigger == "command" and request.requested_by:
+        refusal = _check_commander(request, gh)
+        if refusal is not None:
+            return refusal
+    pull = gh.get_pull(repo, number)
+
+    def skip(reason: str) -> ReviewResult:
+        say(f"skipped: {reason}")
+        return ReviewResult(status="skipped", reason=reason, head_sha=pull.head_sha)
+
+    if pull.state != "open":
+        return skip("the pull request is closed")
+    if request.expected_head_sha and pull.head_sha != request.expected_head_sha:
+        return skip("the head moved since this review was asked for; a newer job reviews it")
+    # The base branch's file, never the head's: a PR must not set its own rules or budget.
+    text = gh.get_file_text(repo, REPO_CONFIG_PATH, pull.base_sha)
+    try:
+        repo_config = load_repo_config(text, source=REPO_CONFIG_PATH)
+    except ConfigError as exc:
+        gh.post_issue_comment(
+            repo, number, f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
+        )
+        return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
+    review = resolve(settings, repo_config, {}).config.review
+    asked = request.trigger == "command"
+    if pull.draft and not review.drafts and not asked:
+        return skip("the pull request is a draft")
+    if request.trigger == "auto" and not review.auto:
+        return skip("automatic reviews are off for this repository")
+
+    bot = gh.bot_login()
+    last = gh.last_reviewed_head(repo, number, bot)
+    if last == pull.head_sha and not asked:
+        return skip(f"head {pull.head_sha[:7]} was already reviewed")
+    notes: list[str] = []
+    diff = None
+    if last and review.incremental and not asked:
+        diff = gh.get_incremental_diff(repo, pull, last)
+        notes.append(
+            f"Reviewed the commits since {last[:7]} only."
+            if diff is not None
+            else "History was rewritten or the base changed since the last review: "
+            "reviewed the whole pull request."
+        )
+    if diff is None:
+        diff, fetch_notes = gh.get_pull_files_diff(repo, number)
+        notes += fetch_notes
+    say(f"fetched {len(diff.files)} files of {repo}#{number} at {pull.head_sha[:7]}")
+    return _Target(
+        repo=repo,
+        diff=diff,
+        pr_number=number,
+        head_sha=pull.head_sha,
+        title=pull.title or "",
+        description=pull.body or "",
+        repo_config=repo_config,
+        known_fingerprints=frozenset(gh.previous_fingerprints(repo, number, bot)),
+        rereview=last is not None,
+        notes=notes,
+    )
+
+
+def _check_commander(request: ReviewRequest, gh: GitHubClient) -> ReviewResult | None:
+    """Refuse (politely, once) a command from someone without write access; ack the rest."""
+    repo, number, login = request.repo, request.pr_number, request.requested_by
+    assert number is not None and login is not None
+    if not gh.may_trigger(repo, login, is_bot=login.endswith("[bot]")):
+        gh.post_issue_comment(
+            repo,
+            number,
+            f"Sorry @{login}, only collaborators with write access can ask for a review.",
+        )
+        return ReviewResult(status="refused", reason=f"{login} may not trigger a review")
+    if request.comment_id is not None:
+        gh.add_reaction(repo, request.comment_id, "eyes")
+    return None
+
+
+def publish(
+    request: ReviewRequest,
+    gh: GitHubClient,
+    repo: str,
+    number: int,
+    draft: ReviewDraft,
+    result: ReviewResult,
+    say: ProgressFn,
+) -> ReviewResult:
+    """Post the one review, unless the head moved while the model was reading."""
+    if gh.head_moved(repo, number, draft.commit_id):
+        say("skipped: the head moved during the review; nothing posted")
+        return dataclasses.replace(
+            result,
+            status="skipped",
+            reason="the head moved during the review; nothing was posted",
+        )
+    posted: Any = gh.publish_review(repo, number, draft)
+    say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
+    extra = dict(result.extra)
+    extra["moved_to_body"] = len(posted.moved_to_body)
+    return dataclasses.replace(
+        result, review_id=posted.review_id, review_url=posted.html_url, extra=extra
+    )

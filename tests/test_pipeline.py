@@ -1,0 +1,288 @@
+"""The engine end to end: fake GitHub (responses) and the real SDK against a fake Messages API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reviewer.errors import ClaudeError
+from reviewer.ledger import Ledger
+from reviewer.pipeline import ReviewRequest, run_review
+from reviewer.settings import Settings
+from tests.fakes.github_api import FakeGitHub, file_item
+from tests.fakes.messages_server import (
+    FAKE_API_KEY,
+    FakeMessages,
+    error_answer,
+    findings_answer,
+)
+
+REPO = "octo/app"
+PATCH = "\n".join(
+    [
+        "@@ -1,4 +1,6 @@",
+        " import sqlite3",
+        "-def find(conn, uid):",
+        '-    return conn.execute("SELECT * FROM u WHERE id = ?", (uid,)).fetchone()',
+        "+def find(conn, name):",
+        "+    sql = f\"SELECT * FROM u WHERE name = '{name}'\"",
+        "+    return conn.execute(sql).fetchone()",
+        "+",
+        " # end",
+    ]
+)
+INJECTION = {
+    "path": "app/users.py",
+    "line": 3,
+    "side": "RIGHT",
+    "severity": "critical",
+    "category": "security",
+    "title": "SQL injection",
+    "body": "User input is formatted into SQL.",
+    "suggestion": '    sql = "SELECT * FROM u WHERE name = ?"',
+}
+OUTSIDE = INJECTION | {"line": 40, "title": "Elsewhere", "severity": "minor"}
+
+
+@pytest.fixture
+def settings(fake_github: FakeGitHub, fake_claude: FakeMessages) -> Settings:
+    return fake_github.settings(
+        anthropic_api_key=FAKE_API_KEY,
+        anthropic_base_url=fake_claude.base_url,
+        max_retries=1,
+        request_timeout_s=10.0,
+        max_retry_after_s=5.0,
+    )
+
+
+def _pull(fake_github: FakeGitHub, **fields: Any) -> None:
+    fake_github.add_pull(
+        REPO,
+        7,
+        files=[
+            file_item("app/users.py", patch=PATCH),
+            file_item("package-lock.json", patch="@@ -1 +1 @@\n-{}\n+{ }"),
+            file_item("logo.png", status="added"),
+        ],
+        **fields,
+    )
+
+
+def _ledger_totals(settings: Settings) -> tuple[int, dict[str, int]]:
+    ledger = Ledger.open(settings.ledger_url)
+    try:
+        rows = ledger.report(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    finally:
+        ledger.close()
+    keys = (
+        "input_tokens",
+        "output_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    )
+    return sum(r.calls for r in rows), {k: sum(getattr(r, k) for r in rows) for k in keys}
+
+
+def test_pr_review_posts_one_review_with_inline_comment_and_records_spend(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_claude.enqueue(
+        findings_answer(
+            [INJECTION, OUTSIDE],
+            usage={"input_tokens": 2000, "output_tokens": 300, "cache_creation_input_tokens": 1500},
+        )
+    )
+    result = run_review(
+        ReviewRequest(REPO, 7, trigger="auto", expected_head_sha="a" * 40), settings
+    )
+
+    assert result.status == "reviewed" and result.review_id is not None
+    [body] = fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")
+    assert body["commit_id"] == "a" * 40 and body["event"] == "COMMENT"
+    [comment] = body["comments"]
+    assert {k: comment[k] for k in ("path", "line", "side")} == {
+        "path": "app/users.py", "line": 3, "side": "RIGHT",
+    }  # fmt: skip
+    assert "```suggestion\n" in comment["body"]
+    assert "Findings outside the diff" in body["body"] and "Elsewhere" in body["body"]
+    assert "`package-lock.json`: lockfile" in body["body"]
+    assert "`logo.png`: GitHub sent no patch" in body["body"]
+    # The one model call was priced and written down, to the token.
+    calls, totals = _ledger_totals(settings)
+    assert calls == 1 and totals == fake_claude.usage_totals()
+    assert result.cost_usd > 0
+
+
+def test_re_review_of_the_same_code_repeats_nothing(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_claude.default = findings_answer([INJECTION])
+    run_review(ReviewRequest(REPO, 7, trigger="command"), settings)
+    second = run_review(ReviewRequest(REPO, 7, trigger="command"), settings)
+
+    first_body, second_body = fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")
+    assert len(first_body["comments"]) == 1
+    assert second_body["comments"] == []
+    assert second.extra["already_posted"] == 1
+    assert "already reported on unchanged code were not repeated" in second_body["body"]
+
+
+def test_auto_review_of_an_already_reviewed_head_is_skipped(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    again = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    assert again.status == "skipped" and "already reviewed" in (again.reason or "")
+    assert len(fake_claude.requests) == 1
+
+
+def test_head_moved_while_the_model_was_reading_posts_nothing(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+
+    def push_then_answer(_request: dict[str, Any]) -> Any:
+        fake_github.push(REPO, 7, "c" * 40, [file_item("app/users.py", patch=PATCH)])
+        return findings_answer([INJECTION])
+
+    fake_claude.responder = push_then_answer
+    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    assert result.status == "skipped" and "head moved" in (result.reason or "")
+    assert fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews") == []
+    assert _ledger_totals(settings)[0] == 1  # the call was billed, and recorded
+
+
+def test_head_moved_before_the_job_started_skips_without_spending(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github, head={"sha": "d" * 40, "ref": "f", "repo": {"full_name": REPO}})
+    result = run_review(
+        ReviewRequest(REPO, 7, trigger="auto", expected_head_sha="a" * 40), settings
+    )
+    assert result.status == "skipped"
+    assert fake_claude.requests == []
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("output:\n  max_coments: 5\n", "max_coments"),
+        ("output:\n  max_comments: many\n", "output.max_comments"),
+        ("review: [unclosed\n", "invalid YAML"),
+    ],
+)
+def test_invalid_base_branch_config_is_reported_on_the_pr_with_no_spend(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings, text: str, problem: str
+) -> None:
+    _pull(fake_github)
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, text)
+    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    assert result.status == "failed"
+    [note] = fake_github.bodies("POST", f"/repos/{REPO}/issues/7/comments")
+    assert ".github/reviewer.yml" in note["body"] and problem in note["body"]
+    assert fake_claude.requests == []
+    assert fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews") == []
+
+
+def test_config_comes_from_the_base_branch_not_the_head(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.add_content(
+        REPO, ".github/reviewer.yml", "b" * 40, "paths:\n  exclude: ['app/**']\n"
+    )
+    fake_github.add_content(REPO, ".github/reviewer.yml", "a" * 40, "paths:\n  exclude: []\n")
+    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    reasons = {f.path: f.reason for f in result.files}
+    assert reasons["app/users.py"] == "excluded by pattern 'app/**'"
+    assert fake_claude.requests == []
+
+
+def test_command_from_a_reader_is_refused_politely_without_a_model_call(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.set_permission(REPO, "reader", "read")
+    result = run_review(
+        ReviewRequest(REPO, 7, trigger="command", requested_by="reader", comment_id=55), settings
+    )
+    assert result.status == "refused"
+    [note] = fake_github.bodies("POST", f"/repos/{REPO}/issues/7/comments")
+    assert "write access" in note["body"]
+    assert fake_github.bodies("POST", f"/repos/{REPO}/issues/comments/55/reactions") == []
+    assert fake_claude.requests == []
+
+
+def test_command_from_a_writer_is_acknowledged_and_reviewed(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.set_permission(REPO, "writer", "write")
+    result = run_review(
+        ReviewRequest(REPO, 7, trigger="command", requested_by="writer", comment_id=55), settings
+    )
+    assert result.status == "reviewed"
+    assert fake_github.bodies("POST", f"/repos/{REPO}/issues/comments/55/reactions") == [
+        {"content": "eyes"}
+    ]
+
+
+def test_zero_budget_means_no_model_call_and_the_review_says_so(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "budget:\n  monthly_usd: 0\n")
+    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    assert fake_claude.requests == []
+    assert result.budget_stop is not None
+    [body] = fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")
+    assert "Budget reached" in body["body"] and "$0" in body["body"]
+
+
+def test_overload_on_every_chunk_is_retryable_and_posts_nothing(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_claude.default = error_answer(529)
+    with pytest.raises(ClaudeError) as caught:
+        run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    assert caught.value.retryable
+    assert fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews") == []
+    calls, _ = _ledger_totals(settings)
+    assert calls == len(fake_claude.requests)  # every attempt written, billed or not
+
+
+def test_local_diff_dry_run_needs_no_key_and_writes_nothing(tmp_path: Path) -> None:
+    diff = Path(__file__).parents[1] / "examples" / "sample.diff"
+    settings = Settings.from_env({"REVIEWER_DATA_DIR": str(tmp_path / "data")})
+    result = run_review(ReviewRequest("local", diff_text=diff.read_text(), dry_run=True), settings)
+    assert result.status == "dry_run"
+    assert [f.path for f in result.files if f.reviewed] == [
+        "src/app/arith.py", "src/app/cache.py", "src/app/users.py",
+    ]  # fmt: skip
+    assert result.chunks and result.estimated_cost_usd > 0
+    assert not (tmp_path / "data").exists()
+
+
+def test_local_diff_review_records_spend_under_the_given_repo(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    diff = Path(__file__).parents[1] / "examples" / "sample.diff"
+    fake_claude.default = findings_answer([INJECTION | {"path": "src/app/users.py", "line": 7}])
+    settings = Settings.from_env(
+        {"REVIEWER_DATA_DIR": str(tmp_path / "data")},
+        anthropic_api_key=FAKE_API_KEY,
+        anthropic_base_url=fake_claude.base_url,
+    )
+    result = run_review(ReviewRequest("me/tool", diff_text=diff.read_text()), settings)
+    assert [(c.path, c.line) for c in result.comments] == [("src/app/users.py", 7)]
+    ledger = Ledger.open(settings.ledger_url)
+    [row] = ledger.report(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    ledger.close()
+    assert row.key == "me/tool" and row.calls == len(fake_claude.requests)
