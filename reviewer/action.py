@@ -395,24 +395,23 @@ def run(environ: Mapping[str, str], *, review: ReviewFn | None = None) -> int:
 
     `review` defaults to the engine, `reviewer.pipeline.run_review`.
     """
-    if review is None:
-        from reviewer import pipeline  # imported late: it pulls in every adapter
-
-        review = pipeline.run_review
     env = ActionEnv.from_environ(environ)
     outputs = result_outputs(None)
     try:
         code, outputs = _run(env, environ, review)
     except ReviewerError as exc:
-        _log("error", exc.message)
-        _append(env.step_summary, render_notice(f"**Failed**: {exc.message}"))
+        message = exc.message
+        if getattr(exc, "retryable", False):
+            message += " (a transient failure: re-run the job)"
+        _log("error", message)
+        _append(env.step_summary, render_notice(f"**Failed**: {message}"))
         code = exc.exit_code
     _append(env.output, format_outputs(outputs))
     return code
 
 
 def _run(
-    env: ActionEnv, environ: Mapping[str, str], review: ReviewFn
+    env: ActionEnv, environ: Mapping[str, str], review: ReviewFn | None
 ) -> tuple[int, dict[str, str]]:
     nothing = result_outputs(None)
     if not env.event_name:
@@ -446,7 +445,15 @@ def _run(
     if env.workspace and target.base_sha and target.head_sha:
         diff_text = local_diff(env.workspace, target.base_sha, target.head_sha)
     source = "the local checkout" if diff_text is not None else "the GitHub API"
-    _log(None, f"Reviewing {repo}#{target.pr_number} ({env.event_name}); diff from {source}.")
+    _log(None, f"Reviewing {repo}#{target.pr_number} ({env.event_name}) through {env.api_url}.")
+    _log(None, f"The diff comes from {source}.")
+    if (
+        diff_text is None
+        and target.base_sha
+        and env.workspace
+        and (env.workspace / ".git").exists()
+    ):
+        _log(None, "The checkout lacks the base or head commit (checkout with fetch-depth: 0).")
     request = ReviewRequest(
         repo=repo,
         pr_number=target.pr_number,
@@ -458,6 +465,10 @@ def _run(
         # request.config_path names a local file; the repository's config must come from
         # the base branch (settings.config_path), never from the checked-out head.
     )
+    if review is None:
+        from reviewer import pipeline  # imported late: it pulls in every stage
+
+        review = pipeline.run_review
     result = review(request, settings, progress=lambda line: _log(None, line))
     pr_url = f"{env.server_url}/{repo}/pull/{target.pr_number}"
     _append(
@@ -487,8 +498,3 @@ def _run(
 def action() -> None:
     """Review the pull request of the running GitHub Actions event (used by action.yml)."""
     raise SystemExit(run(os.environ))
-
-
-def main() -> None:
-    """Entry point until `action` is registered in the main CLI."""
-    action()

@@ -546,11 +546,11 @@ def test_fail_on_ignores_findings_that_were_not_posted(runner: Runner) -> None:
 
 def test_an_engine_error_fails_the_step_with_its_message(runner: Runner) -> None:
     runner.event("pull_request", load_payload("pull_request.opened.json"))
-    engine = FakeEngine(error=GitHubError("GitHub answered 502", status_code=502))
+    error = GitHubError("GitHub answered 502", status_code=502, retryable=True)
 
-    assert run(runner.environ, review=engine) == 1
+    assert run(runner.environ, review=FakeEngine(error=error)) == 1
 
-    assert "**Failed**: GitHub answered 502" in runner.summary
+    assert "**Failed**: GitHub answered 502 (a transient failure: re-run the job)" in runner.summary
     assert runner.outputs["findings"] == "0"
 
 
@@ -650,6 +650,22 @@ def test_local_diff_is_none_without_both_commits(
     assert local_diff(repo, "--output=/tmp/x", head) is None  # not a SHA: never reaches git
 
 
+def test_run_uses_the_api_and_says_why_when_the_checkout_is_shallow(
+    runner: Runner, checkout: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo, _, _ = checkout  # the fixture payload's commits are not in this repository
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    runner.environ["GITHUB_WORKSPACE"] = str(repo)
+    engine = FakeEngine()
+
+    assert run(runner.environ, review=engine) == 0
+
+    assert engine.calls[0][0].diff_text is None
+    out = capsys.readouterr().out
+    assert "The diff comes from the GitHub API." in out
+    assert "fetch-depth: 0" in out
+
+
 def test_run_sends_the_local_diff_when_the_checkout_has_both_commits(
     runner: Runner, checkout: tuple[Path, str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -665,7 +681,7 @@ def test_run_sends_the_local_diff_when_the_checkout_has_both_commits(
     [(request, _)] = engine.calls
     assert request.diff_text == local_diff(repo, base, head)
     assert request.expected_head_sha == head
-    assert "diff from the local checkout" in capsys.readouterr().out
+    assert "The diff comes from the local checkout." in capsys.readouterr().out
 
 
 # ---- action.yml ------------------------------------------------------------------------
@@ -1060,7 +1076,7 @@ def test_action_reviews_the_local_checkout_diff_and_posts(
     )
 
     assert run.code == 0, run.stdout + run.stderr
-    assert "diff from the local checkout" in run.stdout
+    assert "The diff comes from the local checkout." in run.stdout
     assert ("GET", f"/repos/{REPO}/pulls/2/files") not in gh.requests
     assert "new file.txt" in json.dumps(fake_claude.requests[0])
     [review] = gh.review_posts
