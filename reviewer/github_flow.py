@@ -6,6 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from reviewer.anchoring import ReviewDraft
+from reviewer.diff import PullRequestDiff, parse_diff
 from reviewer.errors import ConfigError
 from reviewer.repo_config import load_repo_config, resolve
 from reviewer.results import ReviewRequest, ReviewResult
@@ -41,9 +42,10 @@ def fetch_target(
     if request.expected_head_sha and pull.head_sha != request.expected_head_sha:
         return skip("the head moved since this review was asked for; a newer job reviews it")
     # The base branch's file, never the head's: a PR must not set its own rules or budget.
-    text = gh.get_file_text(repo, REPO_CONFIG_PATH, pull.base_sha)
+    config_path = settings.config_path or REPO_CONFIG_PATH
+    text = gh.get_file_text(repo, config_path, pull.base_sha)
     try:
-        repo_config = load_repo_config(text, source=REPO_CONFIG_PATH)
+        repo_config = load_repo_config(text, source=config_path)
     except ConfigError as exc:
         gh.post_issue_comment(
             repo, number, f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
@@ -61,8 +63,12 @@ def fetch_target(
     if last == pull.head_sha and not asked:
         return skip(f"head {pull.head_sha[:7]} was already reviewed")
     notes: list[str] = []
-    diff = None
-    if last and review.incremental and not asked:
+    diff: PullRequestDiff | None = None
+    if request.diff_text is not None:
+        # A checkout's own `git diff base...head` (the Action): no API size limits.
+        diff = parse_diff(request.diff_text)
+        notes.append("Reviewed the diff of the local checkout.")
+    elif last and review.incremental and not asked:
         diff = gh.get_incremental_diff(repo, pull, last)
         notes.append(
             f"Reviewed the commits since {last[:7]} only."

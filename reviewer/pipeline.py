@@ -90,7 +90,7 @@ def run_review(
     before anything was posted; everything else ends in a ReviewResult.
     """
     say = progress or (lambda _message: None)
-    if request.diff_text is not None:
+    if request.diff_text is not None and request.pr_number is None:
         target = _Target(
             repo=request.repo,
             diff=parse_diff(request.diff_text),

@@ -1046,11 +1046,6 @@ def test_action_closed_pull_request_event_is_not_reviewed(
     assert "`pull_request` with action `closed` is not reviewed" in run.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pipeline.run_review treats diff_text as a local-only review and never posts; "
-    "the Action needs it to take the diff from diff_text and the rest from the PR",
-)
 def test_action_reviews_the_local_checkout_diff_and_posts(
     tmp_path: Path,
     gh: FakeGitHub,

@@ -286,3 +286,32 @@ def test_local_diff_review_records_spend_under_the_given_repo(
     [row] = ledger.report(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
     ledger.close()
     assert row.key == "me/tool" and row.calls == len(fake_claude.requests)
+
+
+def test_configured_config_path_is_read_from_the_base_branch(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.add_content(REPO, "ci/review.yml", "b" * 40, "paths:\n  exclude: ['app/**']\n")
+    result = run_review(
+        ReviewRequest(REPO, 7, trigger="action"), settings.replace(config_path="ci/review.yml")
+    )
+    assert {f.path: f.reason for f in result.files}[
+        "app/users.py"
+    ] == "excluded by pattern 'app/**'"
+
+
+def test_a_checkout_diff_with_a_pr_number_is_posted_to_that_pr(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_claude.default = findings_answer([INJECTION])
+    local = "diff --git a/app/users.py b/app/users.py\n--- a/app/users.py\n+++ b/app/users.py\n"
+    result = run_review(
+        ReviewRequest(REPO, 7, trigger="action", diff_text=local + PATCH + "\n"), settings
+    )
+    assert result.status == "reviewed"
+    [body] = fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")
+    assert [c["line"] for c in body["comments"]] == [3]
+    assert "Reviewed the diff of the local checkout." in body["body"]
+    assert not any(c.path.endswith("/files") for c in fake_github.calls)
