@@ -159,3 +159,37 @@ def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logg
     root.addHandler(handler)
     root.setLevel(settings.log_level.upper())
     return handler
+
+
+def redacting_filter_from_env() -> RedactingFilter:
+    """Build the redacting filter from the environment's settings (gunicorn's dictConfig)."""
+    from reviewer.errors import ConfigError
+
+    try:
+        secrets = secret_values(Settings.from_env())
+    except ConfigError:
+        secrets = []
+    return RedactingFilter(Redactor(secrets))
+
+
+def gunicorn_logconfig(level: str) -> dict[str, Any]:
+    """Return gunicorn's `logconfig_dict`: its own and the app's records as redacted JSON."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "root": {"level": level.upper(), "handlers": ["json"]},
+        "loggers": {
+            name: {"level": "INFO", "handlers": [], "propagate": True, "qualname": name}
+            for name in ("gunicorn.error", "gunicorn.access")
+        },
+        "handlers": {
+            "json": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["redact"],
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "filters": {"redact": {"()": "webhook.logging.redacting_filter_from_env"}},
+        "formatters": {"json": {"()": "webhook.logging.JsonFormatter"}},
+    }
