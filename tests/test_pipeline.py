@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from tests.fakes.messages_server import (
     FakeMessages,
     error_answer,
     findings_answer,
+    message_answer,
 )
 
 REPO = "octo/app"
@@ -315,3 +317,70 @@ def test_a_checkout_diff_with_a_pr_number_is_posted_to_that_pr(
     assert [c["line"] for c in body["comments"]] == [3]
     assert "Reviewed the diff of the local checkout." in body["body"]
     assert not any(c.path.endswith("/files") for c in fake_github.calls)
+
+
+SAMPLE = Path(__file__).parents[1] / "examples" / "sample.diff"
+
+
+def _local_settings(fake_claude: FakeMessages, tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings.from_env(
+        {"REVIEWER_DATA_DIR": str(tmp_path / "data")},
+        anthropic_api_key=FAKE_API_KEY,
+        anthropic_base_url=fake_claude.base_url,
+        max_retries=1,
+        **overrides,
+    )
+
+
+def test_ledger_equals_every_attempt_including_cache_and_truncation(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    fake_claude.enqueue(
+        # Cut off mid-JSON: billed, then retried with a larger max_tokens.
+        message_answer(
+            '{"findings": [{"path": "src/app/us',
+            stop_reason="max_tokens",
+            usage={"input_tokens": 300, "output_tokens": 4096, "cache_creation_input_tokens": 2100},
+        ),
+        error_answer(529),  # retried by the SDK: an attempt with no usage
+        findings_answer(
+            [INJECTION | {"path": "src/app/users.py", "line": 7}],
+            usage={"input_tokens": 300, "output_tokens": 700, "cache_read_input_tokens": 2100},
+        ),
+    )
+    settings = _local_settings(fake_claude, tmp_path)
+    result = run_review(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
+
+    assert [c.line for c in result.comments] == [7]
+    calls, totals = _ledger_totals(settings)
+    assert calls == len(fake_claude.served) == 3
+    assert totals == fake_claude.usage_totals()
+    assert totals["cache_creation_input_tokens"] == totals["cache_read_input_tokens"] == 2100
+    assert result.usage == totals
+    ledger = Ledger.open(settings.ledger_url)
+    assert ledger.month_to_date("me/tool", datetime.now(UTC)) == result.cost_usd > 0
+    ledger.close()
+
+
+def test_review_budget_reached_mid_review_keeps_what_was_found(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    # Each answer costs about $0.06 (4,000 output tokens), and each call is estimated at its
+    # worst case (4,096 output tokens): after one call, the next cannot fit a $0.10 budget.
+    fake_claude.default = findings_answer(
+        [INJECTION | {"path": "src/app/users.py", "line": 7}],
+        usage={"input_tokens": 500, "output_tokens": 4000},
+    )
+    settings = _local_settings(
+        fake_claude, tmp_path, max_chunk_tokens=400, concurrency=1,
+        review_budget_usd=Decimal("0.10"),
+    )  # fmt: skip
+    result = run_review(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
+
+    assert len(result.chunks) > 1
+    assert len(fake_claude.requests) == 1
+    assert [c.status for c in result.chunks].count("skipped") == len(result.chunks) - 1
+    assert [c.line for c in result.comments] == [7]  # what was found is kept
+    assert result.budget_stop is not None and "review budget" in result.budget_stop
+    assert "left" in result.budget_stop
+    assert "Budget reached" in result.summary
