@@ -125,7 +125,7 @@ def test_files_that_fit_stay_whole(files: list[FileDiff], budget: int, model: st
             assert len(parts) >= 2
 
 
-@FAST
+@settings(max_examples=50, deadline=None)
 @given(
     files=file_lists(max_files=8, max_hunks=4, max_lines=20),
     budget=budgets,
