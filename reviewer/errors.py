@@ -37,26 +37,23 @@ class DiffParseError(ReviewerError):
         self.line_number = line_number
 
 
-class ClaudeError(ReviewerError):
+class RemoteError(ReviewerError):
+    """A call to a remote API failed; `retryable` marks a transient failure a job may retry."""
+
+    def __init__(
+        self, message: str, *, status_code: int | None = None, retryable: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retryable = retryable
+
+
+class ClaudeError(RemoteError):
     """A call to the Messages API failed after the SDK's own retries."""
 
-    def __init__(
-        self, message: str, *, status_code: int | None = None, retryable: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.retryable = retryable
 
-
-class GitHubError(ReviewerError):
+class GitHubError(RemoteError):
     """A GitHub REST call failed."""
-
-    def __init__(
-        self, message: str, *, status_code: int | None = None, retryable: bool = False
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.retryable = retryable
 
 
 class LedgerError(ReviewerError):
