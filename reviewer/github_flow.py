@@ -47,9 +47,12 @@ def fetch_target(
     try:
         repo_config = load_repo_config(text, source=config_path)
     except ConfigError as exc:
-        gh.post_issue_comment(
-            repo, number, f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
-        )
+        if request.post and not request.dry_run:
+            gh.post_issue_comment(
+                repo,
+                number,
+                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}",
+            )
         return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
     review = resolve(settings, repo_config, {}).config.review
     asked = request.trigger == "command"

@@ -384,3 +384,52 @@ def test_review_budget_reached_mid_review_keeps_what_was_found(
     assert result.budget_stop is not None and "review budget" in result.budget_stop
     assert "left" in result.budget_stop
     assert "Budget reached" in result.summary
+
+
+def test_dry_run_of_a_pr_with_a_broken_config_posts_nothing(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "outptu: {}\n")
+    result = run_review(ReviewRequest(REPO, 7, dry_run=True), settings)
+    assert result.status == "failed" and "outptu" in (result.reason or "")
+    assert fake_github.writes() == []
+
+
+def test_dry_run_of_a_pr_fetches_and_plans_without_model_or_post(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    result = run_review(ReviewRequest(REPO, 7, dry_run=True), settings)
+    assert result.status == "dry_run" and result.estimated_cost_usd > 0
+    assert [f.path for f in result.files if f.reviewed] == ["app/users.py"]
+    assert fake_claude.requests == [] and fake_github.writes() == []
+
+
+def test_routing_rule_picks_the_model_sent_to_claude(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    routing = "model:\n  routing:\n    - model: claude-opus-4-6\n      paths: ['app/**']\n"
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, routing)
+    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    assert result.model == "claude-opus-4-6"
+    assert [r["model"] for r in fake_claude.requests] == ["claude-opus-4-6"]
+
+
+def test_per_path_instructions_reach_only_the_matching_chunk(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    config = tmp_path / "reviewer.yml"
+    config.write_text(
+        "paths:\n  instructions:\n    - path: 'src/app/users.py'\n"
+        "      instructions: 'Every query must be parameterized.'\n"
+    )
+    settings = _local_settings(fake_claude, tmp_path, max_chunk_tokens=400)
+    run_review(
+        ReviewRequest("me/tool", diff_text=SAMPLE.read_text(), config_path=str(config)), settings
+    )
+    texts = [str(r["messages"]) for r in fake_claude.requests]
+    assert len(texts) == 2
+    with_rule = [t for t in texts if "Every query must be parameterized." in t]
+    assert len(with_rule) == 1 and "FILE: src/app/users.py" in with_rule[0]
