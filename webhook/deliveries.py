@@ -89,7 +89,7 @@ class DeliveryStore(Protocol):
 
 def open_store(settings: Settings, *, name: str = "reviewer") -> DeliveryStore:
     """Redis when `settings.redis_url` is set, else a SQLite file under `settings.data_dir`."""
-    ttl = int(getattr(settings, "delivery_ttl_s", DEFAULT_DELIVERY_TTL_S))
+    ttl = settings.delivery_ttl_s
     if settings.redis_url:
         return RedisDeliveryStore(settings.redis_url, prefix=f"reviewer:{name}", ttl_s=ttl)
     return SqliteDeliveryStore(settings.data_dir / f"{name}-deliveries.sqlite3")
@@ -407,7 +407,8 @@ class RedisDeliveryStore:
         self, delivery_id: str, *, job_id: str, lock_key: str, payload: dict[str, Any]
     ) -> bool:
         keys = [self._key("delivery", delivery_id), self._key("job", job_id), self._active]
-        args = [job_id, self.ttl_s, lock_key, json.dumps(payload), repr(time.time())]
+        args: list[str | int] = [job_id, self.ttl_s, lock_key, json.dumps(payload)]
+        args.append(repr(time.time()))
         return bool(self._claim(keys=keys, args=args))
 
     def release(self, delivery_id: str, job_id: str) -> None:
@@ -417,7 +418,7 @@ class RedisDeliveryStore:
         pipe.execute()
 
     def get(self, job_id: str) -> JobRecord | None:
-        data = self.redis.hgetall(self._key("job", job_id))
+        data = _strs(self.redis.hgetall(self._key("job", job_id)))
         return _redis_record(data) if data else None
 
     def start(self, job_id: str, *, token: str, lease_s: float) -> JobRecord | None:
@@ -447,7 +448,7 @@ class RedisDeliveryStore:
 
     def stale(self, *, grace_s: float) -> list[JobRecord]:
         now = time.time()
-        ids = sorted(self.redis.smembers(self._active))
+        ids = _members(self.redis.smembers(self._active))
         pipe = self.redis.pipeline()
         for job_id in ids:
             pipe.hgetall(self._key("job", job_id))
@@ -455,7 +456,7 @@ class RedisDeliveryStore:
         for data in pipe.execute():
             if not data:
                 continue
-            record = _redis_record(data)
+            record = _redis_record(_strs(data))
             expired = record.state == "running" and record.lease_until < now
             if expired or (record.state == "queued" and record.updated_at < now - grace_s):
                 found.append(record)
@@ -486,7 +487,7 @@ class RedisDeliveryStore:
         pipe.execute()
 
     def counters(self) -> dict[str, float]:
-        raw = self.redis.hgetall(self._key("counters"))
+        raw = _strs(self.redis.hgetall(self._key("counters")))
         return {series: float(value) for series, value in raw.items()}
 
     def state_counts(self) -> dict[str, int]:
@@ -496,11 +497,11 @@ class RedisDeliveryStore:
         return counts
 
     def _active_records(self) -> list[JobRecord]:
-        ids = sorted(self.redis.smembers(self._active))
+        ids = _members(self.redis.smembers(self._active))
         pipe = self.redis.pipeline()
         for job_id in ids:
             pipe.hgetall(self._key("job", job_id))
-        return [_redis_record(data) for data in pipe.execute() if data]
+        return [_redis_record(_strs(data)) for data in pipe.execute() if data]
 
     def ping(self) -> None:
         self.redis.ping()
@@ -508,7 +509,7 @@ class RedisDeliveryStore:
     def prune(self, *, older_than_s: float) -> int:
         # Deliveries and finished jobs expire by themselves (TTL); drop dangling set members.
         gone = 0
-        for job_id in self.redis.smembers(self._active):
+        for job_id in _members(self.redis.smembers(self._active)):
             if not self.redis.exists(self._key("job", job_id)):
                 gone += int(self.redis.srem(self._active, job_id))
         return gone
@@ -518,6 +519,19 @@ class RedisDeliveryStore:
         keys = list(self.redis.scan_iter(match=f"{self.prefix}:*"))
         if keys:
             self.redis.delete(*keys)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _strs(data: Mapping[Any, Any]) -> dict[str, str]:
+    """A Redis hash as text (the client decodes already; this satisfies both typings)."""
+    return {_text(key): _text(value) for key, value in data.items()}
+
+
+def _members(values: Any) -> list[str]:
+    return sorted(_text(value) for value in values)
 
 
 def _redis_record(data: Mapping[str, str]) -> JobRecord:

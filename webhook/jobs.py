@@ -94,7 +94,7 @@ class JobOptions:
             retries=int(getattr(settings, "job_retries", defaults.retries)),
             retry_delay_s=float(getattr(settings, "job_retry_delay_s", defaults.retry_delay_s)),
             lease_s=float(getattr(settings, "job_lease_s", defaults.lease_s)),
-            keep_s=float(getattr(settings, "delivery_ttl_s", defaults.keep_s)),
+            keep_s=float(settings.delivery_ttl_s),
         )
 
 
