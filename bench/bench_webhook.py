@@ -120,7 +120,7 @@ def wait_ready(port: int, timeout: float = 30) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--web-workers", type=int, default=None)
     parser.add_argument(
         "--redis", default=None, help="a scratch Redis URL (its 'reviewer' queue is flushed)"
