@@ -1,0 +1,260 @@
+"""A loopback fake Messages API for benchmarks: fixed delay, concurrent calls, prompt caching.
+
+    python -m bench.fake_claude_server [--port 0] [--delay 0.2]    # prints "listening on URL"
+
+Every `POST /v1/messages` is answered after `--delay` seconds with `{"findings": []}` and a
+`usage` counted the way the API would, with these stated approximations:
+
+- Tokens: the proxy `ceil(UTF-8 bytes / 3.5)` of each text block (Claude averages about 3 to
+  4 characters per token on source code), plus the JSON of `output_config` once per request
+  (structured outputs put the schema into the prompt). The reviewer's own estimator is
+  deliberately more pessimistic (bytes / 3 + one per line); this is the fake's bill, not it.
+- Prompt caching: the prompt is the system blocks then the message blocks, in order. Each
+  block with `cache_control` ends a cacheable prefix, keyed by the model and the exact text
+  before it. The longest prefix already cached is read (`cache_read_input_tokens`); the
+  rest up to the last breakpoint is written (`cache_creation_input_tokens`, 5-minute
+  writes); what follows the last breakpoint is `input_tokens`. A prefix shorter than the
+  model's minimum (1,024 tokens; 2,048 for Haiku) is not cached. As on the API, an entry is
+  readable only once the response that wrote it has started: calls that arrive together
+  all pay the write.
+
+`GET /stats` answers the totals (calls, usage sums, each call's usage, the most calls in
+flight at once); `POST /reset` clears them and the cache. Threads serve calls concurrently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import json
+import math
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+BYTES_PER_TOKEN = 3.5
+MIN_CACHEABLE = {"haiku": 2048}
+DEFAULT_MIN_CACHEABLE = 1024
+ANSWER = json.dumps({"findings": []})
+USAGE_KEYS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
+
+
+def count_tokens(text: str) -> int:
+    """The fake's tokenizer proxy: ceil(UTF-8 bytes / 3.5)."""
+    return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
+
+
+def _blocks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    system = body.get("system") or []
+    if isinstance(system, str):
+        system = [{"type": "text", "text": system}]
+    yield from system
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str):
+            yield {"type": "text", "text": content}
+        else:
+            yield from content or []
+
+
+class State:
+    """Counters and the prompt cache, shared by the handler threads."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.cache: set[str] = set()
+            self.calls: list[dict[str, int]] = []
+            self.in_flight = 0
+            self.max_in_flight = 0
+
+    def usage(self, body: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
+        """The usage of one request, and the cache keys it writes when it answers."""
+        model = str(body.get("model", ""))
+        minimum = next((v for k, v in MIN_CACHEABLE.items() if k in model), DEFAULT_MIN_CACHEABLE)
+        digest = hashlib.sha256(model.encode())
+        total = count_tokens(json.dumps(body.get("output_config") or {}))
+        breakpoints: list[tuple[int, str]] = []  # (tokens up to it, key)
+        for block in _blocks(body):
+            text = str(block.get("text", ""))
+            digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+            total += count_tokens(text)
+            if block.get("cache_control"):
+                breakpoints.append((total, digest.hexdigest()))
+        cacheable = [(n, key) for n, key in breakpoints if n >= minimum]
+        with self.lock:
+            read = max((n for n, key in cacheable if key in self.cache), default=0)
+        last = cacheable[-1][0] if cacheable else 0
+        written = max(last - read, 0)
+        usage = {
+            "input_tokens": total - read - written,
+            "cache_creation_input_tokens": written,
+            "cache_read_input_tokens": read,
+            "output_tokens": count_tokens(ANSWER),
+        }
+        return usage, [key for n, key in cacheable if n > read]
+
+
+def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _send(self, status: int, payload: Any) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(data)))
+            self.send_header("request-id", f"req_bench_{time.monotonic_ns()}")
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            if self.path != "/stats":
+                self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
+                return
+            with state.lock:
+                calls = list(state.calls)
+                peak = state.max_in_flight
+            totals = {k: sum(c[k] for c in calls) for k in USAGE_KEYS}
+            self._send(200, {"calls": len(calls), "totals": totals, "usages": calls,
+                             "max_in_flight": peak})  # fmt: skip
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length)
+            if self.path == "/reset":
+                state.reset()
+                self._send(200, {"ok": True})
+                return
+            if self.path != "/v1/messages":
+                self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
+                return
+            body = json.loads(raw)
+            with state.lock:
+                state.in_flight += 1
+                state.max_in_flight = max(state.max_in_flight, state.in_flight)
+            try:
+                usage, writes = state.usage(body)
+                time.sleep(state.delay)
+            finally:
+                with state.lock:
+                    state.in_flight -= 1
+                    state.cache.update(writes)
+                    state.calls.append(usage)
+            message = {
+                "id": f"msg_bench_{time.monotonic_ns()}",
+                "type": "message",
+                "role": "assistant",
+                "model": body.get("model"),
+                "content": [{"type": "text", "text": ANSWER}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage
+                | {
+                    "cache_creation": {
+                        "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
+                        "ephemeral_1h_input_tokens": 0,
+                    },
+                    "service_tier": "standard",
+                },
+            }
+            self._send(200, message)
+
+    return Handler
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128
+
+
+@contextmanager
+def serve(delay: float, port: int = 0) -> Iterator[str]:
+    """Run the fake in a thread of this process; yields its base URL."""
+    server = Server(("127.0.0.1", port), make_handler(State(delay)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class Remote:
+    """A fake running in another process (so its CPU time is not the bot's)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.port = int(url.rsplit(":", 1)[1])
+
+    def _call(self, method: str, path: str) -> dict[str, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            connection.request(method, path, body=b"{}" if method == "POST" else None)
+            data: dict[str, Any] = json.load(connection.getresponse())
+        finally:
+            connection.close()
+        return data
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("GET", "/stats")
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+
+@contextmanager
+def serve_in_subprocess(delay: float) -> Iterator[Remote]:
+    """Start `python -m bench.fake_claude_server` on a free port; yields a handle to it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fake_claude_server", "--delay", str(delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the fake Messages server did not start: {line!r}")
+        yield Remote(line.split()[-1])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.2)
+    args = parser.parse_args()
+    server = Server(("127.0.0.1", args.port), make_handler(State(args.delay)))
+    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()
