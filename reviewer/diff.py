@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Any, Literal
+from typing import Literal
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import Hunk as UnidiffHunk
 from unidiff.patch import PatchedFile, PatchSet
 
 from reviewer.errors import DiffParseError
+from reviewer.git_paths import unquote_path
 
 
 class FileStatus(StrEnum):
@@ -128,7 +129,7 @@ def parse_diff(text: str) -> PullRequestDiff:
         # git never ends a header line with \r: the whole diff went through a CRLF
         # conversion (a Windows editor, a mail client), so content \r cannot be told apart.
         text = text.replace("\r\n", "\n")
-    patch = _read_patchset(text)
+    patch = read_patchset(text)
     if not patch:
         raise DiffParseError(
             "not a unified diff: no file header ('diff --git' or '---'/'+++') found"
@@ -136,45 +137,12 @@ def parse_diff(text: str) -> PullRequestDiff:
     return PullRequestDiff(files=tuple(_file_from_patch(pf) for pf in patch))
 
 
-def from_github_files(files: Iterable[Mapping[str, Any]]) -> PullRequestDiff:
-    """Build the diff from the items of GitHub's `GET /pulls/{n}/files` (`filename`, `patch`...)."""
-    return PullRequestDiff(files=tuple(_file_from_github(item) for item in files))
-
-
-def unquote_path(path: str) -> str:
-    """Undo git's C-style quoting (`"t\\303\\251st.py"` → `tést.py`); plain paths pass through."""
-    if len(path) < 2 or path[0] != '"' or path[-1] != '"':
-        return path
-    raw = bytearray()
-    i, end = 1, len(path) - 1
-    while i < end:
-        char = path[i]
-        if char != "\\":
-            raw += char.encode("utf-8", "surrogateescape")
-            i += 1
-            continue
-        escape = path[i + 1 : i + 2]
-        if escape in _C_ESCAPES:
-            raw.append(_C_ESCAPES[escape])
-            i += 2
-        elif len(path[i + 1 : i + 4]) == 3 and all(c in "01234567" for c in path[i + 1 : i + 4]):
-            raw.append(int(path[i + 1 : i + 4], 8) & 0xFF)
-            i += 4
-        else:
-            raise DiffParseError(f"malformed quoted path {path!r}: bad escape at offset {i}")
-    # git quotes the bytes of the name; a name that is not UTF-8 keeps a visible marker.
-    return raw.decode("utf-8", errors="replace")
-
-
 # --- unified diff text (git or plain `diff -u`) ---------------------------------------------
 
-_C_ESCAPES = {
-    "a": 7, "b": 8, "t": 9, "n": 10, "v": 11, "f": 12, "r": 13, '"': 34, "\\": 92,
-}  # fmt: skip
 _KINDS: dict[str, LineKind] = {"+": "added", "-": "removed", " ": "context"}
 _PREFIX = re.compile(r"[abciow12]/")  # a/ b/, mnemonic prefixes, `--no-index` 1/ 2/
 _INDEX = re.compile(r"index ([0-9a-f]+)\.\.([0-9a-f]+)")
-_SUBPROJECT = "Subproject commit "
+SUBPROJECT = "Subproject commit "
 _DEV_NULL = "/dev/null"
 _GITLINK = "160000"
 
@@ -230,7 +198,7 @@ def _requote_header(line: str) -> dict[str, str] | None:
     }
 
 
-def _read_patchset(text: str, *, header_lines: int = 0) -> PatchSet:
+def read_patchset(text: str, *, header_lines: int = 0) -> PatchSet:
     """Run unidiff over `text`, turning its errors into DiffParseError with a line number.
 
     `header_lines` is how many synthetic lines were put in front (subtracted from numbers).
@@ -241,7 +209,7 @@ def _read_patchset(text: str, *, header_lines: int = 0) -> PatchSet:
     except UnidiffParseError as exc:
         number = max(lines.number - header_lines, 1)
         raise DiffParseError(
-            f"malformed diff at line {number}: {_one_line(str(exc))}", line_number=number
+            f"malformed diff at line {number}: {one_line(str(exc))}", line_number=number
         ) from exc
     _check_hunk_ends(patch, text, header_lines)
     return patch
@@ -270,13 +238,14 @@ def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
             ):
                 number = index + 1 - header_lines
                 raise DiffParseError(
-                    f"malformed diff at line {number}: {_one_line(following)!r} comes after "
+                    f"malformed diff at line {number}: {one_line(following)!r} comes after "
                     "the end of a hunk (does the hunk header count too few lines?)",
                     line_number=number,
                 )
 
 
-def _one_line(message: str, limit: int = 120) -> str:
+def one_line(message: str, limit: int = 120) -> str:
+    """`message` on one line, cut to `limit` characters."""
     flat = " ".join(message.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
@@ -377,7 +346,7 @@ def _file_from_patch(patched: PatchedFile) -> FileDiff:
     else:
         status = FileStatus.MODIFIED
     moved_from = old_path if status in (FileStatus.RENAMED, FileStatus.COPIED) else None
-    hunks = tuple(_hunk(h) for h in patched)
+    hunks = tuple(to_hunk(h) for h in patched)
     note: str | None = None
 
     if patched.is_binary_file:
@@ -386,7 +355,7 @@ def _file_from_patch(patched: PatchedFile) -> FileDiff:
         # The hunk is only "Subproject commit <sha>" lines: nothing to review in this repo.
         status, hunks = FileStatus.SUBMODULE, ()
         old_sha, new_sha = _index_shas(header.get("index", ""))
-        note = _submodule_note(None if added else old_sha, None if removed else new_sha)
+        note = submodule_note(None if added else old_sha, None if removed else new_sha)
     elif patched.is_symlink:
         note = "symlink"  # the content is the link's target path, not code
     elif not hunks:
@@ -418,7 +387,8 @@ def _plain(name: str | None) -> str | None:
     return unquote_path(name) if name else None
 
 
-def _hunk(hunk: UnidiffHunk) -> Hunk:
+def to_hunk(hunk: UnidiffHunk) -> Hunk:
+    """Convert one unidiff hunk into the project's `Hunk`."""
     kinds = _KINDS
     lines = []
     for line in hunk:
@@ -446,7 +416,8 @@ def _index_shas(index: str) -> tuple[str | None, str | None]:
     return match.group(1), match.group(2)
 
 
-def _submodule_note(old_sha: str | None, new_sha: str | None) -> str:
+def submodule_note(old_sha: str | None, new_sha: str | None) -> str:
+    """Say what a submodule change did (bump, added, removed), with short commit ids."""
     old = old_sha[:7] if old_sha and old_sha.strip("0") else None
     new = new_sha[:7] if new_sha and new_sha.strip("0") else None
     if old and new:
@@ -456,72 +427,6 @@ def _submodule_note(old_sha: str | None, new_sha: str | None) -> str:
     if old:
         return f"submodule removed (was {old})"
     return "submodule change"
-
-
-# --- GitHub's pull request files ------------------------------------------------------------
-
-_GITHUB_STATUS = {
-    "added": FileStatus.ADDED,
-    "removed": FileStatus.REMOVED,
-    "modified": FileStatus.MODIFIED,
-    "renamed": FileStatus.RENAMED,
-    "copied": FileStatus.COPIED,
-    "changed": FileStatus.MODIFIED,
-    "unchanged": FileStatus.MODIFIED,
-}
-# GitHub's `patch` is hunks only; unidiff needs a file header in front of them.
-_SYNTHETIC_HEADER = "--- a/file\n+++ b/file\n"
-
-
-def _file_from_github(item: Mapping[str, Any]) -> FileDiff:
-    path = item.get("filename")
-    if not isinstance(path, str) or not path:
-        raise DiffParseError("GitHub sent a pull request file without a filename")
-    raw_status = str(item.get("status", "modified"))
-    # An unknown (newer) status is read as a modification rather than refused.
-    status = _GITHUB_STATUS.get(raw_status, FileStatus.MODIFIED)
-    previous = item.get("previous_filename")
-    old_path = previous if status in (FileStatus.RENAMED, FileStatus.COPIED) else None
-    patch = item.get("patch")
-    changes = item.get("changes") or 0
-
-    if not patch:
-        if status is FileStatus.RENAMED and not changes:
-            note = "renamed without changes"
-        elif status is FileStatus.COPIED and not changes:
-            note = "copied without changes"
-        elif raw_status == "changed" and not changes:
-            status, note = FileStatus.MODE_ONLY, "mode or type change only"
-        elif raw_status == "unchanged":
-            note = "unchanged"
-        else:
-            note = f"GitHub sent no patch: binary or too large ({changes} changes)"
-        return FileDiff(path=path, status=status, old_path=old_path, note=note)
-
-    if not patch.startswith("@@"):
-        return FileDiff(
-            path=path,
-            status=status,
-            old_path=old_path,
-            note="GitHub sent a patch that is not hunks: " + _one_line(patch, 60),
-        )
-    try:
-        parsed = _read_patchset(_SYNTHETIC_HEADER + patch, header_lines=2)
-    except DiffParseError as exc:
-        # One unreadable file is listed as not reviewed; it must not sink the whole PR.
-        return FileDiff(
-            path=path,
-            status=status,
-            old_path=old_path,
-            note=f"GitHub sent a patch that cannot be parsed: {exc.message}",
-        )
-    hunks = tuple(_hunk(h) for pf in parsed for h in pf)
-    changed = [ln.text for h in hunks for ln in h.lines if ln.changed]
-    if changed and all(text.startswith(_SUBPROJECT) for text in changed):
-        shas = {ln.kind: ln.text[len(_SUBPROJECT) :] for h in hunks for ln in h.lines}
-        note = _submodule_note(shas.get("removed"), shas.get("added"))
-        return FileDiff(path=path, status=FileStatus.SUBMODULE, old_path=old_path, note=note)
-    return FileDiff(path=path, status=status, hunks=hunks, old_path=old_path)
 
 
 def changed_line_count(files: Sequence[FileDiff]) -> int:

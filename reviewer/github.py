@@ -30,8 +30,9 @@ from github.Requester import Requester
 
 from reviewer import payloads
 from reviewer.anchoring import FINGERPRINT_RE, InlineComment, ReviewDraft
-from reviewer.diff import PullRequestDiff, from_github_files
+from reviewer.diff import PullRequestDiff
 from reviewer.errors import ConfigError, GitHubError
+from reviewer.github_diff import from_github_files
 from reviewer.settings import Settings
 
 log = logging.getLogger(__name__)
