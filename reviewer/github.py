@@ -11,6 +11,9 @@ body is exactly what `reviewer.payloads` built. Retry policy:
   limit (403/429 with `retry-after`, else at least 60 s; a refused request created nothing),
   with an injectable `sleep` and a cap. A review POST that failed ambiguously (5xx, timeout) is
   retried only after listing the PR's reviews shows that GitHub did not create it anyway.
+
+How long a refusal asks to wait is read in `reviewer.github_http`; the comments behind a 422
+are found in `reviewer.review_probe`.
 """
 
 from __future__ import annotations
@@ -21,10 +24,9 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import requests
-import requests.utils
 from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
 
@@ -33,6 +35,16 @@ from reviewer.anchoring import FINGERPRINT_RE, InlineComment, ReviewDraft
 from reviewer.diff import PullRequestDiff
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github_diff import from_github_files
+from reviewer.github_http import (
+    MAX_RATE_LIMIT_WAIT_S,
+    RATE_LIMIT_RETRIES,
+    SECONDARY_RATE_WAIT_S,
+    next_link,
+    rate_limit_wait,
+    url_path,
+    wrap,
+)
+from reviewer.review_probe import MAX_PROBES, Prober, delete_probes
 from reviewer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,12 +59,8 @@ TIMEOUT_S: Final = 30
 # fixture sets it to 0 and DEFAULT_SLEEP to a recorder, for clients built by `from_settings`.
 WRITE_INTERVAL_S: float = 1.0
 DEFAULT_SLEEP: Sleep = time.sleep
-SECONDARY_RATE_WAIT_S: Final = 60.0
-MAX_RATE_LIMIT_WAIT_S: Final = 600.0
-RATE_LIMIT_RETRIES: Final = 3
 REVIEW_POST_ATTEMPTS: Final = 3
 AMBIGUOUS_WAIT_S: Final = 3.0
-MAX_PROBES: Final = 16
 WRITE_PERMISSIONS: Final = frozenset({"admin", "write"})
 
 
@@ -300,7 +308,8 @@ class GitHubClient:
             first_error = exc
         # A probe left by an interrupted run blocks every review ("one pending review per
         # pull request"): delete it and try once more before suspecting the comments.
-        if self._delete_probes(repo, number):
+        reviews_url = f"{_repo_url(repo)}/pulls/{number}/reviews"
+        if delete_probes(self._request, self._paginate, reviews_url):
             try:
                 data, reused = self._create_review(repo, number, draft)
                 return _result(data, draft.comments, (), reused=reused)
@@ -311,7 +320,9 @@ class GitHubClient:
         if not draft.comments or "pending review" in first_error.message:
             raise first_error
         log.warning("GitHub refused the review (%s); isolating the comments", first_error.message)
-        prober = _Prober(self, repo, number, draft.commit_id, self._max_probes)
+        prober = Prober(
+            self._request, self._paginate, reviews_url, draft.commit_id, self._max_probes
+        )
         bad = prober.refused(list(draft.comments))
         keep = [c for c in draft.comments if not any(c is b for b in bad)]
         result, overflow = self._post_with_moved(repo, number, draft, keep, bad)
@@ -381,18 +392,6 @@ class GitHubClient:
                 return dict(review)
         return None
 
-    def _delete_probes(self, repo: str, number: int) -> int:
-        """Delete our leftover probe reviews (GitHub lists pending reviews to their author only)."""
-        base = f"{_repo_url(repo)}/pulls/{number}/reviews"
-        stale = [
-            r["id"]
-            for r in self._paginate(base)
-            if r.get("state") == "PENDING" and payloads.PROBE_MARKER in (r.get("body") or "")
-        ]
-        for review_id in stale:
-            self._request("DELETE", f"{base}/{review_id}")
-        return len(stale)
-
     # -- dedup -----------------------------------------------------------------------------
 
     def bot_login(self) -> str:
@@ -408,7 +407,7 @@ class GitHubClient:
             try:
                 _, app = app_requester.requestJsonAndCheck("GET", "/app")
             except GithubException as exc:
-                raise _wrap(exc, "GET", "/app") from exc
+                raise wrap(exc, "GET", "/app") from exc
             return f"{app['slug']}[bot]"
         try:
             _, user = self._request("GET", "/user")
@@ -497,32 +496,16 @@ class GitHubClient:
             try:
                 return self._requester.requestJsonAndCheck(verb, url, parameters=params, input=body)
             except GithubException as exc:
-                wait = self._rate_limit_wait(exc)
+                wait = rate_limit_wait(exc, self._clock, Requester.isRateLimitError)
                 if wait is None or attempt == RATE_LIMIT_RETRIES or wait > self._max_wait:
-                    raise _wrap(exc, verb, url) from exc
+                    raise wrap(exc, verb, url) from exc
             except requests.RequestException as exc:
                 raise GitHubError(
-                    f"GitHub {verb} {_path(url)} failed: {type(exc).__name__}", retryable=True
+                    f"GitHub {verb} {url_path(url)} failed: {type(exc).__name__}", retryable=True
                 ) from exc
-            log.warning("GitHub rate limit on %s %s: waiting %.0f s", verb, _path(url), wait)
+            log.warning("GitHub rate limit on %s %s: waiting %.0f s", verb, url_path(url), wait)
             self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _rate_limit_wait(self, exc: GithubException) -> float | None:
-        """Seconds to wait before retrying, or None when `exc` is not a rate limit."""
-        if exc.status not in (403, 429):
-            return None
-        headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
-        retry_after = str(headers.get("retry-after", "")).strip()
-        if retry_after.isdigit():
-            return max(1.0, float(retry_after))
-        reset = str(headers.get("x-ratelimit-reset", "")).strip()
-        if headers.get("x-ratelimit-remaining") == "0" and reset.isdigit():
-            return max(1.0, float(reset) - self._clock() + 1)
-        message = _message(exc).lower()
-        if exc.status == 429 or Requester.isRateLimitError(message) or "rate limit" in message:
-            return SECONDARY_RATE_WAIT_S
-        return None
 
     def _paginate(self, url: str, params: dict[str, Any] | None = None) -> Iterator[Any]:
         """Every item of a list endpoint, following the `Link: rel="next"` headers."""
@@ -532,53 +515,7 @@ class GitHubClient:
             headers, data = self._request("GET", next_url, params=query)
             query = None  # the next link carries the query
             yield from data or ()
-            next_url = _next_link(headers.get("link"))
-
-
-class _Prober:
-    """Find the comments GitHub refuses, with PENDING reviews deleted right after."""
-
-    def __init__(self, client: GitHubClient, repo: str, number: int, commit_id: str, budget: int):
-        self._client, self._repo, self._number = client, repo, number
-        self._commit_id = commit_id
-        self._budget = budget
-        self.used = 0
-
-    def refused(
-        self, comments: list[InlineComment], *, known_bad: bool = True
-    ) -> list[InlineComment]:
-        """The comments of `comments` GitHub refuses; `known_bad`: the set as a whole failed.
-
-        Only a comment refused alone (or left untested when the budget ran out) is returned:
-        the "known bad" shortcut skips probing a set, never a single comment.
-        """
-        if not comments:
-            return []
-        if len(comments) == 1:
-            return [] if self._accepts(comments) else comments
-        if not known_bad and self._accepts(comments):
-            return []
-        mid = len(comments) // 2
-        left = self.refused(comments[:mid], known_bad=False)
-        return left + self.refused(comments[mid:], known_bad=not left)
-
-    def _accepts(self, comments: list[InlineComment]) -> bool:
-        if self.used >= self._budget:
-            return False
-        self.used += 1
-        base = f"{_repo_url(self._repo)}/pulls/{self._number}/reviews"
-        try:
-            _, data = self._client._request(
-                "POST", base, body=payloads.probe_body(self._commit_id, comments)
-            )
-        except GitHubError as exc:
-            if exc.status_code == 422:
-                return False
-            if exc.retryable:  # it may exist: never leave a pending review behind
-                self._client._delete_probes(self._repo, self._number)
-            raise
-        self._client._request("DELETE", f"{base}/{data['id']}")
-        return True
+            next_url = next_link(headers.get("link"))
 
 
 def _retry_policy() -> GithubRetry:
@@ -615,36 +552,3 @@ def _repo_url(repo: str) -> str:
     if not sep or not owner or not name or "/" in name:
         raise ConfigError(f"not a repository name (owner/name): {repo!r}", key="repo")
     return f"/repos/{quote(owner)}/{quote(name)}"
-
-
-def _path(url: str) -> str:
-    return urlsplit(url).path
-
-
-def _message(exc: GithubException) -> str:
-    data = exc.data if isinstance(exc.data, dict) else {}
-    message = str(data.get("message") or exc.message or "")
-    errors = data.get("errors") or []
-    details = [e if isinstance(e, str) else str(e.get("message") or e) for e in errors]
-    return "; ".join([message, *details]) if details else message
-
-
-def _wrap(exc: GithubException, verb: str, url: str) -> GitHubError:
-    """A GitHubError for users: status, GitHub's message, never a header or a token."""
-    status = exc.status
-    message = _message(exc) or "no message"
-    rate_limited = status in (403, 429) and "rate limit" in message.lower()
-    return GitHubError(
-        f"GitHub {verb} {_path(url)} failed: {status} {message}",
-        status_code=status,
-        retryable=status >= 500 or rate_limited,
-    )
-
-
-def _next_link(value: str | None) -> str | None:
-    if not value:
-        return None
-    for link in requests.utils.parse_header_links(value):
-        if link.get("rel") == "next":
-            return link.get("url")
-    return None
