@@ -9,22 +9,10 @@ from typing import Any, NoReturn
 import click
 import yaml
 
+from reviewer.effective_config import resolve
 from reviewer.errors import ConfigError
-from reviewer.repo_config import CONFIG_PATH, RepoConfig, load_repo_config, resolve
+from reviewer.repo_config import CONFIG_PATH, read_config_file
 from reviewer.settings import Settings
-
-
-def read_config_file(path: str) -> RepoConfig:
-    """Load the file at `path`, naming it in every error (missing, not UTF-8, invalid)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{path}: no such file", path=path) from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text", path=path) from exc
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}", path=path) from exc
-    return load_repo_config(text, source=path)
 
 
 def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:

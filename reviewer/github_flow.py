@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 from reviewer.anchoring import ReviewDraft
 from reviewer.diff import PullRequestDiff, parse_diff
+from reviewer.effective_config import resolve
 from reviewer.errors import ConfigError
-from reviewer.repo_config import load_repo_config, resolve
+from reviewer.repo_config import load_repo_config
 from reviewer.results import ReviewRequest, ReviewResult
 from reviewer.settings import Settings
 

@@ -11,11 +11,12 @@ from typing import Any
 from reviewer.anchoring import ReviewDraft, anchor
 from reviewer.chunking import Chunk, plan_chunks
 from reviewer.diff import PullRequestDiff, changed_line_count, parse_diff
+from reviewer.effective_config import EffectiveConfig, resolve
 from reviewer.errors import ConfigError
 from reviewer.filters import FileDecision, select_files
 from reviewer.pricing import PriceTable, estimate_cost
 from reviewer.prompt import PromptContext, prefix_tokens
-from reviewer.repo_config import EffectiveConfig, RepoConfig, load_repo_config, resolve
+from reviewer.repo_config import RepoConfig, load_repo_config
 from reviewer.results import (
     ChunkReport,
     FileReport,
