@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import email.utils
-import itertools
-import logging
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, cast
 
 import anthropic
 from anthropic.types import Message, MessageParam, TextBlockParam
 
-from reviewer.chunking import Chunk, split_chunk
-from reviewer.errors import BudgetExceeded, ClaudeError, ConfigError
-from reviewer.findings import Finding, InvalidOutputError, findings_json_schema, parse_findings
-from reviewer.prompt import PromptContext, build_request, prefix_tokens
+from reviewer.chunk_review import ChunkOrchestrator, ChunkReviewOutcome, Reply
+from reviewer.chunking import Chunk
+from reviewer.errors import ClaudeError, ConfigError
+from reviewer.findings import InvalidOutputError, findings_json_schema, parse_findings
+from reviewer.prompt import PromptContext
 from reviewer.settings import Settings
 from reviewer.usage import BudgetGate, CallRecord, UsageSink
 
-log = logging.getLogger(__name__)
-
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-# A `max_tokens` stop is retried once with twice the budget, up to this many tokens.
-MAX_RETRY_OUTPUT_TOKENS = 16_384
-# A chunk is halved at most this many times (2**3 = 8 pieces) before giving up.
-MAX_SPLIT_DEPTH = 3
-
-Status = Literal["ok", "refused", "truncated", "error", "skipped"]
 
 # CallRecord.outcome of an attempt that got an answer, by stop_reason.
 _OUTCOMES = {
@@ -40,29 +27,6 @@ _OUTCOMES = {
     "refusal": "refused",
     "model_context_window_exceeded": "context_exceeded",
 }
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What reviewing one chunk gave. `transient` marks an error a later retry may not hit
-    (overload, 5xx, rate limit, connection), so a job queue can try the review again."""
-
-    index: int
-    status: Status
-    stop_reason: str | None
-    findings: tuple[Finding, ...] = ()
-    dropped: int = 0
-    error: str | None = None
-    refusal: str | None = None
-    transient: bool = False
-
-
-@dataclass(frozen=True)
-class ChunkReviewOutcome:
-    """One result per chunk, in index order; `budget_stop` says why chunks were skipped."""
-
-    results: tuple[ChunkResult, ...]
-    budget_stop: BudgetExceeded | None = None
 
 
 def make_client(settings: Settings) -> anthropic.Anthropic:
@@ -154,15 +118,22 @@ class _AttemptRecorder(anthropic.Middleware):
     """Turn every HTTP attempt of one call into one CallRecord, retried ones included.
 
     It runs inside the SDK's retry loop, innermost, so it sees each response before the SDK
-    decides to retry; records are only collected here and handed to the sink once the call
-    is over, which is the single place usage is counted.
+    decides to retry; records are only collected into `records` here, and the caller hands
+    them to the sink once the call is over, which is the single place usage is counted.
     """
 
-    def __init__(self, *, model: str, chunk_index: int, attempts: Iterator[int]) -> None:
+    def __init__(
+        self,
+        *,
+        model: str,
+        chunk_index: int,
+        attempts: Iterator[int],
+        records: list[CallRecord],
+    ) -> None:
         self.model = model
         self.chunk_index = chunk_index
         self.attempts = attempts
-        self.records: list[CallRecord] = []
+        self.records = records
 
     def handle(
         self, request: anthropic.APIRequest, call_next: anthropic.CallNext
@@ -260,55 +231,8 @@ def _prompt_too_long(exc: anthropic.APIStatusError) -> bool:
     return exc.status_code == 400 and ("too long" in text or "context window" in text)
 
 
-@dataclass
-class _Reply:
-    """One finished call, classified."""
-
-    stop_reason: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    dropped: int = 0
-    refusal: str | None = None
-    error: str | None = None
-    transient: bool = False
-    too_long: bool = False
-    invalid_output: bool = False
-
-
-@dataclass
-class _Review:
-    """State shared by the chunks of one review."""
-
-    context: PromptContext
-    sink: UsageSink
-    gate: BudgetGate | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    budget_stop: BudgetExceeded | None = None
-    _prefix: dict[str, int] = field(default_factory=dict)
-
-    def prefix_tokens(self, model: str) -> int:
-        """The estimate of the request without its chunk, per model (tokenizers differ)."""
-        with self.lock:
-            if model not in self._prefix:
-                self._prefix[model] = prefix_tokens(self.context, model)
-            return self._prefix[model]
-
-    def stop(self, exc: BudgetExceeded) -> None:
-        with self.lock:
-            if self.budget_stop is None:
-                self.budget_stop = exc
-
-
-@dataclass
-class _Job:
-    """One top-level chunk: its halves and retries share its index and attempt numbers."""
-
-    review: _Review
-    index: int
-    attempts: Iterator[int] = field(default_factory=lambda: itertools.count(1))
-
-
 class ChunkReviewer:
-    """Review chunks concurrently, following the stop_reason policy for each answer."""
+    """Review chunks with Claude: chunk_review's policy, each call sent through the SDK."""
 
     def __init__(
         self,
@@ -320,10 +244,13 @@ class ChunkReviewer:
         fallback_model: str | None = None,
     ) -> None:
         self._client = client
-        self.model = model
-        self.max_output_tokens = max_output_tokens
-        self.concurrency = max(1, concurrency)
-        self.fallback_model = fallback_model if fallback_model != model else None
+        self._orchestrator = ChunkOrchestrator(
+            self._send,
+            model=model,
+            max_output_tokens=max_output_tokens,
+            concurrency=concurrency,
+            fallback_model=fallback_model,
+        )
 
     def review(
         self,
@@ -337,119 +264,23 @@ class ChunkReviewer:
 
         The gate is told the chunk's estimate plus the estimate of the prompt around it.
         """
-        review = _Review(context, sink, gate)
-        ordered = sorted(chunks, key=lambda c: c.index)
-        if not ordered:
-            return ChunkReviewOutcome(())
-        workers = min(self.concurrency, len(ordered))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="claude") as pool:
-            futures: list[Future[ChunkResult]] = [
-                pool.submit(self._review_chunk, review, chunk) for chunk in ordered
-            ]
-            try:
-                results = tuple(f.result() for f in futures)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
-        return ChunkReviewOutcome(results, review.budget_stop)
-
-    def _review_chunk(self, review: _Review, chunk: Chunk) -> ChunkResult:
-        job = _Job(review, chunk.index)
-        try:
-            if review.budget_stop is not None:
-                raise review.budget_stop
-            result = self._review_piece(job, chunk, depth=0)
-        except BudgetExceeded as exc:
-            review.stop(exc)
-            return ChunkResult(chunk.index, "skipped", None, error=exc.message)
-        if result.status == "error":
-            log.warning("chunk %d: %s", chunk.index, result.error)
-        return dataclasses.replace(result, index=chunk.index)
-
-    def _review_piece(self, job: _Job, piece: Chunk, *, depth: int) -> ChunkResult:
-        reply = self._call(job, piece, model=self.model, max_tokens=self.max_output_tokens)
-        if reply.stop_reason == "max_tokens":
-            larger = min(2 * self.max_output_tokens, MAX_RETRY_OUTPUT_TOKENS)
-            if larger > self.max_output_tokens:
-                reply = self._call(job, piece, model=self.model, max_tokens=larger)
-            if reply.stop_reason == "max_tokens":
-                return self._split(job, piece, depth, self._conclude(job, reply))
-        if reply.stop_reason == "model_context_window_exceeded" or reply.too_long:
-            return self._split(job, piece, depth, self._conclude(job, reply))
-        if reply.stop_reason == "refusal" and self.fallback_model:
-            refused = self._conclude(job, reply)
-            tokens = self.max_output_tokens
-            again = self._call(job, piece, model=self.fallback_model, max_tokens=tokens)
-            fallback = self._conclude(job, again)
-            if fallback.status == "ok":
-                return fallback
-            why = fallback.refusal or fallback.error or fallback.status
-            note = f"{refused.refusal}; fallback {self.fallback_model}: {why}"
-            return dataclasses.replace(refused, refusal=note)
-        return self._conclude(job, reply)
-
-    def _split(self, job: _Job, piece: Chunk, depth: int, failed: ChunkResult) -> ChunkResult:
-        """Review the two halves of `piece`; `failed` stands when it cannot be split."""
-        if depth >= MAX_SPLIT_DEPTH:
-            return failed
-        try:
-            halves = split_chunk(piece, model=self.model)
-        except ValueError:
-            return failed
-        return _merge(job.index, [self._review_piece(job, h, depth=depth + 1) for h in halves])
-
-    def _conclude(self, job: _Job, reply: _Reply) -> ChunkResult:
-        index, stop = job.index, reply.stop_reason
-        if reply.error is not None:
-            return ChunkResult(index, "error", stop, error=reply.error, transient=reply.transient)
-        if stop == "end_turn":
-            findings = tuple(reply.findings)
-            return ChunkResult(index, "ok", stop, findings=findings, dropped=reply.dropped)
-        if stop == "refusal":
-            return ChunkResult(index, "refused", stop, refusal=reply.refusal)
-        if stop == "max_tokens":
-            return ChunkResult(index, "truncated", stop, error="the answer was cut at max_tokens")
-        if stop == "model_context_window_exceeded":
-            error = "the chunk does not fit the model's context window and cannot be split"
-            return ChunkResult(index, "error", stop, error=error)
-        return ChunkResult(index, "error", stop, error=f"unexpected stop_reason {stop}")
-
-    def _call(self, job: _Job, piece: Chunk, *, model: str, max_tokens: int) -> _Reply:
-        """Make one call (the SDK may send several attempts) and record every attempt."""
-        review = job.review
-        if review.budget_stop is not None:
-            raise review.budget_stop  # another chunk ran out of budget
-        if review.gate is not None:
-            review.gate.before_call(
-                model=model,
-                input_tokens=piece.estimated_input_tokens + review.prefix_tokens(model),
-                max_output_tokens=max_tokens,
-            )
-        system, messages = build_request(review.context, piece)
-        recorder = _AttemptRecorder(model=model, chunk_index=job.index, attempts=job.attempts)
-        client = self._client.with_options(middleware=[*self._client.middleware, recorder])
-        reply: _Reply | None = None
-        try:
-            reply = self._send(client, model, max_tokens, system, messages)
-            return reply
-        finally:
-            records = recorder.records
-            if reply is not None and reply.invalid_output and records[-1:]:
-                # Only now is it known that the last, billed, answer was unusable.
-                last = records[-1]
-                records[-1] = dataclasses.replace(last, outcome="invalid_output", error=reply.error)
-            for record in records:
-                review.sink(record)
+        return self._orchestrator.review(context, chunks, sink=sink, gate=gate)
 
     def _send(
         self,
-        client: anthropic.Anthropic,
+        *,
         model: str,
         max_tokens: int,
         system: list[dict[str, Any]],
         messages: list[dict[str, Any]],
-    ) -> _Reply:
+        chunk_index: int,
+        attempts: Iterator[int],
+        records: list[CallRecord],
+    ) -> Reply:
+        recorder = _AttemptRecorder(
+            model=model, chunk_index=chunk_index, attempts=attempts, records=records
+        )
+        client = self._client.with_options(middleware=[*self._client.middleware, recorder])
         try:
             message = client.messages.create(
                 model=model,
@@ -460,12 +291,12 @@ class ChunkReviewer:
             )
         except (anthropic.APIError, ClaudeError) as exc:
             # APIError: what the SDK raises after its retries, or for an answer it cannot read.
-            return _Reply(
+            return Reply(
                 error=self._redact(_describe(exc)),
                 transient=_is_transient(exc),
                 too_long=isinstance(exc, anthropic.APIStatusError) and _prompt_too_long(exc),
             )
-        reply = _Reply(stop_reason=message.stop_reason)
+        reply = Reply(stop_reason=message.stop_reason)
         if message.stop_reason == "refusal":
             reply.refusal = _refusal_text(message)
         elif message.stop_reason == "end_turn":
@@ -480,24 +311,6 @@ class ChunkReviewer:
     def _redact(self, text: str) -> str:
         key = self._client.api_key
         return text.replace(key, "[redacted]") if key else text
-
-
-def _merge(index: int, results: Sequence[ChunkResult]) -> ChunkResult:
-    """Fold the results of a chunk's halves into one: the worst status, every finding."""
-    rank = {"ok": 0, "refused": 1, "truncated": 2, "error": 3, "skipped": 4}
-    worst = max(results, key=lambda r: rank[r.status])
-    errors = [r.error for r in results if r.error]
-    refusals = [r.refusal for r in results if r.refusal]
-    return ChunkResult(
-        index=index,
-        status=worst.status,
-        stop_reason=worst.stop_reason,
-        findings=tuple(f for r in results for f in r.findings),
-        dropped=sum(r.dropped for r in results),
-        error="; ".join(dict.fromkeys(errors)) or None,
-        refusal="; ".join(dict.fromkeys(refusals)) or None,
-        transient=any(r.transient for r in results if r.status == "error"),
-    )
 
 
 def _refusal_text(message: Message) -> str:

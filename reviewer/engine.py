@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from reviewer.claude import ChunkReviewer, ChunkReviewOutcome, make_client
+from reviewer.chunk_review import ChunkReviewOutcome
+from reviewer.claude import ChunkReviewer, make_client
 from reviewer.errors import ClaudeError
 from reviewer.pricing import PriceTable
 from reviewer.settings import Settings

@@ -10,8 +10,9 @@ from typing import Any
 import anthropic
 import pytest
 
+from reviewer.chunk_review import ChunkReviewOutcome
 from reviewer.chunking import Chunk, ChunkPart
-from reviewer.claude import ChunkReviewer, ChunkReviewOutcome, make_client
+from reviewer.claude import ChunkReviewer, make_client
 from reviewer.diff import DiffLine, FileStatus, Hunk
 from reviewer.errors import BudgetExceeded, ConfigError
 from reviewer.findings import findings_json_schema
