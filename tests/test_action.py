@@ -18,35 +18,29 @@ import pytest
 import yaml
 
 from reviewer.action import (
-    OUTPUT_NAMES,
     ActionEnv,
     Ignored,
     Target,
-    format_outputs,
     is_command,
     is_fork,
     local_diff,
     parse_event,
     parse_fail_on,
-    render_summary,
-    result_outputs,
     run,
     secrets_withheld,
 )
-from reviewer.anchoring import InlineComment
-from reviewer.diff import Side
+from reviewer.action_report import OUTPUT_NAMES
 from reviewer.errors import ConfigError, GitHubError
-from reviewer.findings import Finding, Severity
+from reviewer.findings import Severity
 from reviewer.ledger import Ledger
-from reviewer.results import ChunkReport, FileReport, ReviewRequest, ReviewResult
+from reviewer.results import ReviewRequest, ReviewResult
 from reviewer.settings import Settings
+from tests.action_results import HEAD_SHA, REPO, parse_github_output, reviewed_result
 from tests.fakes.github_server import FakeGitHub, serve
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages
 
 ROOT = Path(__file__).parent.parent
 WEBHOOKS = Path(__file__).parent / "fixtures" / "webhooks"
-REPO = "Codertocat/Hello-World"
-HEAD_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"
 
 
 def load_payload(name: str) -> dict[str, Any]:
@@ -79,72 +73,6 @@ def fork_payload() -> dict[str, Any]:
     head_repo["fork"] = True
     payload["pull_request"]["head"]["label"] = "forker:changes"
     return payload
-
-
-def finding(severity: Severity, path: str = "README.md", line: int = 1) -> Finding:
-    return Finding(
-        path=path,
-        line=line,
-        severity=severity,
-        category="bug",
-        title=f"A {severity.value} problem",
-        body="Explain it.",
-    )
-
-
-def comment(f: Finding) -> InlineComment:
-    return InlineComment(
-        path=f.path,
-        line=f.line,
-        side=Side.RIGHT,
-        body=f.body,
-        severity=f.severity,
-        fingerprint="0" * 16,
-        finding=f,
-    )
-
-
-def reviewed_result(*inline: Severity, unanchored: tuple[Severity, ...] = ()) -> ReviewResult:
-    return ReviewResult(
-        status="reviewed",
-        model="claude-sonnet-4-6",
-        head_sha=HEAD_SHA,
-        files=(
-            FileReport("README.md", "modified", True, None, 3, 1),
-            FileReport("package-lock.json", "modified", False, "lockfile", 900, 850),
-        ),
-        chunks=(ChunkReport(0, ("README.md",), 1200, "ok", "end_turn"),),
-        comments=tuple(comment(finding(s, line=i + 1)) for i, s in enumerate(inline)),
-        unanchored=tuple(finding(s, line=99) for s in unanchored),
-        usage={"input_tokens": 1500, "output_tokens": 300, "cache_read_input_tokens": 0},
-        cost_usd=Decimal("0.0123"),
-        review_id=80,
-        review_url=f"https://github.com/{REPO}/pull/2#pullrequestreview-80",
-    )
-
-
-def parse_github_output(text: str) -> dict[str, str]:
-    """Read a GITHUB_OUTPUT file the way the runner does (`k=v` lines and heredocs)."""
-    values: dict[str, str] = {}
-    lines = iter(text.split("\n"))
-    for line in lines:
-        if not line:
-            continue
-        equals, heredoc = line.find("="), line.find("<<")
-        if equals != -1 and (heredoc == -1 or equals < heredoc):
-            name, value = line.split("=", 1)
-            values[name] = value
-            continue
-        name, delimiter = line.split("<<", 1)
-        body = []
-        for part in lines:
-            if part == delimiter:
-                break
-            body.append(part)
-        else:
-            raise AssertionError(f"no closing delimiter for {name}")
-        values[name] = "\n".join(body)
-    return values
 
 
 # ---- event parsing ---------------------------------------------------------------------
@@ -303,41 +231,7 @@ def test_dependabot_gets_its_own_explanation() -> None:
     assert message is not None and "Dependabot" in message
 
 
-# ---- outputs, fail-on, summary ---------------------------------------------------------
-
-
-def test_format_outputs_single_and_multiline_values_round_trip() -> None:
-    values = {"findings": "3", "cost-usd": "0.0123", "notes": "line one\nline two\n## three"}
-
-    text = format_outputs(values)
-
-    assert text.startswith("findings=3\ncost-usd=0.0123\nnotes<<ghadelimiter_")
-    assert parse_github_output(text) == values
-
-
-def test_result_outputs_count_what_was_posted() -> None:
-    result = reviewed_result(Severity.MAJOR, Severity.NIT, unanchored=(Severity.MINOR,))
-
-    assert result_outputs(result) == {
-        "findings": "3",
-        "comments-posted": "2",
-        "cost-usd": "0.0123",
-    }
-    assert result_outputs(None) == {"findings": "0", "comments-posted": "0", "cost-usd": "0"}
-
-
-def test_comments_moved_to_the_body_are_not_counted_as_inline() -> None:
-    result = reviewed_result(Severity.MAJOR, Severity.NIT)
-    result = ReviewResult(**{**result.__dict__, "extra": {"moved_to_body": 1}})
-
-    assert result_outputs(result)["comments-posted"] == "1"
-
-
-def test_nothing_counts_as_posted_without_a_review_id() -> None:
-    result = reviewed_result(Severity.MAJOR)
-    result = ReviewResult(**{**result.__dict__, "review_id": None})
-
-    assert result_outputs(result)["findings"] == "0"
+# ---- fail-on ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -351,36 +245,6 @@ def test_parse_fail_on(raw: str | None, expected: Severity | None) -> None:
 def test_parse_fail_on_refuses_unknown_severities() -> None:
     with pytest.raises(ConfigError, match="REVIEWER_FAIL_ON"):
         parse_fail_on("blocker")
-
-
-def test_render_summary_lists_files_findings_tokens_and_cost() -> None:
-    result = reviewed_result(Severity.MAJOR, Severity.MAJOR, unanchored=(Severity.CRITICAL,))
-
-    text = render_summary(result, repo=REPO, pr_number=2, pr_url="https://x/pull/2")
-
-    assert text.startswith(f"## Claude review of [{REPO}#2](https://x/pull/2)\n")
-    assert "**Reviewed**: 3 finding(s) posted, 2 as inline comments" in text
-    assert "| critical | 0 | 1 |" in text
-    assert "| major | 2 | 0 |" in text
-    assert "| minor | 0 | 0 |" in text
-    assert "1 reviewed, 1 not reviewed." in text
-    assert "| package-lock.json | lockfile |" in text
-    assert "| input_tokens | 1,500 |" in text
-    assert "| cost | $0.0123 |" in text
-
-
-def test_render_summary_escapes_table_cells_and_caps_rows() -> None:
-    files = tuple(
-        FileReport(f"dir/a|<b>{i}.txt", "added", False, "binary", 0, 0) for i in range(150)
-    )
-    result = ReviewResult(status="skipped", reason="the head moved", files=files)
-
-    text = render_summary(result, repo=REPO, pr_number=2, pr_url="u")
-
-    assert "**Skipped**: the head moved" in text
-    assert "| dir/a\\|&lt;b&gt;0.txt | binary |" in text
-    assert "<b>" not in text.replace("<b>Findings", "")
-    assert "… and 50 more" in text
 
 
 # ---- running in process, with a recording engine ---------------------------------------
