@@ -8,7 +8,9 @@ fault injected at one step (or several at once). Every case then checks the same
   or in a follow-up comment (counted by its unique title across everything GitHub holds);
 - nothing is posted twice: at most one submitted review, no probe review left pending;
 - the ledger equals the sum of the usages the fake server billed, and holds one row per HTTP
-  attempt it served (failed, dropped and timed-out attempts included);
+  attempt it served (failed, dropped and timed-out attempts included). An answer sent after
+  the client stopped waiting is billed but never seen: its row has no tokens, and the check
+  subtracts its usage (a known limit of any client-side ledger);
 - a review that could not complete says so: the summary names each failed chunk, or
   run_review raises a retryable ReviewerError with nothing posted (the job queue's retries and
   its failure note take over: tests/test_jobs.py), or the result is skipped for a newer head.
@@ -57,8 +59,9 @@ FILES = 6
 HUNKS = 2
 # Small enough that each file is a chunk of its own, large enough for a whole file.
 MAX_CHUNK_TOKENS = 200
-REQUEST_TIMEOUT_S = 0.5
-SERVER_STALL_S = 1.2  # past the request timeout
+# Only the timeout cases set this short timeout: a loaded machine must not time out others.
+SHORT_TIMEOUT = {"request_timeout_s": 1.0}
+SERVER_STALL_S = 2.5  # past the short timeout
 NORMAL_USAGE = {
     "input_tokens": 180,
     "output_tokens": 120,
@@ -263,8 +266,10 @@ CASES: dict[str, Case] = {
     "claude-500-past-retries": Case(
         claude={4: always(error_answer(500))}, failed_chunks={4: "error"}
     ),
-    "claude-timeout-once": Case(claude={1: stall()}),
-    "claude-timeout-past-retries": Case(claude={1: stall(times=3)}, failed_chunks={1: "error"}),
+    "claude-timeout-once": Case(claude={1: stall()}, settings=SHORT_TIMEOUT),
+    "claude-timeout-past-retries": Case(
+        claude={1: stall(times=3)}, failed_chunks={1: "error"}, settings=SHORT_TIMEOUT
+    ),
     "claude-drop-once": Case(claude={5: first(drop_answer())}),
     "claude-drop-past-retries": Case(claude={5: always(drop_answer())}, failed_chunks={5: "error"}),
     "claude-max-tokens-once": Case(claude={2: first(MAX_TOKENS)}),
@@ -301,6 +306,7 @@ CASES: dict[str, Case] = {
         github=_reject_and_created_then_502,
         failed_chunks={4: "refused"},
         moved=True,
+        settings=SHORT_TIMEOUT,
     ),
 }
 
@@ -326,7 +332,7 @@ def settings(fake_github: FakeGitHub, fake_claude: FakeMessages) -> Settings:
         anthropic_api_key=FAKE_API_KEY,
         anthropic_base_url=fake_claude.base_url,
         max_retries=2,
-        request_timeout_s=REQUEST_TIMEOUT_S,
+        request_timeout_s=10.0,
         max_retry_after_s=5.0,
         max_chunk_tokens=MAX_CHUNK_TOKENS,
     )
