@@ -7,6 +7,7 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -20,6 +21,7 @@ from reviewer.repo_config import (
     RepoConfig,
     RoutingRule,
     path_spec,
+    read_config_file,
     suggest_dotted,
     validate_leaf,
 )
@@ -69,9 +71,12 @@ def operator_policy(
 
     Only the Settings fields that differ from their built-in default count as the operator's,
     so `config show` says "default" for a value nobody chose. `defaults` sets any other key
-    for every repository (a Settings field wins over it). `locks` defaults to the future
+    for every repository (a Settings field wins over it); it defaults to the keys written in
+    the file `settings.repo_defaults_path`, if set. `locks` defaults to the future
     `settings.locked_keys`, else none.
     """
+    if defaults is None and settings.repo_defaults_path is not None:
+        defaults = _file_defaults(settings.repo_defaults_path)
     values = {key: validate_leaf(key, value, "operator") for key, value in (defaults or {}).items()}
     builtin = {f.name: f.default for f in dataclasses.fields(Settings)}
     for name, key in SETTINGS_KEYS.items():
@@ -87,6 +92,13 @@ def operator_policy(
                 f"operator: cannot lock unknown key '{key}'{suggest_dotted(key)}", key=key
             )
     return OperatorPolicy(values=values, locked=locked)
+
+
+def _file_defaults(path: Path) -> dict[str, Any]:
+    """The keys an organisation-wide file (same format as the repository's) writes."""
+    written = _leaves(read_config_file(str(path)), explicit_only=True)
+    # `model.default: null` means "no choice here", as in a repository file.
+    return {k: v for k, v in written.items() if not (k == "model.default" and v is None)}
 
 
 def _leaves(config: RepoConfig, *, explicit_only: bool) -> dict[str, Any]:

@@ -54,6 +54,8 @@ class Settings:
     command: str = "/review"
     fail_on: str | None = None
     config_path: str | None = None
+    # A YAML file like .github/reviewer.yml: organisation-wide defaults for every repository.
+    repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.
     locked_keys: tuple[str, ...] = ()
     # Spend

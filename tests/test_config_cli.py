@@ -101,6 +101,25 @@ def test_show_text_with_sources_and_notice(repo: Path, monkeypatch: pytest.Monke
     ) in out
 
 
+def test_show_org_defaults_as_operator(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = write(repo, "output:\n  max_comments: 9\n  suggestions: false\n", name="org.yml")
+    write(repo, GOOD)
+    monkeypatch.setenv("REVIEWER_REPO_DEFAULTS_PATH", str(org))
+    code, out, _ = run("show")
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]}
+    assert rows["output.suggestions"] == ["operator", "false"]
+    assert rows["output.max_comments"] == ["repository", "5"]
+
+
+def test_show_reports_a_bad_org_defaults_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    org = write(repo, "outptu: {}\n", name="org.yml")
+    monkeypatch.setenv("REVIEWER_REPO_DEFAULTS_PATH", str(org))
+    code, _, err = run("show")
+    assert code == 2
+    assert err.startswith(f"{org}:1: unknown key 'outptu' (did you mean 'output'?)")
+
+
 def test_show_json(repo: Path) -> None:
     write(repo, GOOD, name="custom.yml")
     code, out, _ = run("show", "--config", "custom.yml", "--format", "json")

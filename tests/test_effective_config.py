@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -402,3 +404,112 @@ def test_as_dict_is_json_with_sources() -> None:
         "budget.per_review_usd: the repository asks for $1.25, above the operator's maximum "
         "of $0.75; using $0.75"
     ]
+
+
+# --- organisation-wide defaults file ------------------------------------------------------
+
+ORG = """\
+paths:
+  exclude: ["*.lock"]
+instructions: Follow the org style guide.
+model:
+  default: org-model
+  routing:
+    - model: org-small
+      max_changed_lines: 5
+output:
+  min_severity: major
+  max_comments: 7
+"""
+
+
+def org_settings(tmp_path: Path, text: str, **fields: Any) -> Settings:
+    path = tmp_path / "org.yml"
+    path.write_text(text, encoding="utf-8")
+    return Settings.from_env({"REVIEWER_REPO_DEFAULTS_PATH": str(path)}, **fields)
+
+
+def test_org_defaults_file_sets_operator_values(tmp_path: Path) -> None:
+    eff = resolve(org_settings(tmp_path, ORG), None)
+    assert eff.config.paths.exclude == ("*.lock",)
+    assert eff.config.instructions == "Follow the org style guide."
+    assert eff.model == "org-model"
+    assert eff.choose_model(["a.py"], 5) == "org-small"
+    assert eff.value("output.min_severity") is Severity.MAJOR
+    assert eff.value("output.max_comments") == 7
+    for key in (
+        "paths.exclude",
+        "instructions",
+        "model.default",
+        "model.routing",
+        "output.min_severity",
+        "output.max_comments",
+    ):
+        assert eff.sources[key] == "operator", key
+    assert eff.sources["output.suggestions"] == "default"  # not written in the file
+
+
+def test_repository_file_overrides_the_org_defaults(tmp_path: Path) -> None:
+    repo = load_repo_config("paths:\n  exclude: [dist/]\n")
+    eff = resolve(org_settings(tmp_path, ORG), repo)
+    assert eff.config.paths.exclude == ("dist/",)
+    assert eff.sources["paths.exclude"] == "repository"
+    assert eff.value("output.max_comments") == 7
+
+
+def test_a_settings_field_wins_over_the_org_defaults(tmp_path: Path) -> None:
+    settings = org_settings(tmp_path, ORG, max_comments=12, model="env-model")
+    eff = resolve(settings, None)
+    assert eff.value("output.max_comments") == 12
+    assert eff.model == "env-model"
+    assert eff.value("output.min_severity") is Severity.MAJOR
+
+
+def test_explicit_defaults_replace_the_org_file(tmp_path: Path) -> None:
+    policy = operator_policy(org_settings(tmp_path, ORG), defaults={"output.max_comments": 3})
+    assert dict(policy.values) == {"output.max_comments": 3}
+
+
+def test_org_defaults_budgets_are_ceilings(tmp_path: Path) -> None:
+    settings = org_settings(tmp_path, "budget:\n  monthly_usd: 50\n")
+    eff = resolve(settings, load_repo_config("budget:\n  monthly_usd: 500\n"))
+    assert eff.value("budget.monthly_usd") == Decimal(50)
+    assert eff.sources["budget.monthly_usd"] == "operator"
+    assert eff.notices == (
+        "budget.monthly_usd: the repository asks for $500, above the operator's maximum of "
+        "$50; using $50",
+    )
+    lower = resolve(settings, load_repo_config("budget:\n  monthly_usd: 20\n"))
+    assert lower.value("budget.monthly_usd") == Decimal(20)
+
+
+def test_org_defaults_model_null_is_no_choice(tmp_path: Path) -> None:
+    eff = resolve(org_settings(tmp_path, "model:\n  default: null\n"), None)
+    assert eff.model == DEFAULT_MODEL
+    assert eff.sources["model.default"] == "default"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "output:\n  max_coments: 5\n",
+            ":2: unknown key 'output.max_coments' (did you mean 'max_comments'?)",
+        ),
+        ("output:\n  max_comments: many\n", ":2: output.max_comments: expected an integer"),
+        ("output:\n  max_comments: [1\n", ":3:1: invalid YAML:"),
+    ],
+)
+def test_a_broken_org_defaults_file_names_the_file(tmp_path: Path, text: str, problem: str) -> None:
+    settings = org_settings(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        resolve(settings, None)
+    org = str(tmp_path / "org.yml")
+    assert info.value.message.startswith(org + problem)
+    assert info.value.path == org
+
+
+def test_a_missing_org_defaults_file_is_an_error(tmp_path: Path) -> None:
+    settings = Settings.from_env({"REVIEWER_REPO_DEFAULTS_PATH": str(tmp_path / "nope.yml")})
+    with pytest.raises(ConfigError, match=r"nope\.yml: no such file$"):
+        operator_policy(settings)

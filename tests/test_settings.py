@@ -101,6 +101,12 @@ def test_locked_keys_are_a_comma_separated_list() -> None:
     assert settings.locked_keys == ("model.default", "budget")
 
 
+def test_repo_defaults_path_is_a_path() -> None:
+    assert Settings.from_env({}).repo_defaults_path is None
+    settings = Settings.from_env({"REVIEWER_REPO_DEFAULTS_PATH": "/etc/reviewer/org.yml"})
+    assert settings.repo_defaults_path == Path("/etc/reviewer/org.yml")
+
+
 def test_fail_on_must_be_a_severity() -> None:
     assert Settings.from_env({"REVIEWER_FAIL_ON": "major"}).fail_on == "major"
     with pytest.raises(ConfigError, match="REVIEWER_FAIL_ON must be one of"):
