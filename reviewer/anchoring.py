@@ -43,6 +43,9 @@ class ReviewDraft:
     body: str
     comments: tuple[InlineComment, ...]
     event: Literal["COMMENT", "REQUEST_CHANGES"] = "COMMENT"
+    # Summary sections that did not fit GitHub's body limit, posted as comments right after
+    # the review: a long list is continued there, never cut.
+    followups: tuple[str, ...] = ()
 
 
 def fingerprint(path: str, finding: Finding, code: str) -> str:

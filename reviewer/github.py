@@ -18,6 +18,8 @@ are found in `reviewer.review_probe`.
 
 from __future__ import annotations
 
+import dataclasses
+
 import base64
 import logging
 import time
@@ -291,6 +293,17 @@ class GitHubClient:
     # -- publish ---------------------------------------------------------------------------
 
     def publish_review(self, repo: str, number: int, draft: ReviewDraft) -> PublishResult:
+        """Post `draft` as one review, then its follow-ups (summary sections over the limit)."""
+        result = self._publish(repo, number, draft)
+        for text in draft.followups:
+            self.post_issue_comment(repo, number, text)
+        if not draft.followups:
+            return result
+        return dataclasses.replace(
+            result, overflow_comments=result.overflow_comments + len(draft.followups)
+        )
+
+    def _publish(self, repo: str, number: int, draft: ReviewDraft) -> PublishResult:
         """Post `draft` as one review; on a 422, move the comments GitHub refuses to the body.
 
         GitHub rejects the whole review when one comment cannot be placed, without saying

@@ -232,7 +232,7 @@ def _review(
         estimated_cost_usd=plan.estimated_cost_usd,
         month_to_date_usd=run.month_to_date_usd,
         budget_stop=budget_stop,
-        summary=summary,
+        summary=summary.body,
         extra={
             "notes": list(target.notes),
             "below_threshold": list(anchored.below_threshold),
@@ -245,9 +245,10 @@ def _review(
 
     draft = ReviewDraft(
         commit_id=target.head_sha or "",
-        body=summary,
+        body=summary.body,
         comments=anchored.comments,
         event=plan.config.review_event(c.severity for c in anchored.comments),
+        followups=summary.followups,
     )
     return publish(request, gh, target.repo, target.pr_number, draft, result, say)
 

@@ -507,12 +507,6 @@ def test_the_matrix_pull_request_needs_one_chunk_per_file(
     assert [c.files for c in result.chunks] == [(_path(i),) for i in range(FILES)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: build_summary lists at most 50 findings per section and only counts "
-    "the rest ('… and N more'), so findings past the 50th outside the diff or over the "
-    "inline-comment cap are posted nowhere",
-)
 @pytest.mark.parametrize("kind", ["outside-the-diff", "over-the-comment-cap"])
 def test_every_finding_is_posted_when_there_are_many(
     kind: str, fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings

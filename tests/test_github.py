@@ -509,3 +509,18 @@ def test_enterprise_base_url_and_pagination_under_its_prefix() -> None:
         diff, _ = gh.get_pull_files_diff(REPO, 7)
     assert len(diff.files) == 150
     assert [c.path for c in fake.calls] == [f"/repos/{REPO}/pulls/7/files"] * 2
+
+
+def test_summary_followups_are_posted_after_the_one_review(pr: FakeGitHub) -> None:
+    gh = pr.client()
+    result = gh.publish_review(
+        REPO, 7, ReviewDraft(commit_id=HEAD, body="Summary.", comments=(), followups=("A", "B"))
+    )
+    writes = [(c.method, c.path) for c in pr.writes()]
+    assert writes == [
+        ("POST", f"/repos/{REPO}/pulls/7/reviews"),
+        ("POST", f"/repos/{REPO}/issues/7/comments"),
+        ("POST", f"/repos/{REPO}/issues/7/comments"),
+    ]
+    assert [b["body"] for b in pr.bodies("POST", f"/repos/{REPO}/issues/7/comments")] == ["A", "B"]
+    assert result.overflow_comments == 2

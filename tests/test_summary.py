@@ -8,7 +8,7 @@ from typing import Any
 from reviewer.anchoring import MAX_BODY_CHARS, AnchorResult
 from reviewer.findings import Finding
 from reviewer.results import ChunkReport, FileReport
-from reviewer.summary import MAX_LIST_ITEMS, build_summary, format_usd
+from reviewer.summary import build_summary, format_usd
 
 
 def _finding(**kw: Any) -> Finding:
@@ -42,7 +42,7 @@ def test_summary_states_counts_model_cost_and_month_to_date() -> None:
         anchored=_anchored(unanchored=(_finding(severity="major"),)),
         cost_usd=Decimal("0.01234"),
         month_to_date_usd=Decimal("3.5"),
-    )
+    ).body
     assert "1 findings (1 major)" in body
     assert "Reviewed 1 of 2 files in 1 chunks with `claude-sonnet-4-6`" in body
     assert "Cost $0.0123; this repository this month: $3.5000." in body
@@ -55,7 +55,7 @@ def test_files_not_reviewed_and_findings_outside_the_diff_are_listed() -> None:
         chunks=CHUNKS,
         anchored=_anchored(unanchored=(_finding(path="old.py", line=9, title="Stale"),)),
         cost_usd=Decimal(0),
-    )
+    ).body
     assert "`package-lock.json`: lockfile" in body
     assert "`old.py:9` **minor** Stale" in body
 
@@ -69,7 +69,7 @@ def test_failed_chunks_and_budget_stop_are_stated() -> None:
         anchored=_anchored(),
         cost_usd=Decimal(0),
         budget_stop="monthly budget of $5 reached; $0.00 left",
-    )
+    ).body
     assert "chunk 2 (`b.py`): refused — policy" in body
     assert "**Budget reached:** monthly budget of $5 reached" in body
 
@@ -82,20 +82,27 @@ def test_rereview_says_what_is_new() -> None:
         anchored=_anchored(already_posted=2),
         cost_usd=Decimal(0),
         rereview=True,
-    )
+    ).body
     assert "0 new findings" in body
     assert "2 finding(s) already reported on unchanged code were not repeated" in body
 
 
-def test_long_lists_are_shortened_and_body_stays_under_the_limit() -> None:
-    many = tuple(_finding(line=i + 1, body="x" * 2_000) for i in range(MAX_LIST_ITEMS + 10))
-    files = tuple(FileReport(f"gen/{i}.py", "added", False, "x" * 500, 1, 0) for i in range(400))
-    body = build_summary(
+def test_long_lists_continue_in_followups_and_nothing_is_cut() -> None:
+    many = tuple(_finding(line=i + 1, title=f"T{i}", body="x" * 2_000) for i in range(60))
+    files = tuple(FileReport(f"gen/{i}.py", "added", False, "y" * 500, 1, 0) for i in range(400))
+    summary = build_summary(
         model="m", files=files, chunks=CHUNKS, anchored=_anchored(unanchored=many),
         cost_usd=Decimal(0),
     )  # fmt: skip
-    assert "… and 10 more" in body
-    assert len(body) < MAX_BODY_CHARS
+    texts = [summary.body, *summary.followups]
+    assert summary.followups  # too much for one body
+    assert all(len(t) < MAX_BODY_CHARS for t in texts)
+    everything = "\n".join(texts)
+    assert all(f"**minor** T{i} —" in everything for i in range(60))
+    assert all(f"`gen/{i}.py`" in everything for i in range(400))
+    assert "more under “Findings outside the diff” in the comments below" in summary.body or (
+        "more under “Files not reviewed” in the comments below" in summary.body
+    )
 
 
 def test_untrusted_model_text_is_sanitized_in_the_body() -> None:
@@ -103,7 +110,7 @@ def test_untrusted_model_text_is_sanitized_in_the_body() -> None:
     body = build_summary(
         model="m", files=FILES, chunks=CHUNKS, anchored=_anchored(unanchored=(evil,)),
         cost_usd=Decimal(0),
-    )  # fmt: skip
+    ).body  # fmt: skip
     assert "@everyone" not in body and "<!-- reviewer:fp" not in body
 
 
