@@ -85,6 +85,7 @@ class Target:
     comment_id: int | None = None
     from_fork: bool = False
     sender: str | None = None
+    event_action: str | None = None  # the pull_request action, checked against review.events
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def parse_event(event_name: str, payload: Mapping[str, Any], *, command: str) ->
             base_sha=(pr.get("base") or {}).get("sha"),
             from_fork=is_fork(pr),
             sender=sender,
+            event_action=str(action),
         )
     if event_name == "issue_comment":
         issue = payload.get("issue") or {}
@@ -342,6 +344,7 @@ def _run(
         expected_head_sha=target.head_sha,
         requested_by=target.requested_by,
         comment_id=target.comment_id,
+        event_action=target.event_action,
         # request.config_path names a local file; the repository's config must come from
         # the base branch (settings.config_path), never from the checked-out head.
     )

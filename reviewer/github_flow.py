@@ -9,12 +9,12 @@ from reviewer.anchoring import ReviewDraft
 from reviewer.diff import PullRequestDiff, parse_diff
 from reviewer.effective_config import resolve
 from reviewer.errors import ConfigError
-from reviewer.repo_config import load_repo_config
+from reviewer.repo_config import RepoConfig, ReviewOptions, load_repo_config
 from reviewer.results import ReviewRequest, ReviewResult
 from reviewer.settings import Settings
 
 if TYPE_CHECKING:
-    from reviewer.github import GitHubClient
+    from reviewer.github import GitHubClient, PullInfo
     from reviewer.pipeline import ProgressFn, _Target
 
 REPO_CONFIG_PATH = ".github/reviewer.yml"
@@ -28,10 +28,6 @@ def fetch_target(
 
     repo, number = request.repo, request.pr_number
     assert number is not None
-    if request.trigger == "command" and request.requested_by:
-        refusal = _check_commander(request, gh)
-        if refusal is not None:
-            return refusal
     pull = gh.get_pull(repo, number)
 
     def skip(reason: str) -> ReviewResult:
@@ -42,25 +38,22 @@ def fetch_target(
         return skip("the pull request is closed")
     if request.expected_head_sha and pull.head_sha != request.expected_head_sha:
         return skip("the head moved since this review was asked for; a newer job reviews it")
-    # The base branch's file, never the head's: a PR must not set its own rules or budget.
-    config_path = settings.config_path or REPO_CONFIG_PATH
-    text = gh.get_file_text(repo, config_path, pull.base_sha)
-    try:
-        repo_config = load_repo_config(text, source=config_path)
-    except ConfigError as exc:
-        if request.post and not request.dry_run:
-            gh.post_issue_comment(
-                repo,
-                number,
-                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}",
-            )
-        return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
+    repo_config = _base_config(request, settings, gh, pull)
+    if isinstance(repo_config, ReviewResult):
+        return repo_config
     review = resolve(settings, repo_config, {}).config.review
-    asked = request.trigger == "command"
-    if pull.draft and not review.drafts and not asked:
-        return skip("the pull request is a draft")
-    if request.trigger == "auto" and not review.auto:
-        return skip("automatic reviews are off for this repository")
+    # A person asked (a command, or the CLI): the rules for automatic reviews do not apply.
+    asked = request.trigger in ("command", "cli")
+    if request.trigger == "command" and request.command is not None and request.command != review.command:
+        # Not this repository's command: ignored quietly, before any permission check.
+        return skip(f"{request.command} is not this repository's command ({review.command})")
+    if request.trigger == "command" and request.requested_by:
+        refusal = _check_commander(request, gh)
+        if refusal is not None:
+            return refusal
+    reason = None if asked else _automatic_skip(request, pull, review)
+    if reason is not None:
+        return skip(reason)
 
     bot = gh.bot_login()
     last = gh.last_reviewed_head(repo, number, bot)
@@ -96,6 +89,36 @@ def fetch_target(
         rereview=last is not None,
         notes=notes,
     )
+
+
+def _base_config(
+    request: ReviewRequest, settings: Settings, gh: GitHubClient, pull: PullInfo
+) -> RepoConfig | ReviewResult:
+    """The repository's config from the base branch; a broken one is named on the PR."""
+    # The base branch's file, never the head's: a PR must not set its own rules or budget.
+    path = settings.config_path or REPO_CONFIG_PATH
+    text = gh.get_file_text(request.repo, path, pull.base_sha)
+    try:
+        return load_repo_config(text, source=path)
+    except ConfigError as exc:
+        if request.post and not request.dry_run:
+            gh.post_issue_comment(
+                request.repo,
+                pull.number,
+                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}",
+            )
+        return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
+
+
+def _automatic_skip(request: ReviewRequest, pull: PullInfo, review: ReviewOptions) -> str | None:
+    """Why an automatic review (App event or Action) should not run, per review.* keys."""
+    if not review.auto:
+        return "automatic reviews are off for this repository"
+    if request.event_action is not None and request.event_action not in review.events:
+        return f"{request.event_action!r} is not in this repository's review.events"
+    if pull.draft and not review.drafts:
+        return "the pull request is a draft"
+    return None
 
 
 def _check_commander(request: ReviewRequest, gh: GitHubClient) -> ReviewResult | None:

@@ -30,6 +30,10 @@ class ReviewRequest:
     installation_id: int | None = None
     requested_by: str | None = None
     comment_id: int | None = None
+    # What the trigger saw: the pull_request action ("opened", ...) and the comment's
+    # command word; the engine checks them against the repository's review.events/command.
+    event_action: str | None = None
+    command: str | None = None
     delivery_id: str | None = None
     dry_run: bool = False
     post: bool = True

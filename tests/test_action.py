@@ -90,6 +90,7 @@ def test_pull_request_events_are_reviewed(event: str, name: str) -> None:
         base_sha="f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
         from_fork=False,
         sender="Codertocat",
+        event_action=name,
     )
 
 
@@ -324,8 +325,9 @@ def test_run_reviews_a_pull_request_event(runner: Runner) -> None:
     assert code == 0
     [(request, settings)] = engine.calls
     assert request == ReviewRequest(
-        repo=REPO, pr_number=2, trigger="action", expected_head_sha=HEAD_SHA
-    )
+        repo=REPO, pr_number=2, trigger="action", expected_head_sha=HEAD_SHA,
+        event_action="opened",
+    )  # fmt: skip
     assert settings.anthropic_api_key == "sk-ant-test"
     assert settings.github_token == "ghs_test"
     assert runner.outputs == {"findings": "1", "comments-posted": "1", "cost-usd": "0.0123"}

@@ -433,3 +433,48 @@ def test_per_path_instructions_reach_only_the_matching_chunk(
     assert len(texts) == 2
     with_rule = [t for t in texts if "Every query must be parameterized." in t]
     assert len(with_rule) == 1 and "FILE: src/app/users.py" in with_rule[0]
+
+
+def test_review_events_of_the_repository_decide_automatic_reviews(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "review:\n  events: [opened]\n")
+    pushed = run_review(
+        ReviewRequest(REPO, 7, trigger="auto", event_action="synchronize"), settings
+    )
+    assert pushed.status == "skipped" and "review.events" in (pushed.reason or "")
+    opened = run_review(ReviewRequest(REPO, 7, trigger="auto", event_action="opened"), settings)
+    assert opened.status == "reviewed"
+
+
+def test_the_repository_command_is_the_one_that_triggers(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github)
+    fake_github.set_permission(REPO, "writer", "write")
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "review:\n  command: /claude\n")
+
+    def ask(word: str) -> Any:
+        request = ReviewRequest(
+            REPO, 7, trigger="command", requested_by="writer", comment_id=9, command=word
+        )
+        return run_review(request, settings)
+
+    ignored = ask("/review")
+    assert ignored.status == "skipped" and "/claude" in (ignored.reason or "")
+    assert fake_github.writes() == []  # quietly: no reaction, no note, no review
+    assert ask("/claude").status == "reviewed"
+    assert fake_github.bodies("POST", f"/repos/{REPO}/issues/comments/9/reactions") == [
+        {"content": "eyes"}
+    ]
+
+
+def test_automatic_reviews_off_still_answers_a_command(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    _pull(fake_github, draft=True)
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "review:\n  auto: false\n")
+    assert run_review(ReviewRequest(REPO, 7, trigger="auto"), settings).status == "skipped"
+    assert run_review(ReviewRequest(REPO, 7, trigger="action"), settings).status == "skipped"
+    assert run_review(ReviewRequest(REPO, 7, trigger="command"), settings).status == "reviewed"

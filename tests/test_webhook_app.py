@@ -127,8 +127,10 @@ def test_pull_request_actions_queue_a_review(
         trigger="auto",
         expected_head_sha=payload["pull_request"]["head"]["sha"],
         event="pull_request",
+        action=action,
     )
     request = job.to_request()
+    assert request.event_action == action
     assert (request.trigger, request.delivery_id, request.installation_id) == (
         "auto",
         "d-" + action,
@@ -196,16 +198,31 @@ def test_command_on_a_pull_request_queues_a_command_review(
         requested_by="Codertocat",
         comment_id=payload["comment"]["id"],
         event="issue_comment",
+        command="/review",
     )
+
+
+def test_another_slash_command_is_queued_for_the_engine_to_match(
+    client: FlaskClient, queued: list[ReviewJob]
+) -> None:
+    # Only the worker reads the repository's review.command, so any single /word is queued
+    # with that word; the engine drops it unless it is the repository's command.
+    deliver(client, "issue_comment", pr_comment("/claude look again"), delivery="cmd-2")
+    [job] = queued
+    assert (job.command, job.to_request().command) == ("/claude", "/claude")
+
+
+NOT_A_COMMAND = "comment does not start with /review or another /command"
 
 
 @pytest.mark.parametrize(
     ("body", "user_type", "reason"),
     [
         ("/review", "Bot", "comment by a bot"),
-        ("Looks good to me", "User", "comment does not start with /review"),
-        ("/reviewer now", "User", "comment does not start with /review"),
-        ("please /review", "User", "comment does not start with /review"),
+        ("Looks good to me", "User", NOT_A_COMMAND),
+        ("please /review", "User", NOT_A_COMMAND),
+        ("/ review", "User", NOT_A_COMMAND),
+        ("/" + "x" * 40, "User", NOT_A_COMMAND),
     ],
 )
 def test_comments_that_do_not_ask_for_a_review(

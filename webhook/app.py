@@ -26,6 +26,7 @@ log = logging.getLogger("webhook.app")
 Enqueue = Callable[[ReviewJob], None]
 
 PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+COMMAND_RE = re.compile(r"/[A-Za-z][A-Za-z0-9_-]{0,31}")
 _EVENT_NAME = re.compile(r"^[a-z_]{1,40}$")
 _CHUNK = 64 * 1024
 
@@ -113,6 +114,7 @@ def _pull_request(payload: dict[str, Any], delivery_id: str, settings: Settings)
         trigger="auto",
         expected_head_sha=str(_get(payload, "pull_request", "head", "sha")),
         event="pull_request",
+        action=str(action),
     )
     return Decision(202, "queued", f"review of {job.lock_key} queued", job)
 
@@ -130,8 +132,10 @@ def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings
     if user.get("type") == "Bot":
         return _ignored("comment by a bot")
     words = str(_get(payload, "comment", "body") or "").split(maxsplit=1)
-    if not words or words[0] != settings.command:
-        return _ignored(f"comment does not start with {settings.command}")
+    # A repository may choose its own command (review.command in its config, which only the
+    # worker reads): any single /word is queued, and the engine drops the ones not in use.
+    if not words or not (words[0] == settings.command or COMMAND_RE.fullmatch(words[0])):
+        return _ignored(f"comment does not start with {settings.command} or another /command")
     if issue.get("state") == "closed":
         return _ignored("the pull request is closed")
     job = ReviewJob(
@@ -143,8 +147,9 @@ def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings
         requested_by=str(_get(payload, "comment", "user", "login")),
         comment_id=int(_get(payload, "comment", "id")),
         event="issue_comment",
+        command=words[0],
     )
-    return Decision(202, "queued", f"{settings.command} on {job.lock_key} queued", job)
+    return Decision(202, "queued", f"{words[0]} on {job.lock_key} queued", job)
 
 
 def _read_limited(stream: IO[bytes], limit: int) -> bytes | None:

@@ -45,6 +45,8 @@ class ReviewJob:
     requested_by: str | None = None
     comment_id: int | None = None
     event: str = "pull_request"
+    action: str | None = None  # the pull_request action, checked against review.events
+    command: str | None = None  # the comment's first word, checked against review.command
 
     @property
     def job_id(self) -> str:
@@ -64,6 +66,8 @@ class ReviewJob:
             requested_by=self.requested_by,
             comment_id=self.comment_id,
             delivery_id=self.delivery_id,
+            event_action=self.action,
+            command=self.command,
         )
 
     def to_dict(self) -> dict[str, Any]:
