@@ -18,9 +18,8 @@ are found in `reviewer.review_probe`.
 
 from __future__ import annotations
 
-import dataclasses
-
 import base64
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence

@@ -44,9 +44,10 @@ def fetch_target(
     review = resolve(settings, repo_config, {}).config.review
     # A person asked (a command, or the CLI): the rules for automatic reviews do not apply.
     asked = request.trigger in ("command", "cli")
-    if request.trigger == "command" and request.command is not None and request.command != review.command:
+    command = request.command
+    if request.trigger == "command" and command is not None and command != review.command:
         # Not this repository's command: ignored quietly, before any permission check.
-        return skip(f"{request.command} is not this repository's command ({review.command})")
+        return skip(f"{command} is not this repository's command ({review.command})")
     if request.trigger == "command" and request.requested_by:
         refusal = _check_commander(request, gh)
         if refusal is not None:
