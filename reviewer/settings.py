@@ -70,6 +70,9 @@ class Settings:
     workers: int = 2
     max_body_bytes: int = 25 * 1024 * 1024
     delivery_ttl_s: int = 7 * 24 * 3600
+    job_retries: int = 3  # transient failures retried this many times, then a note on the PR
+    job_retry_delay_s: float = 30.0  # first retry delay; doubles each time
+    job_lease_s: float = 120.0  # a running job whose worker stops renewing it is run again
     log_level: str = "INFO"
 
     @classmethod
@@ -112,6 +115,11 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1", key=name)
+        if self.job_retries < 0 or self.job_retry_delay_s < 0 or self.job_lease_s < 10:
+            raise ConfigError(
+                f"{PREFIX}JOB_RETRIES and {PREFIX}JOB_RETRY_DELAY_S must not be negative, "
+                f"and {PREFIX}JOB_LEASE_S must be at least 10"
+            )
         if self.max_comments < 0 or self.max_retries < 0:
             raise ConfigError(f"{PREFIX}MAX_COMMENTS and MAX_RETRIES must not be negative")
         for name in ("monthly_budget_usd", "review_budget_usd"):

@@ -44,6 +44,18 @@ def check_settings(settings: Settings, *, web: bool) -> None:
         )
     if not settings.anthropic_api_key:
         raise ConfigError("ANTHROPIC_API_KEY is not set", key="ANTHROPIC_API_KEY")
+    check_operator_config(settings)
+
+
+def check_operator_config(settings: Settings) -> None:
+    """Fail at start-up, not on the first review: the model's price, the org defaults file."""
+    from reviewer.effective_config import operator_policy, resolve
+    from reviewer.pricing import PriceTable
+
+    prices = PriceTable.load(settings.prices_path)
+    config = resolve(operator_policy(settings))
+    for model in {settings.model, config.model, *(r.model for r in config.config.model.routing)}:
+        prices.price(model)  # UnknownModelError names the model and the known ones
 
 
 def check_services(settings: Settings) -> None:

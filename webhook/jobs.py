@@ -93,11 +93,10 @@ class JobOptions:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobOptions:
-        defaults = cls()
         return cls(
-            retries=int(getattr(settings, "job_retries", defaults.retries)),
-            retry_delay_s=float(getattr(settings, "job_retry_delay_s", defaults.retry_delay_s)),
-            lease_s=float(getattr(settings, "job_lease_s", defaults.lease_s)),
+            retries=settings.job_retries,
+            retry_delay_s=settings.job_retry_delay_s,
+            lease_s=settings.job_lease_s,
             keep_s=float(settings.delivery_ttl_s),
         )
 
