@@ -523,7 +523,7 @@ def test_no_chunks_no_calls(fake_claude: FakeMessages, client: anthropic.Anthrop
 def test_missing_api_key_fails_only_when_a_call_is_needed(
     fake_claude: FakeMessages, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env-must-not-be-used")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-env-unused")
     with make_client(settings.replace(anthropic_api_key=None)) as keyless:
         assert _review(keyless, [])[0].results == ()
         with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY is not set"):

