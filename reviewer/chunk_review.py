@@ -151,12 +151,19 @@ class ChunkOrchestrator:
         if not ordered:
             return ChunkReviewOutcome(())
         workers = min(self.concurrency, len(ordered))
+        first: tuple[ChunkResult, ...] = ()
+        if len(ordered) > workers:
+            # More than one wave of calls: the first call alone writes the prompt cache that
+            # every later call then reads (at a tenth of the price), at the cost of one call's
+            # latency. Calls started together would each write it.
+            first = (self._review_chunk(review, ordered[0]),)
+            ordered = ordered[1:]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="claude") as pool:
             futures: list[Future[ChunkResult]] = [
                 pool.submit(self._review_chunk, review, chunk) for chunk in ordered
             ]
             try:
-                results = tuple(f.result() for f in futures)
+                results = first + tuple(f.result() for f in futures)
             except BaseException:
                 for f in futures:
                     f.cancel()

@@ -30,7 +30,7 @@ class CallRecord:
 
 
 class UsageSink(Protocol):
-    def __call__(self, record: CallRecord) -> None: ...
+    def __call__(self, record: CallRecord, /) -> None: ...
 
 
 class BudgetGate(Protocol):

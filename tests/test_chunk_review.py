@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -98,3 +100,44 @@ def test_attempts_are_recorded_when_send_raises() -> None:
         )
 
     assert [r.outcome for r in records] == ["ok"]
+
+
+class TimedSend(ScriptedSend):
+    """Answers every call with no findings and logs when each chunk's call starts and ends."""
+
+    def __init__(self, barrier: threading.Barrier | None = None) -> None:
+        super().__init__()
+        self.events: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self.barrier = barrier
+
+    def __call__(self, **kw: Any) -> Reply:
+        with self.lock:
+            self.events.append(("start", kw["chunk_index"]))
+        if self.barrier is not None:
+            self.barrier.wait(timeout=5)  # raises unless the calls really overlap
+        time.sleep(0.01)
+        kw["records"].append(CallRecord(MODEL, kw["chunk_index"], next(kw["attempts"]), "ok"))
+        with self.lock:
+            self.events.append(("end", kw["chunk_index"]))
+        return Reply(stop_reason="end_turn")
+
+
+def test_first_call_alone_warms_the_cache_when_there_are_several_waves() -> None:
+    send = TimedSend()
+    chunks = [_chunk(i, f"f{i}.py") for i in range(5)]
+    outcome = ChunkOrchestrator(send, model=MODEL, concurrency=2).review(
+        CONTEXT, chunks, sink=lambda r: None
+    )
+    assert [r.index for r in outcome.results] == [0, 1, 2, 3, 4]
+    assert send.events[:2] == [("start", 0), ("end", 0)]
+    assert len(send.events) == 10
+
+
+def test_one_wave_of_calls_runs_at_once() -> None:
+    send = TimedSend(barrier=threading.Barrier(3))
+    chunks = [_chunk(i, f"f{i}.py") for i in range(3)]
+    outcome = ChunkOrchestrator(send, model=MODEL, concurrency=4).review(
+        CONTEXT, chunks, sink=lambda r: None
+    )
+    assert [r.status for r in outcome.results] == ["ok", "ok", "ok"]
