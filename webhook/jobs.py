@@ -205,16 +205,17 @@ class JobQueue:
     def _process(self, job: ReviewJob) -> str:
         opts = self.options
         token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
-        if self.store.start(job.job_id, token=token, lease_s=opts.lease_s) is None:
-            log.info("job already finished or running elsewhere; dropping this copy")
-            return "duplicate"
+        # The PR's lock first, then the job: a job waiting for the lock stays "queued" (huey
+        # holds it as a scheduled retry), so "running" always means a review is under way.
         if not self.store.acquire_lock(job.lock_key, token=token, ttl_s=opts.lease_s):
-            self.store.requeue(job.job_id, token=token)
             log.info(
                 "another job is reviewing %s; retrying in %ss", job.lock_key, opts.lock_retry_s
             )
             raise RetryTask(delay=opts.lock_retry_s)
         try:
+            if self.store.start(job.job_id, token=token, lease_s=opts.lease_s) is None:
+                log.info("job already finished or running elsewhere; dropping this copy")
+                return "duplicate"
             attempt = self.store.count_attempt(job.job_id, token=token)
             if attempt > opts.retries + 1:
                 # Runs that never finished (the worker died each time) count as attempts too.
