@@ -15,6 +15,7 @@ from reviewer.chunking import Chunk, split_chunk
 from reviewer.errors import BudgetExceeded
 from reviewer.findings import Finding
 from reviewer.prompt import PromptContext, build_request, prefix_tokens
+from reviewer.tokens import context_window
 from reviewer.usage import BudgetGate, CallRecord, UsageSink
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,14 @@ class SendFn(Protocol):
     ) -> Reply: ...
 
 
+class CountFn(Protocol):
+    """Count a request's input tokens exactly (free, rate-limited); None when it cannot."""
+
+    def __call__(
+        self, *, model: str, system: list[dict[str, Any]], messages: list[dict[str, Any]]
+    ) -> int | None: ...
+
+
 @dataclass
 class _Review:
     """State shared by the chunks of one review."""
@@ -127,8 +136,10 @@ class ChunkOrchestrator:
         max_output_tokens: int = 4096,
         concurrency: int = 4,
         fallback_model: str | None = None,
+        count: CountFn | None = None,
     ) -> None:
         self._send = send
+        self._count = count
         self.model = model
         self.max_output_tokens = max_output_tokens
         self.concurrency = max(1, concurrency)
@@ -236,13 +247,19 @@ class ChunkOrchestrator:
         review = job.review
         if review.budget_stop is not None:
             raise review.budget_stop  # another chunk ran out of budget
+        system, messages = build_request(review.context, piece)
+        input_tokens = piece.estimated_input_tokens + review.prefix_tokens(model)
+        counted = (
+            self._count(model=model, system=system, messages=messages) if self._count else None
+        )
+        if counted is not None:
+            if counted + max_tokens > context_window(model):
+                return Reply(too_long=True)  # split now rather than pay for a refused call
+            input_tokens = counted
         if review.gate is not None:
             review.gate.before_call(
-                model=model,
-                input_tokens=piece.estimated_input_tokens + review.prefix_tokens(model),
-                max_output_tokens=max_tokens,
+                model=model, input_tokens=input_tokens, max_output_tokens=max_tokens
             )
-        system, messages = build_request(review.context, piece)
         records: list[CallRecord] = []
         reply: Reply | None = None
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -18,6 +19,7 @@ from reviewer.prompt import PromptContext
 from reviewer.settings import Settings
 from reviewer.usage import BudgetGate, CallRecord, UsageSink
 
+log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 # CallRecord.outcome of an attempt that got an answer, by stop_reason.
@@ -242,6 +244,7 @@ class ChunkReviewer:
         max_output_tokens: int = 4096,
         concurrency: int = 4,
         fallback_model: str | None = None,
+        count_tokens: bool = False,
     ) -> None:
         self._client = client
         self._orchestrator = ChunkOrchestrator(
@@ -250,6 +253,7 @@ class ChunkReviewer:
             max_output_tokens=max_output_tokens,
             concurrency=concurrency,
             fallback_model=fallback_model,
+            count=self._count if count_tokens else None,
         )
 
     def review(
@@ -265,6 +269,22 @@ class ChunkReviewer:
         The gate is told the chunk's estimate plus the estimate of the prompt around it.
         """
         return self._orchestrator.review(context, chunks, sink=sink, gate=gate)
+
+    def _count(
+        self, *, model: str, system: list[dict[str, Any]], messages: list[dict[str, Any]]
+    ) -> int | None:
+        """Exact input tokens from `messages.count_tokens` (free, not billed: no ledger row)."""
+        try:
+            counted = self._client.messages.count_tokens(
+                model=model,
+                system=cast("list[TextBlockParam]", system),
+                messages=cast("list[MessageParam]", messages),
+                output_config={"format": {"type": "json_schema", "schema": findings_json_schema()}},
+            )
+        except (anthropic.APIError, ClaudeError) as exc:
+            log.info("count_tokens failed, using the estimate: %s", self._redact(_describe(exc)))
+            return None
+        return counted.input_tokens
 
     def _send(
         self,

@@ -80,6 +80,7 @@ def call_model(
         max_output_tokens=settings.max_output_tokens,
         concurrency=settings.concurrency,
         fallback_model=settings.fallback_model,
+        count_tokens=settings.count_tokens,
     )
     say(f"asking {plan.model} about {len(plan.chunks)} chunks")
     outcome = reviewer.review(plan.context, plan.chunks, sink=sink, gate=spend)

@@ -549,3 +549,46 @@ def test_a_large_max_tokens_is_not_refused_by_the_sdk(
 
     assert outcome.results[0].status == "ok"
     assert fake_claude.requests[0]["max_tokens"] == 30_000
+
+
+def test_count_tokens_gives_the_gate_the_exact_count(
+    client: anthropic.Anthropic, fake_claude: FakeMessages
+) -> None:
+    fake_claude.counts.append(777)
+    gate = CountingGate(allowed=5)
+    outcome, sink = _review(client, [_chunk(0, "a.py")], gate=gate, count_tokens=True)
+
+    assert outcome.results[0].status == "ok"
+    assert [c["input_tokens"] for c in gate.calls] == [777]
+    [counted] = fake_claude.count_requests
+    [sent] = fake_claude.requests
+    # The count is of the very request that is then sent, schema included.
+    for key in ("model", "system", "messages", "output_config"):
+        assert counted[key] == sent[key]
+    assert_usage_recorded(sink, fake_claude)  # counting is free: no ledger row for it
+
+
+def test_count_tokens_splits_a_chunk_too_long_before_sending_it(
+    client: anthropic.Anthropic, fake_claude: FakeMessages
+) -> None:
+    fake_claude.counts.extend([250_000, 900, 900])
+    outcome, sink = _review(client, [_chunk(0, "a.py", "b.py")], count_tokens=True)
+
+    assert outcome.results[0].status == "ok"
+    assert len(fake_claude.count_requests) == 3
+    sent = [json.dumps(r["messages"]) for r in fake_claude.requests]
+    assert len(sent) == 2  # only the halves were sent, never the whole chunk
+    assert sum("FILE: a.py" in s for s in sent) == sum("FILE: b.py" in s for s in sent) == 1
+    assert_usage_recorded(sink, fake_claude)
+
+
+def test_a_failed_count_falls_back_to_the_estimate(
+    client: anthropic.Anthropic, fake_claude: FakeMessages
+) -> None:
+    fake_claude.counts.extend([error_answer(400)])
+    gate = CountingGate(allowed=5)
+    outcome, _ = _review(client, [_chunk(0, "a.py")], gate=gate, count_tokens=True)
+
+    assert outcome.results[0].status == "ok"
+    assert gate.calls[0]["input_tokens"] > 400  # the estimate: chunk plus prompt prefix
+    assert len(fake_claude.requests) == 1

@@ -178,6 +178,13 @@ class FakeMessages:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         server.expect_request("/v1/messages", method="POST").respond_with_handler(self._handle)
+        # POST /v1/messages/count_tokens: answers from `counts` in turn (an int is a count,
+        # an Answer an error), else a size-based count; its requests go to `count_requests`.
+        self.counts: deque[int | Answer] = deque()
+        self.count_requests: list[dict[str, Any]] = []
+        server.expect_request("/v1/messages/count_tokens", method="POST").respond_with_handler(
+            self._handle_count
+        )
 
     @property
     def base_url(self) -> str:
@@ -278,6 +285,24 @@ class FakeMessages:
         return Response(
             json.dumps(payload), status=answer.status, headers=headers, mimetype="application/json"
         )
+
+    def _handle_count(self, request: Request) -> Response:
+        body = json.loads(request.get_data(as_text=True) or "null")
+        with self._lock:
+            self.count_requests.append(body)
+            scripted = self.counts.popleft() if self.counts else None
+        if isinstance(scripted, Answer):
+            return Response(
+                json.dumps(scripted.body), status=scripted.status, headers=dict(scripted.headers),
+                mimetype="application/json",
+            )  # fmt: skip
+        count = _size_count(body) if scripted is None else scripted
+        return Response(json.dumps({"input_tokens": count}), mimetype="application/json")
+
+
+def _size_count(body: Any) -> int:
+    """A stand-in for the real tokenizer: one token per four bytes of the request."""
+    return max(1, len(json.dumps(body)) // 4)
 
 
 def fake_settings(fake: FakeMessages, **overrides: Any) -> Settings:
