@@ -224,7 +224,18 @@ class ChunkOrchestrator:
             halves = split_chunk(piece, model=self.model)
         except ValueError:
             return failed
-        return _merge(job.index, [self._review_piece(job, h, depth=depth + 1) for h in halves])
+        results: list[ChunkResult] = []
+        for half in halves:
+            try:
+                results.append(self._review_piece(job, half, depth=depth + 1))
+            except BudgetExceeded as exc:
+                if not results:
+                    raise  # nothing found yet: the caller marks the whole chunk skipped
+                # Keep what the first half found (and was billed for); skip the rest.
+                job.review.stop(exc)
+                results.append(ChunkResult(job.index, "skipped", None, error=exc.message))
+                break
+        return _merge(job.index, results)
 
     def _conclude(self, job: _Job, reply: Reply) -> ChunkResult:
         index, stop = job.index, reply.stop_reason

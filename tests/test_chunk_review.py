@@ -12,6 +12,7 @@ import pytest
 from reviewer.chunk_review import ChunkOrchestrator, Reply
 from reviewer.chunking import Chunk, ChunkPart
 from reviewer.diff import DiffLine, FileStatus, Hunk
+from reviewer.errors import BudgetExceeded
 from reviewer.findings import Finding, Severity
 from reviewer.prompt import PromptContext
 from reviewer.usage import CallRecord
@@ -141,3 +142,30 @@ def test_one_wave_of_calls_runs_at_once() -> None:
         CONTEXT, chunks, sink=lambda r: None
     )
     assert [r.status for r in outcome.results] == ["ok", "ok", "ok"]
+
+
+class AllowGate:
+    """A BudgetGate that lets `allowed` calls through, then stops the review."""
+
+    def __init__(self, allowed: int) -> None:
+        self.allowed = allowed
+
+    def before_call(self, *, model: str, input_tokens: int, max_output_tokens: int) -> None:
+        self.allowed -= 1
+        if self.allowed < 0:
+            raise BudgetExceeded("budget spent", budget="review", limit="1", spent="1")
+
+
+def test_budget_stop_between_halves_keeps_the_first_half_findings() -> None:
+    send = ScriptedSend(
+        Reply(too_long=True),  # the whole chunk: split it
+        Reply(stop_reason="end_turn", findings=[_finding("left.py")]),
+    )
+    outcome = ChunkOrchestrator(send, model=MODEL).review(
+        CONTEXT, [_chunk(0, "left.py", "right.py")], sink=lambda r: None, gate=AllowGate(2)
+    )
+    (result,) = outcome.results
+    assert result.status == "skipped" and result.error == "budget spent"
+    assert [f.path for f in result.findings] == ["left.py"]
+    assert outcome.budget_stop is not None
+    assert len(send.calls) == 2
