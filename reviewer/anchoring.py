@@ -46,6 +46,9 @@ class ReviewDraft:
     # Summary sections that did not fit GitHub's body limit, posted as comments right after
     # the review: a long list is continued there, never cut.
     followups: tuple[str, ...] = ()
+    # Idempotency key: the delivery that asked. A rerun of the same delivery (a worker killed
+    # after posting) finds this review by its marker instead of posting another.
+    key: str | None = None
 
 
 def fingerprint(path: str, finding: Finding, code: str) -> str:

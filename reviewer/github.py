@@ -388,16 +388,17 @@ class GitHubClient:
                 # A 5xx or a timeout does not say whether GitHub created the review.
                 log.warning("review POST failed (%s); checking whether it exists", exc.message)
                 self._sleep(AMBIGUOUS_WAIT_S * attempt)
-                found = self._find_review(repo, number, key, draft.commit_id)
+                found = self.find_review(repo, number, key=key, commit_id=draft.commit_id)
                 if found is not None:
                     return found, True
                 if attempt == REVIEW_POST_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _find_review(
-        self, repo: str, number: int, key: str, commit_id: str
+    def find_review(
+        self, repo: str, number: int, *, key: str, commit_id: str
     ) -> dict[str, Any] | None:
+        """Our review of `commit_id` whose hidden marker carries `key`, if GitHub has it."""
         marker = payloads.review_marker(key)
         for review in self._paginate(f"{_repo_url(repo)}/pulls/{number}/reviews"):
             if review.get("commit_id") == commit_id and marker in (review.get("body") or ""):

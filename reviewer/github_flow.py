@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from reviewer import payloads
 from reviewer.anchoring import ReviewDraft
 from reviewer.diff import PullRequestDiff, parse_diff
 from reviewer.effective_config import resolve
@@ -38,6 +39,18 @@ def fetch_target(
         return skip("the pull request is closed")
     if request.expected_head_sha and pull.head_sha != request.expected_head_sha:
         return skip("the head moved since this review was asked for; a newer job reviews it")
+    if request.delivery_id is not None:
+        key = payloads.delivery_key(request.delivery_id)
+        posted = gh.find_review(repo, number, key=key, commit_id=pull.head_sha)
+        if posted is not None:  # a rerun after the review was posted: nothing more to do
+            say("skipped: this delivery's review is already posted")
+            return ReviewResult(
+                status="skipped",
+                reason="this delivery's review is already posted",
+                head_sha=pull.head_sha,
+                review_id=int(posted["id"]),
+                review_url=posted.get("html_url"),
+            )
     repo_config = _base_config(request, settings, gh, pull)
     if isinstance(repo_config, ReviewResult):
         return repo_config

@@ -32,8 +32,15 @@ def review_marker(key: str) -> str:
     return f"<!-- reviewer:review={key} -->"
 
 
+def delivery_key(delivery_id: str) -> str:
+    """The review key of the delivery that asked for the review."""
+    return hashlib.sha256(f"delivery\x1f{delivery_id}".encode()).hexdigest()[:16]
+
+
 def review_key(draft: ReviewDraft) -> str:
-    """A stable id of one draft: same draft, same key, so a re-post is recognised."""
+    """A stable id of one draft: its delivery's key, else a hash of the draft itself."""
+    if draft.key is not None:
+        return delivery_key(draft.key)
     digest = hashlib.sha256()
     for part in (draft.commit_id, draft.event, draft.body):
         digest.update(part.encode("utf-8") + b"\x1e")

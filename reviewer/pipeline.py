@@ -249,6 +249,7 @@ def _review(
         comments=anchored.comments,
         event=plan.config.review_event(c.severity for c in anchored.comments),
         followups=summary.followups,
+        key=request.delivery_id,
     )
     return publish(request, gh, target.repo, target.pr_number, draft, result, say)
 

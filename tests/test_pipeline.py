@@ -478,3 +478,21 @@ def test_automatic_reviews_off_still_answers_a_command(
     assert run_review(ReviewRequest(REPO, 7, trigger="auto"), settings).status == "skipped"
     assert run_review(ReviewRequest(REPO, 7, trigger="action"), settings).status == "skipped"
     assert run_review(ReviewRequest(REPO, 7, trigger="command"), settings).status == "reviewed"
+
+
+def test_a_rerun_of_the_same_delivery_finds_its_review_and_spends_nothing(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    # A worker killed after posting runs the job again: one review, one model call.
+    _pull(fake_github)
+    fake_claude.default = findings_answer([INJECTION])
+    request = ReviewRequest(REPO, 7, trigger="command", delivery_id="delivery-42")
+    first = run_review(request, settings)
+    again = run_review(request, settings)
+
+    assert first.status == "reviewed"
+    assert again.status == "skipped" and again.review_id == first.review_id
+    assert len(fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")) == 1
+    assert len(fake_claude.requests) == 1
+    other = run_review(ReviewRequest(REPO, 7, trigger="command", delivery_id="d-43"), settings)
+    assert other.status == "reviewed"  # a new command is a new review
