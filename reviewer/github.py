@@ -311,24 +311,18 @@ class GitHubClient:
         GitHub refused it alone, or when the probe budget ran out. Then one review is posted
         with the rest inline. Nothing is posted twice and no finding is lost.
         """
-        try:
-            data, reused = self._create_review(repo, number, draft)
-            return _result(data, draft.comments, (), reused=reused)
-        except GitHubError as exc:
-            if exc.status_code != 422:
-                raise
-            first_error = exc
+        posted = self._create_unless_422(repo, number, draft)
+        if isinstance(posted, PublishResult):
+            return posted
+        first_error = posted
         # A probe left by an interrupted run blocks every review ("one pending review per
         # pull request"): delete it and try once more before suspecting the comments.
         reviews_url = f"{_repo_url(repo)}/pulls/{number}/reviews"
         if delete_probes(self._request, self._paginate, reviews_url):
-            try:
-                data, reused = self._create_review(repo, number, draft)
-                return _result(data, draft.comments, (), reused=reused)
-            except GitHubError as exc:
-                if exc.status_code != 422:
-                    raise
-                first_error = exc
+            posted = self._create_unless_422(repo, number, draft)
+            if isinstance(posted, PublishResult):
+                return posted
+            first_error = posted
         if not draft.comments or "pending review" in first_error.message:
             raise first_error
         log.warning("GitHub refused the review (%s); isolating the comments", first_error.message)
@@ -353,6 +347,18 @@ class GitHubClient:
             probes=prober.used,
             overflow_comments=len(overflow),
         )
+
+    def _create_unless_422(
+        self, repo: str, number: int, draft: ReviewDraft
+    ) -> PublishResult | GitHubError:
+        """Post the whole draft; a 422 is returned (to isolate its cause), not raised."""
+        try:
+            data, reused = self._create_review(repo, number, draft)
+        except GitHubError as exc:
+            if exc.status_code != 422:
+                raise
+            return exc
+        return _result(data, draft.comments, (), reused=reused)
 
     def _post_with_moved(
         self,

@@ -145,6 +145,17 @@ class Settings:
         return self.data_dir / "queue.sqlite3"
 
 
+def ensure_parent(path: Path) -> None:
+    """Create the folder of a data file; ConfigError naming REVIEWER_DATA_DIR if it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"REVIEWER_DATA_DIR: cannot create {path.parent}: {exc.strerror}",
+            key="REVIEWER_DATA_DIR",
+        ) from exc
+
+
 # Variables the SDKs and GitHub Actions define themselves, honoured under their own names.
 _SDK_NAMES = {
     "anthropic_api_key": "ANTHROPIC_API_KEY",

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import redis
 
 from reviewer.errors import ConfigError
-from reviewer.settings import Settings
+from reviewer.settings import Settings, ensure_parent
 
 DEFAULT_DELIVERY_TTL_S = 7 * 24 * 3600
 # A job is queued (waiting in huey), running (a worker holds its lease) or finished.
@@ -116,13 +116,7 @@ class SqliteDeliveryStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"REVIEWER_DATA_DIR: cannot create {path.parent}: {exc.strerror}",
-                key="REVIEWER_DATA_DIR",
-            ) from exc
+        ensure_parent(path)
         self._local = threading.local()
         with self._tx() as db:
             for statement in _SCHEMA:

@@ -21,7 +21,7 @@ from huey.storage import SqliteStorage
 
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.pipeline import ReviewRequest, ReviewResult, run_review
-from reviewer.settings import Settings
+from reviewer.settings import Settings, ensure_parent
 from webhook import metrics
 from webhook.deliveries import DeliveryStore, open_store
 from webhook.logging import log_context
@@ -129,13 +129,7 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
                 "REVIEWER_REDIS_URL is not a redis:// URL", key="REVIEWER_REDIS_URL"
             ) from exc
     path = settings.queue_path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(
-            f"REVIEWER_DATA_DIR: cannot create {path.parent}: {exc.strerror}",
-            key="REVIEWER_DATA_DIR",
-        ) from exc
+    ensure_parent(path)
     return _SqliteHuey(name, filename=str(path), results=False)
 
 
