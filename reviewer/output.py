@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from reviewer.results import ReviewResult
-from reviewer.summary import format_usd, severity_counts
+from reviewer.summary import format_usd, plural, severity_counts
 
 
 def to_json(result: ReviewResult) -> dict[str, Any]:
@@ -88,7 +88,7 @@ def render_text(result: ReviewResult) -> str:
     title = "Dry run" if result.status == "dry_run" else "Review"
     lines.append(
         f"{title}: {len(result.files)} files, {reviewed} to review, "
-        f"{len(result.files) - reviewed} skipped; {len(result.chunks)} chunks; "
+        f"{len(result.files) - reviewed} skipped; {plural(len(result.chunks), 'chunk')}; "
         f"model {result.model}"
     )
     lines.append("")

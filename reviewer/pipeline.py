@@ -26,7 +26,7 @@ from reviewer.results import (
     Trigger,
 )
 from reviewer.settings import Settings
-from reviewer.summary import build_summary
+from reviewer.summary import build_summary, plural
 from reviewer.tokens import input_budget
 
 __all__ = [
@@ -168,8 +168,8 @@ def _review(
     plan = plan_review(request, settings, target)
     files = _file_reports(plan.decisions)
     say(
-        f"{sum(f.reviewed for f in files)} of {len(files)} files to review in "
-        f"{len(plan.chunks)} chunks with {plan.model}"
+        f"{sum(f.reviewed for f in files)} of {plural(len(files), 'file')} to review in "
+        f"{plural(len(plan.chunks), 'chunk')} with {plan.model}"
     )
     base = ReviewResult(
         status="dry_run",

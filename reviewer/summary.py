@@ -25,6 +25,11 @@ class Summary:
     followups: tuple[str, ...] = ()
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 chunk`, `2 chunks`."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def format_usd(amount: Decimal) -> str:
     """Dollars with enough places to show a cheap review's cost (4 below a cent)."""
     return f"${amount.quantize(Decimal('0.0001'))}"
@@ -59,7 +64,10 @@ def build_summary(
 
     title = "new findings" if rereview else "findings"
     head = [f"### Claude review: {len(everything)} {title} ({severity_counts(everything)})", ""]
-    line = f"Reviewed {len(reviewed)} of {len(files)} files in {len(chunks)} chunks with `{model}`."
+    line = (
+        f"Reviewed {len(reviewed)} of {plural(len(files), 'file')} in "
+        f"{plural(len(chunks), 'chunk')} with `{model}`."
+    )
     if cost_usd is not None:
         line += f" Cost {format_usd(cost_usd)}"
         if month_to_date_usd is not None:

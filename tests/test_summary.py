@@ -44,7 +44,7 @@ def test_summary_states_counts_model_cost_and_month_to_date() -> None:
         month_to_date_usd=Decimal("3.5"),
     ).body
     assert "1 findings (1 major)" in body
-    assert "Reviewed 1 of 2 files in 1 chunks with `claude-sonnet-4-6`" in body
+    assert "Reviewed 1 of 2 files in 1 chunk with `claude-sonnet-4-6`" in body
     assert "Cost $0.0123; this repository this month: $3.5000." in body
 
 
