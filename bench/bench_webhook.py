@@ -179,8 +179,8 @@ def report(
 ) -> None:
     os.environ.update({k: v for k, v in env.items() if k.startswith("REVIEWER_")})
     from reviewer.settings import Settings
-    from webhook.deliveries import RedisDeliveryStore
     from webhook.jobs import JobQueue
+    from webhook.store_redis import RedisDeliveryStore
 
     latencies = sorted(r[0] * 1000 for r in results)
     by_status: dict[int, int] = {}

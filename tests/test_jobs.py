@@ -20,8 +20,8 @@ import pytest
 from reviewer.errors import ClaudeError, GitHubError, ReviewerError
 from reviewer.pipeline import ReviewRequest, ReviewResult
 from reviewer.settings import Settings
-from webhook.deliveries import RedisDeliveryStore
 from webhook.jobs import JobOptions, JobQueue, ReviewJob, running_consumer
+from webhook.store_redis import RedisDeliveryStore
 
 # Short timings so retries, leases and recovery happen within a test; huey's scheduler
 # itself wakes once a second, so a retry takes about a second whatever the delay.

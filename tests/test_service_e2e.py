@@ -34,8 +34,8 @@ from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.github_server import FakeGitHub as LoopbackGitHub
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from webhook.app import create_app
-from webhook.deliveries import RedisDeliveryStore
 from webhook.jobs import JobOptions, JobQueue, running_consumer
+from webhook.store_redis import RedisDeliveryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
