@@ -12,17 +12,17 @@ body is exactly what `reviewer.payloads` built. Retry policy:
   with an injectable `sleep` and a cap. A review POST that failed ambiguously (5xx, timeout) is
   retried only after listing the PR's reviews shows that GitHub did not create it anyway.
 
-How long a refusal asks to wait is read in `reviewer.github_http`; the comments behind a 422
-are found in `reviewer.review_probe`.
+How long a refusal asks to wait is read in `reviewer.github_http`; a review is posted by
+`reviewer.review_publish`, which finds the comments behind a 422 with `reviewer.review_probe`.
 """
 
 from __future__ import annotations
 
 import base64
-import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
@@ -32,7 +32,7 @@ from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
 
 from reviewer import payloads
-from reviewer.anchoring import FINGERPRINT_RE, InlineComment, ReviewDraft
+from reviewer.anchoring import FINGERPRINT_RE, ReviewDraft
 from reviewer.diff import PullRequestDiff
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github_diff import from_github_files
@@ -45,7 +45,8 @@ from reviewer.github_http import (
     url_path,
     wrap,
 )
-from reviewer.review_probe import MAX_PROBES, Prober, delete_probes
+from reviewer.review_probe import MAX_PROBES
+from reviewer.review_publish import PublishResult, ReviewPublisher
 from reviewer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,6 @@ TIMEOUT_S: Final = 30
 # fixture sets it to 0 and DEFAULT_SLEEP to a recorder, for clients built by `from_settings`.
 WRITE_INTERVAL_S: float = 1.0
 DEFAULT_SLEEP: Sleep = time.sleep
-REVIEW_POST_ATTEMPTS: Final = 3
-AMBIGUOUS_WAIT_S: Final = 3.0
 WRITE_PERMISSIONS: Final = frozenset({"admin", "write"})
 
 
@@ -118,19 +117,6 @@ def skip_reason(pull: PullInfo, *, review_drafts: bool = False) -> str | None:
     if pull.draft and not review_drafts:
         return "the pull request is a draft"
     return None
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    """The review GitHub holds now, and where each comment of the draft ended up."""
-
-    review_id: int
-    html_url: str
-    posted: tuple[InlineComment, ...]
-    moved_to_body: tuple[InlineComment, ...] = ()
-    reused: bool = False  # GitHub had created it before a failed answer: not posted again
-    probes: int = 0
-    overflow_comments: int = 0
 
 
 class GitHubClient:
@@ -292,124 +278,24 @@ class GitHubClient:
     # -- publish ---------------------------------------------------------------------------
 
     def publish_review(self, repo: str, number: int, draft: ReviewDraft) -> PublishResult:
-        """Post `draft` as one review, then its follow-ups (summary sections over the limit)."""
-        result = self._publish(repo, number, draft)
-        for text in draft.followups:
-            self.post_issue_comment(repo, number, text)
-        if not draft.followups:
-            return result
-        return dataclasses.replace(
-            result, overflow_comments=result.overflow_comments + len(draft.followups)
-        )
-
-    def _publish(self, repo: str, number: int, draft: ReviewDraft) -> PublishResult:
-        """Post `draft` as one review; on a 422, move the comments GitHub refuses to the body.
-
-        GitHub rejects the whole review when one comment cannot be placed, without saying
-        which. The comments are then tested in PENDING reviews (visible to their author only,
-        no notification, deleted at once) by bisection: a comment moves to the body only when
-        GitHub refused it alone, or when the probe budget ran out. Then one review is posted
-        with the rest inline. Nothing is posted twice and no finding is lost.
-        """
-        posted = self._create_unless_422(repo, number, draft)
-        if isinstance(posted, PublishResult):
-            return posted
-        first_error = posted
-        # A probe left by an interrupted run blocks every review ("one pending review per
-        # pull request"): delete it and try once more before suspecting the comments.
-        reviews_url = f"{_repo_url(repo)}/pulls/{number}/reviews"
-        if delete_probes(self._request, self._paginate, reviews_url):
-            posted = self._create_unless_422(repo, number, draft)
-            if isinstance(posted, PublishResult):
-                return posted
-            first_error = posted
-        if not draft.comments or "pending review" in first_error.message:
-            raise first_error
-        log.warning("GitHub refused the review (%s); isolating the comments", first_error.message)
-        prober = Prober(
-            self._request, self._paginate, reviews_url, draft.commit_id, self._max_probes
-        )
-        bad = prober.refused(list(draft.comments))
-        keep = [c for c in draft.comments if not any(c is b for b in bad)]
-        result, overflow = self._post_with_moved(repo, number, draft, keep, bad)
-        if result is None:  # still refused: place nothing inline
-            result, overflow = self._post_with_moved(repo, number, draft, [], draft.comments)
-            if result is None:
-                raise first_error
-        for text in overflow:
-            self.post_issue_comment(repo, number, text)
-        return PublishResult(
-            review_id=result.review_id,
-            html_url=result.html_url,
-            posted=result.posted,
-            moved_to_body=result.moved_to_body,
-            reused=result.reused,
-            probes=prober.used,
-            overflow_comments=len(overflow),
-        )
-
-    def _create_unless_422(
-        self, repo: str, number: int, draft: ReviewDraft
-    ) -> PublishResult | GitHubError:
-        """Post the whole draft; a 422 is returned (to isolate its cause), not raised."""
-        try:
-            data, reused = self._create_review(repo, number, draft)
-        except GitHubError as exc:
-            if exc.status_code != 422:
-                raise
-            return exc
-        return _result(data, draft.comments, (), reused=reused)
-
-    def _post_with_moved(
-        self,
-        repo: str,
-        number: int,
-        draft: ReviewDraft,
-        keep: Sequence[InlineComment],
-        moved: Sequence[InlineComment],
-    ) -> tuple[PublishResult | None, list[str]]:
-        new_draft, overflow = payloads.with_moved_comments(draft, keep, moved)
-        try:
-            data, reused = self._create_review(repo, number, new_draft)
-        except GitHubError as exc:
-            if exc.status_code == 422 and keep:
-                return None, []
-            raise
-        return _result(data, tuple(keep), tuple(moved), reused=reused), overflow
-
-    def _create_review(
-        self, repo: str, number: int, draft: ReviewDraft
-    ) -> tuple[dict[str, Any], bool]:
-        """POST the review; after an ambiguous failure, look for it before posting again."""
-        url = f"{_repo_url(repo)}/pulls/{number}/reviews"
-        body = payloads.review_body(draft)
-        key = payloads.review_key(draft)
-        for attempt in range(1, REVIEW_POST_ATTEMPTS + 1):
-            try:
-                _, data = self._request("POST", url, body=body)
-                return data, False
-            except GitHubError as exc:
-                if not exc.retryable:
-                    raise
-                # A 5xx or a timeout does not say whether GitHub created the review.
-                log.warning("review POST failed (%s); checking whether it exists", exc.message)
-                self._sleep(AMBIGUOUS_WAIT_S * attempt)
-                found = self.find_review(repo, number, key=key, commit_id=draft.commit_id)
-                if found is not None:
-                    return found, True
-                if attempt == REVIEW_POST_ATTEMPTS:
-                    raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        """Post `draft` as one review, then its follow-ups (see `reviewer.review_publish`)."""
+        return self._publisher(repo, number).publish(draft)
 
     def find_review(
         self, repo: str, number: int, *, key: str, commit_id: str
     ) -> dict[str, Any] | None:
         """Our review of `commit_id` whose hidden marker carries `key`, if GitHub has it."""
-        marker = payloads.review_marker(key)
-        for review in self._paginate(f"{_repo_url(repo)}/pulls/{number}/reviews"):
-            if review.get("commit_id") == commit_id and marker in (review.get("body") or ""):
-                return dict(review)
-        return None
+        return self._publisher(repo, number).find(key=key, commit_id=commit_id)
+
+    def _publisher(self, repo: str, number: int) -> ReviewPublisher:
+        return ReviewPublisher(
+            self._request,
+            self._paginate,
+            self._sleep,
+            f"{_repo_url(repo)}/pulls/{number}/reviews",
+            functools.partial(self.post_issue_comment, repo, number),
+            self._max_probes,
+        )
 
     # -- dedup -----------------------------------------------------------------------------
 
@@ -547,22 +433,6 @@ def _retry_policy() -> GithubRetry:
         raise_on_status=False,
         secondary_rate_wait=SECONDARY_RATE_WAIT_S,
         max_rate_limit_wait=MAX_RATE_LIMIT_WAIT_S,
-    )
-
-
-def _result(
-    data: Mapping[str, Any],
-    posted: tuple[InlineComment, ...],
-    moved: tuple[InlineComment, ...],
-    *,
-    reused: bool,
-) -> PublishResult:
-    return PublishResult(
-        review_id=int(data["id"]),
-        html_url=str(data.get("html_url", "")),
-        posted=posted,
-        moved_to_body=moved,
-        reused=reused,
     )
 
 
