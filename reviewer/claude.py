@@ -5,19 +5,17 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any, cast
 
 import anthropic
 from anthropic.types import Message, MessageParam, TextBlockParam
 
-from reviewer.chunk_review import ChunkOrchestrator, ChunkReviewOutcome, Reply
-from reviewer.chunking import Chunk
+from reviewer.chunk_review import ChunkOrchestrator, Reply
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.findings import InvalidOutputError, findings_json_schema, parse_findings
-from reviewer.prompt import PromptContext
 from reviewer.settings import Settings
-from reviewer.usage import BudgetGate, CallRecord, UsageSink
+from reviewer.usage import CallRecord
 
 log = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -233,7 +231,7 @@ def _prompt_too_long(exc: anthropic.APIStatusError) -> bool:
     return exc.status_code == 400 and ("too long" in text or "context window" in text)
 
 
-class ChunkReviewer:
+class ChunkReviewer(ChunkOrchestrator):
     """Review chunks with Claude: chunk_review's policy, each call sent through the SDK."""
 
     def __init__(
@@ -247,30 +245,16 @@ class ChunkReviewer:
         count_tokens: bool = False,
     ) -> None:
         self._client = client
-        self._orchestrator = ChunkOrchestrator(
-            self._send,
+        super().__init__(
+            self._send_via_sdk,
             model=model,
             max_output_tokens=max_output_tokens,
             concurrency=concurrency,
             fallback_model=fallback_model,
-            count=self._count if count_tokens else None,
+            count=self._count_via_sdk if count_tokens else None,
         )
 
-    def review(
-        self,
-        context: PromptContext,
-        chunks: Sequence[Chunk],
-        *,
-        sink: UsageSink,
-        gate: BudgetGate | None = None,
-    ) -> ChunkReviewOutcome:
-        """Review `chunks`; every attempt's usage goes to `sink`, `gate` is asked before each call.
-
-        The gate is told the chunk's estimate plus the estimate of the prompt around it.
-        """
-        return self._orchestrator.review(context, chunks, sink=sink, gate=gate)
-
-    def _count(
+    def _count_via_sdk(
         self, *, model: str, system: list[dict[str, Any]], messages: list[dict[str, Any]]
     ) -> int | None:
         """Exact input tokens from `messages.count_tokens` (free, not billed: no ledger row)."""
@@ -286,7 +270,7 @@ class ChunkReviewer:
             return None
         return counted.input_tokens
 
-    def _send(
+    def _send_via_sdk(
         self,
         *,
         model: str,
