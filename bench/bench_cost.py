@@ -21,8 +21,8 @@ from pathlib import Path
 
 from bench.bench_latency import LINES_PER_CHUNK, bench_settings, pr_diff, review_once
 from bench.fake_claude_server import count_tokens, serve_in_subprocess
-from reviewer.pricing import PriceTable
 from reviewer.settings import DEFAULT_MODEL
+from reviewer.spend.pricing import PriceTable
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.bench_plan import synthetic_diff
 from bench.fake_claude_server import Remote, serve_in_subprocess
-from reviewer.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.review.pipeline import ReviewRequest, ReviewResult, run_review
 from reviewer.settings import Settings
 
 # 600 changed lines per file: each file is a chunk of its own (about 19,500 estimated tokens,

@@ -23,9 +23,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from reviewer.ledger import CallRow, Ledger
-from reviewer.migrations import TableNames
-from reviewer.spend_cli import spend
+from reviewer.cli.spend import spend
+from reviewer.spend.ledger import CallRow, Ledger
+from reviewer.spend.migrations import TableNames
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -15,12 +15,12 @@ from typing import Any
 
 from unidiff import PatchSet
 
-from reviewer.chunking import ChunkPart, plan_chunks
-from reviewer.diff import parse_diff
-from reviewer.filters import select_files
-from reviewer.prompt import PromptContext, prefix_tokens, render_part
+from reviewer.core.chunking import ChunkPart, plan_chunks
+from reviewer.core.diff import parse_diff
+from reviewer.core.filters import select_files
+from reviewer.core.prompt import PromptContext, prefix_tokens, render_part
+from reviewer.core.tokens import estimate_tokens, input_budget
 from reviewer.settings import DEFAULT_MODEL, Settings
-from reviewer.tokens import estimate_tokens, input_budget
 
 
 def synthetic_diff(files: int, changed_lines: int) -> str:

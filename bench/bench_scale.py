@@ -33,7 +33,7 @@ def rss_mib() -> float:
 
 def one(lines: int, per_file: int) -> dict[str, Any]:
     """Measure one size in this process (call it in a fresh one)."""
-    from reviewer.pipeline import ReviewRequest, run_review
+    from reviewer.review.pipeline import ReviewRequest, run_review
     from reviewer.settings import Settings
 
     files = max(1, lines // per_file)

@@ -180,7 +180,7 @@ def report(
     os.environ.update({k: v for k, v in env.items() if k.startswith("REVIEWER_")})
     from reviewer.settings import Settings
     from webhook.jobs import JobQueue
-    from webhook.store_redis import RedisDeliveryStore
+    from webhook.store.redis import RedisDeliveryStore
 
     latencies = sorted(r[0] * 1000 for r in results)
     by_status: dict[int, int] = {}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from reviewer.anchoring import InlineComment
-from reviewer.diff import Side
-from reviewer.findings import Finding, Severity
-from reviewer.results import ChunkReport, FileReport, ReviewResult
+from reviewer.core.anchoring import InlineComment
+from reviewer.core.diff import Side
+from reviewer.core.findings import Finding, Severity
+from reviewer.model import ChunkReport, FileReport, ReviewResult
 
 REPO = "Codertocat/Hello-World"
 HEAD_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

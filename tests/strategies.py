@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from reviewer.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
+from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
 
 # Texts a line may hold: code-like ASCII, any printable Unicode, and attempts to break out of
 # a prompt's data block.

@@ -35,9 +35,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from reviewer.errors import RemoteError, ReviewerError
-from reviewer.ledger import Ledger
-from reviewer.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.review.pipeline import ReviewRequest, ReviewResult, run_review
 from reviewer.settings import Settings
+from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.messages_server import (
     FAKE_API_KEY,

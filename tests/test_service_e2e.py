@@ -28,14 +28,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pytest_httpserver import HTTPServer
 
-from reviewer.ledger import Ledger
 from reviewer.settings import Settings
+from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.github_server import FakeGitHub as LoopbackGitHub
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from webhook.app import create_app
 from webhook.jobs import JobOptions, JobQueue, running_consumer
-from webhook.store_redis import RedisDeliveryStore
+from webhook.store.redis import RedisDeliveryStore
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"

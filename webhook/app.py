@@ -14,12 +14,13 @@ from typing import IO, Any
 from flask import Flask, Response, request
 
 from reviewer.errors import ConfigError
-from reviewer.ledger import Ledger
 from reviewer.settings import Settings
+from reviewer.spend.ledger import Ledger
 from webhook import metrics
-from webhook.deliveries import DeliveryStore, open_store
 from webhook.jobs import JobQueue, ReviewJob
 from webhook.logging import Redactor, log_context, secret_values
+from webhook.store import open_store
+from webhook.store.base import DeliveryStore
 
 log = logging.getLogger("webhook.app")
 

@@ -49,8 +49,8 @@ def check_settings(settings: Settings, *, web: bool) -> None:
 
 def check_operator_config(settings: Settings) -> None:
     """Fail at start-up, not on the first review: the model's price, the org defaults file."""
-    from reviewer.effective_config import operator_policy, resolve
-    from reviewer.pricing import PriceTable
+    from reviewer.config.effective import operator_policy, resolve
+    from reviewer.spend.pricing import PriceTable
 
     prices = PriceTable.load(settings.prices_path)
     config = resolve(operator_policy(settings))
@@ -60,7 +60,7 @@ def check_operator_config(settings: Settings) -> None:
 
 def check_services(settings: Settings) -> None:
     """Open the queue, the delivery store and the ledger once; ConfigError if one cannot be."""
-    from reviewer.ledger import Ledger
+    from reviewer.spend.ledger import Ledger
     from webhook.jobs import JobQueue
 
     name = "REVIEWER_REDIS_URL" if settings.redis_url else "REVIEWER_DATA_DIR"

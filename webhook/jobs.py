@@ -20,11 +20,12 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 
 from reviewer.errors import ConfigError, ReviewerError
-from reviewer.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.review.pipeline import ReviewRequest, ReviewResult, run_review
 from reviewer.settings import Settings, ensure_parent
 from webhook import metrics
-from webhook.deliveries import DeliveryStore, open_store
 from webhook.logging import log_context
+from webhook.store import open_store
+from webhook.store.base import DeliveryStore
 
 log = logging.getLogger("webhook.jobs")
 
@@ -136,7 +137,7 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
 def post_failure_note(job: ReviewJob, settings: Settings, reason: str) -> None:
     """Tell the PR, once, that its review could not be done."""
     # Imported here: the adapter pulls in PyGithub, which the web process never needs.
-    from reviewer.github import GitHubClient
+    from reviewer.github.client import GitHubClient
 
     body = (
         f"The automated review could not be completed: {reason}\n\n"

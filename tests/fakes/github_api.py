@@ -43,11 +43,11 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 import responses
 
-import reviewer.github
-from reviewer.anchoring import InlineComment, fingerprint_marker
-from reviewer.diff import Side
-from reviewer.findings import Finding, Severity
-from reviewer.github import GitHubClient
+import reviewer.github.client
+from reviewer.core.anchoring import InlineComment, fingerprint_marker
+from reviewer.core.diff import Side
+from reviewer.core.findings import Finding, Severity
+from reviewer.github.client import GitHubClient
 from reviewer.settings import Settings
 
 DEFAULT_BASE_URL = "https://api.github.com"
@@ -691,6 +691,6 @@ def fake_github(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
     """A FakeGitHub at https://api.github.com; writes unthrottled, sleeps recorded."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         fake = FakeGitHub(rsps)
-        monkeypatch.setattr(reviewer.github, "WRITE_INTERVAL_S", 0.0)
-        monkeypatch.setattr(reviewer.github, "DEFAULT_SLEEP", fake.sleeps.append)
+        monkeypatch.setattr(reviewer.github.client, "WRITE_INTERVAL_S", 0.0)
+        monkeypatch.setattr(reviewer.github.client, "DEFAULT_SLEEP", fake.sleeps.append)
         yield fake

@@ -1,0 +1,91 @@
+"""`reviewer config check` and `reviewer config show`: validate and explain the configuration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import yaml
+
+from reviewer.config.effective import resolve
+from reviewer.config.repo import CONFIG_PATH, read_config_file
+from reviewer.errors import ConfigError
+from reviewer.settings import Settings
+
+
+def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"command line: --set {pair!r}: expected KEY=VALUE", key=key or None)
+        try:
+            overrides[key.strip()] = yaml.safe_load(raw)  # "5" → 5, "true" → True, "[a]" → list
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"command line: --set {pair!r}: cannot read the value") from exc
+    return overrides
+
+
+def _fail(exc: ConfigError) -> NoReturn:
+    click.echo(exc.message, err=True)
+    raise click.exceptions.Exit(exc.exit_code)
+
+
+@click.group("config")
+def config_group() -> None:
+    """Check and show the per-repository configuration (.github/reviewer.yml)."""
+
+
+@config_group.command("check")
+@click.argument("path", required=False, default=CONFIG_PATH)
+def check(path: str) -> None:
+    """Validate PATH (default .github/reviewer.yml); exit 2 with the first problem."""
+    try:
+        read_config_file(path)
+    except ConfigError as exc:
+        _fail(exc)
+    click.echo(f"{path}: OK")
+
+
+@config_group.command("show")
+@click.option(
+    "--config",
+    "config_path",
+    default=None,
+    help="Repository file to apply (default: .github/reviewer.yml here, if present).",
+)
+@click.option(
+    "--set",
+    "pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Command-line override of one dotted key, e.g. output.max_comments=5.",
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+def show(config_path: str | None, pairs: tuple[str, ...], fmt: str) -> None:
+    """Print the effective configuration and where each value came from."""
+    try:
+        settings = Settings.from_env()
+        path = config_path
+        if path is None and Path(CONFIG_PATH).is_file():
+            path = CONFIG_PATH
+        repo = read_config_file(path) if path is not None else None
+        effective = resolve(settings, repo, _parse_overrides(pairs))
+    except ConfigError as exc:
+        _fail(exc)
+    if fmt == "json":
+        data = {"file": path, **effective.as_dict()}
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"Repository file: {path or 'none (defaults and operator settings only)'}")
+    rows = effective.rows()
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, source in rows:
+        click.echo(f"{key:<{width}}  {source:<12}  {value}")
+    for notice in effective.notices:
+        click.echo(f"note: {notice}")
+
+
+config = config_group  # the name `reviewer.cli.main` registers as `reviewer config`

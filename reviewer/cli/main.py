@@ -1,0 +1,162 @@
+"""The `reviewer` command line: review a diff or a PR, and the service, spend and config tools."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from reviewer.cli.render import render_json, render_text
+from reviewer.core.findings import Severity
+from reviewer.errors import ConfigError, ReviewerError
+from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.settings import Settings
+
+# Subcommands that live with the code they drive, loaded only when named.
+LAZY_COMMANDS = {
+    "spend": "reviewer.cli.spend:spend",
+    "config": "reviewer.cli.config:config",
+    "action": "reviewer.action.run:action",
+    "serve": "webhook.cli:serve",
+    "worker": "webhook.cli:worker",
+}
+
+_PR_RE = re.compile(
+    r"^(?:https?://[^/]+/)?(?P<repo>[\w.-]+/[\w.-]+?)(?:#|/pulls?/)(?P<number>\d+)/?$"
+)
+_REMOTE_RE = re.compile(r"github\.com[:/](?P<repo>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use (click's documented pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS:
+            module_name, attr = LAZY_COMMANDS[cmd_name].split(":")
+            command: click.Command = getattr(importlib.import_module(module_name), attr)
+            return command
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup)
+@click.version_option(package_name="reviewer")
+def main() -> None:
+    """Review GitHub pull requests with Claude."""
+
+
+def fail(error: ReviewerError) -> NoReturn:
+    """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
+    click.echo(f"reviewer: error: {error.message}", err=True)
+    sys.exit(error.exit_code)
+
+
+def parse_target(target: str) -> tuple[str, int]:
+    """`owner/repo#123` or a pull request URL → ("owner/repo", 123)."""
+    match = _PR_RE.match(target.strip())
+    if match is None:
+        raise ConfigError(f"not a pull request: {target!r} (expected OWNER/REPO#NUMBER or a URL)")
+    return match["repo"], int(match["number"])
+
+
+def local_repo_name() -> str:
+    """The checkout's GitHub remote as OWNER/NAME, else "local"."""
+    try:
+        url = subprocess.run(
+            ["git", "remote", "get-url", "origin"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "local"
+    match = _REMOTE_RE.search(url)
+    return match["repo"] if match else "local"
+
+
+def read_diff(path: str) -> str:
+    """Read a diff file (`-` for stdin); bytes that are not UTF-8 are replaced, not fatal."""
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the diff {path}: {exc.strerror}") from exc
+    return data.decode("utf-8", errors="replace")
+
+
+@main.command()
+@click.argument("target", required=False)
+@click.option("--diff", "diff_path", help="A unified diff file to review, or - for stdin.")
+@click.option("--dry-run", is_flag=True, help="Plan and estimate; call no model, post nothing.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--model", help="Model id (overrides every configuration).")
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    help="Exit 1 when a finding at or above this severity exists.",
+)
+@click.option("--repo", "repo_name", help="OWNER/NAME to record the spend of a local diff under.")
+@click.option("--config", "config_path", help="A reviewer.yml to apply to a local diff.")
+@click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
+def review(
+    target: str | None,
+    diff_path: str | None,
+    dry_run: bool,
+    fmt: str,
+    model: str | None,
+    fail_on: str | None,
+    repo_name: str | None,
+    config_path: str | None,
+    no_post: bool,
+) -> None:
+    """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
+    try:
+        settings = Settings.from_env()
+        request = _request(target, diff_path, dry_run, model, repo_name, config_path, no_post)
+        result = _run(request, settings)
+    except ReviewerError as exc:
+        fail(exc)
+    click.echo(render_json(result) if fmt == "json" else render_text(result), nl=fmt == "json")
+    if fail_on and any(f.severity.at_least(Severity(fail_on)) for f in result.findings):
+        sys.exit(1)
+
+
+def _request(
+    target: str | None,
+    diff_path: str | None,
+    dry_run: bool,
+    model: str | None,
+    repo_name: str | None,
+    config_path: str | None,
+    no_post: bool,
+) -> ReviewRequest:
+    common: dict[str, Any] = {"dry_run": dry_run, "model": model, "trigger": "cli"}
+    if diff_path is not None:
+        if target is not None:
+            raise ConfigError("give either a pull request or --diff, not both")
+        repo = repo_name or local_repo_name()
+        text = read_diff(diff_path)
+        return ReviewRequest(repo=repo, diff_text=text, config_path=config_path, **common)
+    if target is None:
+        raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
+    repo, number = parse_target(target)
+    return ReviewRequest(repo=repo, pr_number=number, post=not no_post, **common)
+
+
+def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
+    from reviewer.review.pipeline import run_review
+
+    def progress(message: str) -> None:
+        click.echo(f"reviewer: {message}", err=True)
+
+    return run_review(request, settings, progress=progress)

@@ -1,0 +1,1 @@
+"""Repository configuration: the `.github/reviewer.yml` schema and the layered result."""

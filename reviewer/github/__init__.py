@@ -1,0 +1,1 @@
+"""The GitHub adapter: REST bodies, fetching and publishing (the only PyGithub user)."""

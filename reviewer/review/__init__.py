@@ -1,0 +1,1 @@
+"""Use cases: each one module that wires the ports (review, and what comes beside it)."""

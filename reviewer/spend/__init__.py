@@ -1,0 +1,1 @@
+"""Spend: usage records, prices, budgets and the ledger (the only SQLAlchemy user)."""

@@ -1,0 +1,368 @@
+"""The spend ledger: one row per Claude call attempt, in SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from reviewer.errors import LedgerError
+from reviewer.spend.migrations import TableNames, applied_migrations, migrate
+
+Trigger = Literal["auto", "command", "action", "cli"]
+GroupBy = Literal["repo", "model", "pr", "day"]
+TRIGGERS: tuple[str, ...] = get_args(Trigger)
+GROUP_BY: tuple[str, ...] = get_args(GroupBy)
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATION_LOCK_ID = 0x5E7D_1ED6
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One call attempt as the ledger stores it; `cost_usd` is exact."""
+
+    time: datetime
+    repository: str
+    pr_number: int | None
+    head_sha: str | None
+    trigger: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    cost_usd: Decimal
+    outcome: str
+    review_id: str
+    chunk_index: int
+    attempt: int
+    stop_reason: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """Totals of one group of a report: a repository, model, PR (`owner/name#12`) or day."""
+
+    key: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_input_tokens: int
+    cache_read_input_tokens: int
+    cost_usd: Decimal
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
+
+    SQLite's DATETIME drops the offset, so values are stored as naive UTC there.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise LedgerError("ledger times must be timezone-aware")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _calls_table(names: TableNames) -> sa.Table:
+    """The current shape of the calls table, for queries (migrations own the DDL)."""
+    return sa.Table(
+        names.calls,
+        sa.MetaData(),
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("time", UTCDateTime, nullable=False),
+        sa.Column("repository", sa.String),
+        sa.Column("pr_number", sa.Integer),
+        sa.Column("head_sha", sa.String),
+        sa.Column("trigger", sa.String),
+        sa.Column("model", sa.String),
+        sa.Column("input_tokens", sa.Integer),
+        sa.Column("output_tokens", sa.Integer),
+        sa.Column("cache_creation_input_tokens", sa.Integer),
+        sa.Column("cache_read_input_tokens", sa.Integer),
+        sa.Column("cost_pusd", sa.BigInteger),
+        sa.Column("stop_reason", sa.String),
+        sa.Column("request_id", sa.String),
+        sa.Column("outcome", sa.String),
+        sa.Column("review_id", sa.String),
+        sa.Column("chunk_index", sa.Integer),
+        sa.Column("attempt", sa.Integer),
+    )
+
+
+def to_pico(amount: Decimal) -> int:
+    """Return `amount` USD in whole pico-dollars; refuse an amount finer than that."""
+    scaled = amount.scaleb(12)
+    if scaled != scaled.to_integral_value():
+        raise LedgerError(f"cost {amount} USD is finer than the ledger's 1e-12 USD unit")
+    return int(scaled)
+
+
+def from_pico(value: int | Decimal | None) -> Decimal:
+    """Return a pico-dollar integer as exact USD."""
+    if not value:
+        return Decimal(0)
+    amount = Decimal(int(value)).scaleb(-12).normalize()
+    # normalize() writes whole dollars as 1E+1; keep them plain.
+    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
+
+
+def month_start(now: datetime) -> datetime:
+    """Return midnight UTC of the first day of `now`'s calendar month (UTC)."""
+    now = now.astimezone(UTC)
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month(start: datetime) -> datetime:
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+class Ledger:
+    """Writes and sums call rows; the only module that talks to the database."""
+
+    def __init__(self, engine: Engine, names: TableNames) -> None:
+        self._engine = engine
+        self._names = names
+        self._calls = _calls_table(names)
+
+    @classmethod
+    def open(cls, url: str, *, table_prefix: str = "") -> Ledger:
+        """Connect to `url`, create a SQLite file's directory, and apply migrations."""
+        names = TableNames(table_prefix)
+        try:
+            engine = _engine(url)
+        except (SQLAlchemyError, ValueError, OSError) as exc:
+            raise LedgerError(f"cannot open the ledger {_safe(url)}: {exc}") from exc
+        ledger = cls(engine, names)
+        try:
+            with engine.connect() as conn, conn.execution_options(reviewer_write=True).begin():
+                if engine.dialect.name == "postgresql":
+                    # Two processes opening a new ledger at once: one migrates, one waits.
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MIGRATION_LOCK_ID)))
+                migrate(conn, names)
+        except LedgerError:
+            engine.dispose()
+            raise
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise LedgerError(f"cannot open the ledger {_safe(url)}: {_reason(exc)}") from exc
+        return ledger
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def migrations(self) -> list[str]:
+        """Return the names of the applied migrations."""
+        with self._read() as conn:
+            return applied_migrations(conn, self._names)
+
+    def record(self, row: CallRow) -> None:
+        """Write one call row; a failure is a LedgerError, never a silent drop."""
+        self.record_many([row])
+
+    def record_many(self, rows: Sequence[CallRow]) -> None:
+        """Write `rows` in one transaction."""
+        values = [_values(row) for row in rows]
+        if not values:
+            return
+        with self._write() as conn:
+            conn.execute(sa.insert(self._calls), values)
+
+    def month_to_date(self, repo: str, now: datetime) -> Decimal:
+        """Return what `repo` spent in `now`'s calendar month (UTC)."""
+        start = month_start(now)
+        c = self._calls.c
+        query = sa.select(sa.func.sum(c.cost_pusd)).where(
+            c.repository == repo, c.time >= start, c.time < next_month(start)
+        )
+        with self._read() as conn:
+            return from_pico(conn.execute(query).scalar())
+
+    def review_total(self, review_id: str) -> Decimal:
+        """Return what the calls of one review cost."""
+        c = self._calls.c
+        query = sa.select(sa.func.sum(c.cost_pusd)).where(c.review_id == review_id)
+        with self._read() as conn:
+            return from_pico(conn.execute(query).scalar())
+
+    def report(
+        self, since: datetime, until: datetime, repo: str | None = None, by: str = "repo"
+    ) -> list[ReportRow]:
+        """Return totals of calls at or after `since` and before `until`, grouped `by`."""
+        if by not in GROUP_BY:
+            raise ValueError(f"by must be one of {', '.join(GROUP_BY)}, not {by!r}")
+        c = self._calls.c
+        keys: list[Any]
+        if by == "repo":
+            keys = [c.repository]
+        elif by == "model":
+            keys = [c.model]
+        elif by == "pr":
+            keys = [c.repository, c.pr_number]
+        elif self.dialect == "sqlite":
+            keys = [sa.func.substr(sa.cast(c.time, sa.String), 1, 10)]
+        else:
+            keys = [sa.cast(sa.func.timezone("UTC", c.time), sa.Date)]
+        cost = sa.func.sum(c.cost_pusd)
+        query = (
+            sa.select(
+                *keys,
+                sa.func.count(),
+                sa.func.sum(c.input_tokens),
+                sa.func.sum(c.output_tokens),
+                sa.func.sum(c.cache_creation_input_tokens),
+                sa.func.sum(c.cache_read_input_tokens),
+                cost,
+            )
+            .where(c.time >= since, c.time < until)
+            .group_by(*keys)
+        )
+        if repo is not None:
+            query = query.where(c.repository == repo)
+        query = query.order_by(*keys) if by == "day" else query.order_by(cost.desc(), *keys)
+        with self._read() as conn:
+            result = conn.execute(query).all()
+        n = len(keys)
+        return [
+            ReportRow(
+                key=_key(by, tuple(r[:n])),
+                calls=int(r[n]),
+                input_tokens=int(r[n + 1] or 0),
+                output_tokens=int(r[n + 2] or 0),
+                cache_creation_input_tokens=int(r[n + 3] or 0),
+                cache_read_input_tokens=int(r[n + 4] or 0),
+                cost_usd=from_pico(r[n + 5]),
+            )
+            for r in result
+        ]
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn, conn.begin():
+                yield conn
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"cannot read the ledger: {_reason(exc)}") from exc
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                # SQLite: take the write lock when the transaction starts, so a writer
+                # waits on busy_timeout instead of failing to upgrade a read lock.
+                conn.execution_options(reviewer_write=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise LedgerError(f"cannot write to the ledger: {_reason(exc)}") from exc
+
+
+def _key(by: str, values: tuple[Any, ...]) -> str:
+    if by == "pr":
+        repo, number = values
+        return f"{repo}#{number}" if number is not None else f"{repo} (no PR)"
+    value = values[0]
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def _values(row: CallRow) -> dict[str, Any]:
+    if row.trigger not in TRIGGERS:
+        raise LedgerError(f"trigger must be one of {', '.join(TRIGGERS)}, not {row.trigger!r}")
+    return {
+        "time": row.time,
+        "repository": row.repository,
+        "pr_number": row.pr_number,
+        "head_sha": row.head_sha,
+        "trigger": row.trigger,
+        "model": row.model,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "cache_creation_input_tokens": row.cache_creation_input_tokens,
+        "cache_read_input_tokens": row.cache_read_input_tokens,
+        "cost_pusd": to_pico(row.cost_usd),
+        "stop_reason": row.stop_reason,
+        "request_id": row.request_id,
+        "outcome": row.outcome,
+        "review_id": row.review_id,
+        "chunk_index": row.chunk_index,
+        "attempt": row.attempt,
+    }
+
+
+def _engine(url: str) -> Engine:
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    database = parsed.database or ""
+    memory = database in ("", ":memory:") or "mode=memory" in database
+    if not memory and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        **({"poolclass": StaticPool} if memory else {}),
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take over transaction control from the sqlite3 module (see `_on_begin`).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("reviewer_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _safe(url: str) -> str:
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported as such by the caller
+        return "(unparsable URL)"
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    return str(orig if orig is not None else exc).strip().splitlines()[0]
