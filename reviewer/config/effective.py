@@ -281,6 +281,7 @@ _NULL_MEANS = {
     "budget.per_review_usd": "no limit",
     "output.request_changes_on": "never",
     "model.default": "the operator's default",
+    "output.language": "English (the model's default)",
 }
 
 

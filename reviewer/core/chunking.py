@@ -30,7 +30,8 @@ class ChunkPart:
     """A whole file, or one slice of a file too large for one chunk (`part` of `parts`).
 
     `hunks` hold the lines this part owns (each changed line is owned by exactly one part);
-    `overlap` holds a few lines before them, already owned elsewhere, shown for context.
+    `overlap` holds a few lines before them, already owned elsewhere, shown for context;
+    `context` holds read-only lines of the head file around the hunks (core/context.py).
     """
 
     path: str
@@ -40,6 +41,7 @@ class ChunkPart:
     overlap: tuple[DiffLine, ...] = ()
     part: int = 1
     parts: int = 1
+    context: tuple[DiffLine, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,17 @@ PROMPT_VERSION = "v1"
 # Tags of the data blocks. Inside any block, an opening or closing tag of any of them is
 # escaped (`<` becomes `&lt;`), so a diff line or a PR description cannot end its block early
 # and pose as instructions, nor open a block of another kind.
-DATA_TAGS = ("repo_instructions", "pr_title", "pr_description", "path_instructions", "diff")
+DATA_TAGS = (
+    "repo_instructions", "guidance", "pr_title", "pr_description", "path_instructions", "diff",
+)  # fmt: skip
 _TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
 
 OVERLAP_OPEN = "(already reviewed, for context)\n"
 OVERLAP_CLOSE = "(end of context)\n"
+# Code of the head commit around the change (see core/context.py): read, never cited.
+CONTEXT_OPEN = "(read-only context from the head commit, not in the diff)\n"
+CONTEXT_CLOSE = OVERLAP_CLOSE
+CONTEXT_GAP = "...\n"
 _MARKERS = {"added": "+", "removed": "-", "context": " "}
 _CACHE = {"type": "ephemeral"}
 # Turn and role markers the API wraps around system and message text; a guess kept generous.
@@ -41,6 +47,8 @@ class PromptContext:
 
     `instructions` is the repository's review guidance; `path_instructions` holds
     (gitignore-style pattern, text) pairs, sent only with chunks that hold a matching file.
+    `guidance` holds (path, text) of the guidance files read from the base branch;
+    `language` the language the findings are written in (empty: the model's default).
     """
 
     repo: str
@@ -48,6 +56,8 @@ class PromptContext:
     description: str = ""
     instructions: str = ""
     path_instructions: tuple[tuple[str, str], ...] = ()
+    guidance: tuple[tuple[str, str], ...] = ()
+    language: str = ""
 
 
 def neutralise(text: str) -> str:
@@ -137,6 +147,38 @@ def render_overlap(lines: Sequence[DiffLine]) -> str:
     return OVERLAP_OPEN + body + OVERLAP_CLOSE
 
 
+def _runs(lines: Sequence[DiffLine]) -> int:
+    """How many runs of consecutive new-file numbers `lines` (sorted) make."""
+    return sum(
+        1
+        for index, line in enumerate(lines)
+        if index == 0 or line.new_line != (lines[index - 1].new_line or 0) + 1
+    )
+
+
+def render_context(lines: Sequence[DiffLine]) -> str:
+    """Render read-only context lines (sorted by new number), `...` between gaps."""
+    if not lines:
+        return ""
+    width = line_width(lines)
+    pieces = [CONTEXT_OPEN]
+    for index, line in enumerate(lines):
+        if index and line.new_line != (lines[index - 1].new_line or 0) + 1:
+            pieces.append(CONTEXT_GAP)
+        pieces.append(render_line(line, width) + "\n")
+    pieces.append(CONTEXT_CLOSE)
+    return "".join(pieces)
+
+
+def context_size(lines: Sequence[DiffLine]) -> tuple[int, int]:
+    """Return (UTF-8 bytes, newlines) of `render_context(lines)` without rendering it."""
+    if not lines:
+        return 0, 0
+    gaps = _runs(lines) - 1
+    size = len(CONTEXT_OPEN) + len(CONTEXT_CLOSE) + gaps * len(CONTEXT_GAP) + _lines_size(lines)
+    return size, len(lines) + gaps + 2
+
+
 def render_file_header(path: str, status: str, old_path: str | None, part: int, parts: int) -> str:
     """Render the `FILE:`, `STATUS:` and (for a file in several parts) `PART:` lines."""
     status_text = status
@@ -149,16 +191,20 @@ def render_file_header(path: str, status: str, old_path: str | None, part: int, 
 
 
 def render_part(part: ChunkPart) -> str:
-    """Render a part: header, context-only overlap, hunks, then a blank separating line."""
+    """Render a part: header, read-only context, overlap, hunks, then a blank line."""
     header = render_file_header(part.path, part.status, part.old_path, part.part, part.parts)
     hunks = "".join([render_hunk(hunk) for hunk in part.hunks])
-    return header + render_overlap(part.overlap) + hunks + "\n"
+    return header + render_context(part.context) + render_overlap(part.overlap) + hunks + "\n"
 
 
 def part_size(part: ChunkPart) -> tuple[int, int]:
     """Return (UTF-8 bytes, newlines) of `render_part(part)` without rendering it."""
     header = render_file_header(part.path, part.status, part.old_path, part.part, part.parts)
     size, newlines = utf8_length(header) + 1, header.count("\n") + 1
+    if part.context:
+        context_bytes, context_newlines = context_size(part.context)
+        size += context_bytes
+        newlines += context_newlines
     if part.overlap:
         size += len(OVERLAP_OPEN) + len(OVERLAP_CLOSE) + _lines_size(part.overlap)
         newlines += len(part.overlap) + 2
@@ -221,7 +267,23 @@ def matching_path_instructions(
     )
 
 
-def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]]) -> str:
+def _guidance_text(guidance: Sequence[tuple[str, str]]) -> str:
+    files = "\n\n".join(f"From `{_one_line(path)}`:\n{text.strip()}" for path, text in guidance)
+    return _data("guidance", files)
+
+
+def _language_text(language: str) -> str:
+    if not language.strip():
+        return ""
+    return (
+        f" Write every title and body in {_one_line(language.strip())}; keep code, "
+        "identifiers and suggestions as they are."
+    )
+
+
+def _chunk_text(
+    diff: str, path_instructions: Sequence[tuple[str, str]], language: str = ""
+) -> str:
     pieces = []
     if path_instructions:
         notes = "\n\n".join(
@@ -231,6 +293,7 @@ def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]]) -> str:
         pieces.append(_data("path_instructions", notes) + "\n\n")
     pieces.append(f"<diff>\n{diff}</diff>\n\n")
     pieces.append("Review the diff above. Answer with the JSON object only.")
+    pieces.append(_language_text(language))
     return "".join(pieces)
 
 
@@ -240,17 +303,21 @@ def build_request(
     """Return (system blocks, messages) for `client.messages.create` for one chunk.
 
     Everything before the chunk's own text is byte-identical for every chunk of the PR, and
-    ends with cache breakpoints: the system prompt and schema, the repository's instructions
-    (if any), then the PR's title and description. The chunk comes last, without one.
+    ends with cache breakpoints (at most 4): the system prompt and schema, the repository's
+    instructions (if any), its guidance files (if any), then the PR's title and description.
+    The chunk comes last, without one.
     """
     system = [_text(system_prompt(), cache=True)]
     if context.instructions.strip():
         system.append(_text(_data("repo_instructions", context.instructions), cache=True))
+    if context.guidance:
+        system.append(_text(_guidance_text(context.guidance), cache=True))
     paths = [part.path for part in chunk.parts]
     diff = "".join([render_part(part) for part in chunk.parts])
+    instructions = matching_path_instructions(context, paths)
     content = [
         _text(_pull_request_text(context), cache=True),
-        _text(_chunk_text(diff, matching_path_instructions(context, paths))),
+        _text(_chunk_text(diff, instructions, context.language)),
     ]
     return system, [{"role": "user", "content": content}]
 
@@ -264,7 +331,9 @@ def prefix_tokens(context: PromptContext, model: str) -> int:
     texts = [system_prompt(), _pull_request_text(context)]
     if context.instructions.strip():
         texts.append(_data("repo_instructions", context.instructions))
+    if context.guidance:
+        texts.append(_guidance_text(context.guidance))
     every = tuple((p, t) for p, t in context.path_instructions if t.strip())
-    texts.append(_chunk_text("", every))
+    texts.append(_chunk_text("", every, context.language))
     texts.append(json.dumps(findings_json_schema()))
     return sum(estimate_tokens(text, model) for text in texts) + _FRAMING_TOKENS

@@ -57,7 +57,9 @@ def test_schema_is_an_object_with_a_findings_array() -> None:
     assert schema["required"] == ["findings"]
     assert schema["properties"]["findings"]["type"] == "array"
     finding = schema["$defs"]["Finding"]
-    assert set(finding["required"]) == {"path", "line", "severity", "category", "title", "body"}
+    assert set(finding["required"]) == {
+        "path", "line", "severity", "category", "title", "body", "confidence"
+    }  # fmt: skip
     assert set(finding["properties"]) == set(Finding.model_fields)
     assert schema["$defs"]["Severity"]["enum"] == [s.value for s in Severity]
 
