@@ -346,6 +346,8 @@ def _run(
         requested_by=target.requested_by,
         comment_id=target.comment_id,
         event_action=target.event_action,
+        # The diff came from this checkout: read-only context is read there too, at the head.
+        checkout=str(env.workspace) if diff_text is not None and env.workspace else None,
         # request.config_path names a local file; the repository's config must come from
         # the base branch (settings.config_path), never from the checked-out head.
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
 import re
 import subprocess
 import sys
@@ -14,6 +16,7 @@ from reviewer.cli.render import render_json, render_text
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.checkout import worktree_root
 from reviewer.settings import Settings
 
 # Subcommands that live with the code they drive, loaded only when named.
@@ -108,6 +111,11 @@ def read_diff(path: str) -> str:
 @click.option("--repo", "repo_name", help="OWNER/NAME to record the spend of a local diff under.")
 @click.option("--config", "config_path", help="A reviewer.yml to apply to a local diff.")
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
+@click.option(
+    "--context",
+    type=click.Choice(["none", "hunk", "definition", "file"]),
+    help="Read-only code around each hunk (default: review.context, else definition).",
+)
 def review(
     target: str | None,
     diff_path: str | None,
@@ -118,11 +126,14 @@ def review(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    context: str | None,
 ) -> None:
     """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
     try:
         settings = Settings.from_env()
         request = _request(target, diff_path, dry_run, model, repo_name, config_path, no_post)
+        if context is not None:
+            request = dataclasses.replace(request, context=context)
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
@@ -146,7 +157,11 @@ def _request(
             raise ConfigError("give either a pull request or --diff, not both")
         repo = repo_name or local_repo_name()
         text = read_diff(diff_path)
-        return ReviewRequest(repo=repo, diff_text=text, config_path=config_path, **common)
+        # Context and guidance files of a local diff come from the working tree.
+        checkout = worktree_root(os.getcwd())
+        return ReviewRequest(
+            repo=repo, diff_text=text, config_path=config_path, checkout=checkout, **common
+        )
     if target is None:
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
     repo, number = parse_target(target)

@@ -55,6 +55,7 @@ SETTINGS_KEYS = {
     "model": "model.default",
     "review_drafts": "review.drafts",
     "command": "review.command",
+    "context": "review.context",
     "max_comments": "output.max_comments",
     "monthly_budget_usd": "budget.monthly_usd",
     "review_budget_usd": "budget.per_review_usd",

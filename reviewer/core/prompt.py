@@ -281,9 +281,7 @@ def _language_text(language: str) -> str:
     )
 
 
-def _chunk_text(
-    diff: str, path_instructions: Sequence[tuple[str, str]], language: str = ""
-) -> str:
+def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]], language: str = "") -> str:
     pieces = []
     if path_instructions:
         notes = "\n\n".join(

@@ -584,6 +584,7 @@ INPUT_EFFECTS: dict[str, tuple[str, Callable[[FakeEngine, int], Any], Any]] = {
     "fail-on": ("major", lambda _, code: code, 1),
     "max-cost-usd": ("0.75", lambda e, _: settings_of(e).review_budget_usd, Decimal("0.75")),
     "command": ("/claude", lambda e, _: len(e.calls), 1),
+    "context": ("file", lambda e, _: settings_of(e).context, "file"),
 }
 
 
