@@ -285,9 +285,9 @@ def _brace_blocks(text: str, *, go: bool) -> list[tuple[int, int]] | None:
             last, word = '"', ""
             continue
         if c == "/" and not go and (last in _REGEX_AFTER or not last or word in _REGEX_WORDS):
-            end = _skip_regex(text, i)
-            if end is not None:
-                i, last, word = end, '"', ""
+            after = _skip_regex(text, i)
+            if after is not None:
+                i, last, word = after, '"', ""
                 continue
         if c == "{":
             stack.append((line, False))
