@@ -29,7 +29,11 @@ def test_dry_run_json_follows_the_contract() -> None:
     result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out) == {"status", "files", "chunks", "estimate"}
+    assert set(out) == {"status", "files", "chunks", "estimate", "context"}
+    assert set(out["context"]) == {
+        "mode", "lines", "tokens", "changed_lines", "tokens_per_changed_line",
+    }  # fmt: skip
+    assert out["context"]["mode"] == "definition"
     assert set(out["files"][0]) == {"path", "status", "reviewed", "reason", "added", "removed"}
     by_path = {f["path"]: f for f in out["files"]}
     assert by_path["package-lock.json"] == {
