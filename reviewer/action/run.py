@@ -352,8 +352,10 @@ def _run(
         # the base branch (settings.config_path), never from the checked-out head.
     )
     if review is None:
+        from reviewer.cli.main import warn_about_models
         from reviewer.review import pipeline  # imported late: it pulls in every stage
 
+        warn_about_models(settings)
         review = pipeline.run_review
     from reviewer.services import open_services
 

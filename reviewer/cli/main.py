@@ -54,6 +54,16 @@ def main() -> None:
     """Review GitHub pull requests with Claude."""
 
 
+def warn_about_models(settings: Settings, model: str | None = None) -> None:
+    """Check the configured models (price, models.json, retirement); warn on stderr."""
+    from reviewer.claude.models import check_models
+    from reviewer.spend.pricing import PriceTable
+
+    prices = PriceTable.load(settings.prices_path)
+    for warning in check_models([model or settings.model, settings.fallback_model], prices):
+        click.echo(f"reviewer: warning: {warning}", err=True)
+
+
 def fail(error: ReviewerError) -> NoReturn:
     """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
     click.echo(f"reviewer: error: {error.message}", err=True)
@@ -175,5 +185,7 @@ def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     def progress(message: str) -> None:
         click.echo(f"reviewer: {message}", err=True)
 
+    if not request.dry_run:  # a dry run never loads the SDK, whose list of retiring models this is
+        warn_about_models(settings, request.model)
     with open_services(settings) as services:
         return run_review(request, services, progress=progress)

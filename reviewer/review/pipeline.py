@@ -13,6 +13,7 @@ from reviewer.core.anchoring import ReviewDraft, anchor
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
+from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, context_size, prefix_tokens
 from reviewer.core.summary import build_summary, plural
 from reviewer.core.tokens import estimate_from_size, input_budget
@@ -114,7 +115,7 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
     budget = input_budget(
         model,
         system_tokens=prefix,
-        output_reserve=settings.max_output_tokens,
+        output_reserve=model_spec(model).output_tokens(settings.max_output_tokens),
         max_chunk_tokens=settings.max_chunk_tokens,
     )
     extra = read_context(files, config.config.review.context, target.read_head)
