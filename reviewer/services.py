@@ -21,9 +21,7 @@ from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 
 if TYPE_CHECKING:
-    import anthropic
-
-    from reviewer.claude.client import ChunkReviewer
+    from reviewer.claude.client import ChunkReviewer, ClaudeClient
     from reviewer.github.client import GitHubClient
     from reviewer.spend.budget import ReviewSpend
     from reviewer.spend.ledger import Ledger
@@ -37,7 +35,7 @@ class Services:
         settings: Settings,
         *,
         ledger: Ledger | None = None,
-        anthropic_client: anthropic.Anthropic | None = None,
+        anthropic_client: ClaudeClient | None = None,
         github: GitHubClient | None = None,
         prices: PriceTable | None = None,
     ) -> None:
@@ -73,7 +71,7 @@ class Services:
                 self._ledger = Ledger.open(self._settings.ledger_url)
             return self._ledger
 
-    def anthropic(self) -> anthropic.Anthropic:
+    def claude(self) -> ClaudeClient:
         """The SDK client; the SDK is imported only when a model is first called."""
         with self._lock:
             if self._anthropic is None:
@@ -100,7 +98,7 @@ class Services:
 
         settings = self._settings
         return ChunkReviewer(
-            self.anthropic(),
+            self.claude(),
             model=model,
             # Thinking tokens are output tokens: max_tokens, and so the budget reservation,
             # hold the model's thinking reserve on top of the answer (data/models.json).
@@ -154,7 +152,7 @@ def open_services(
     settings: Settings,
     *,
     ledger: Ledger | None = None,
-    anthropic_client: anthropic.Anthropic | None = None,
+    anthropic_client: ClaudeClient | None = None,
     github: GitHubClient | None = None,
 ) -> Iterator[Services]:
     """Services for one process (a CLI run, an Action run, a worker), closed at the end."""

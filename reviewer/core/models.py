@@ -5,16 +5,13 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from datetime import date, datetime
 from importlib import resources
 from typing import Any, Literal
 
 Thinking = Literal["adaptive-default", "off"]
 EFFORTS = ("low", "medium", "high", "xhigh", "max")
-# Retirement dates within this many days are warned about at start-up.
-RETIREMENT_WARNING_DAYS = 90
 
 _DATED = re.compile(r"-\d{8}$")  # claude-sonnet-4-5-20250929 → claude-sonnet-4-5
 
@@ -108,48 +105,3 @@ def model_table() -> ModelTable:
 def model_spec(model: str) -> ModelSpec:
     """The shipped table's spec of `model` (the defaults for an unlisted one)."""
     return model_table().spec(model)
-
-
-def retirement_date(text: str) -> date | None:
-    """Parse the SDK's `"November 30th, 2026"` into a date; None if it cannot."""
-    cleaned = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", text.strip())
-    for fmt in ("%B %d, %Y", "%B %d %Y", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(cleaned, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-def model_warnings(
-    models: Iterable[str], *, deprecated: Mapping[str, str], today: date, table: ModelTable
-) -> list[str]:
-    """Warnings for configured models: retiring (per the SDK's list), retired, or not in
-    models.json. A retired model is still only warned about: the API has the last word."""
-    out: list[str] = []
-    for model in dict.fromkeys(models):
-        when = deprecated.get(model)
-        if when is not None:
-            day = retirement_date(when)
-            if day is None:
-                out.append(f"{model} is deprecated (retirement: {when}); move to a newer model")
-            elif day < today:
-                out.append(
-                    f"{model} was retired on {day.isoformat()}: calls to it will fail; "
-                    "move to a newer model"
-                )
-            elif (day - today).days <= RETIREMENT_WARNING_DAYS:
-                left = (day - today).days
-                out.append(
-                    f"{model} is deprecated and retires on {day.isoformat()} "
-                    f"({'today' if left == 0 else f'in {left} days'}); move to a newer model"
-                )
-            else:
-                out.append(f"{model} is deprecated and retires on {day.isoformat()}")
-        if not table.spec(model).known:
-            out.append(
-                f"{model} is not in models.json: assuming "
-                f"{table.defaults.max_output_tokens:,} output tokens, "
-                f"{table.defaults.context_window:,}-token window, no effort"
-            )
-    return out

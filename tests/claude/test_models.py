@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 
 from reviewer.claude.models import check_models
-from reviewer.core.chunking import Chunk, ChunkPart
+from reviewer.core.chunking import Chunk
 from reviewer.core.diff import DiffLine, FileStatus, Hunk
 from reviewer.core.models import model_spec, model_table
 from reviewer.core.prompt import PromptContext
+from reviewer.core.render import ChunkPart
 from reviewer.errors import UnknownModelError
 from reviewer.services import open_services
 from reviewer.spend.pricing import PriceTable

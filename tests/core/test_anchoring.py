@@ -172,8 +172,7 @@ def test_model_text_cannot_ping_people_or_forge_markers() -> None:
 def test_a_finding_on_a_read_only_context_line_goes_to_the_summary() -> None:
     # The model was shown lines 1-9 of app.py as read-only context (core/context.py): they
     # are not in the diff, so a finding there is never an inline comment.
-    from reviewer.core.chunking import ChunkPart
-    from reviewer.core.prompt import render_part
+    from reviewer.core.render import ChunkPart, render_part
     from reviewer.core.summary import build_summary
 
     diff = _diff()

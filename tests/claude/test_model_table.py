@@ -7,13 +7,8 @@ from datetime import date
 
 import pytest
 
-from reviewer.core.models import (
-    model_spec,
-    model_table,
-    model_warnings,
-    parse_models,
-    retirement_date,
-)
+from reviewer.claude.models import model_warnings, retirement_date
+from reviewer.core.models import model_spec, model_table, parse_models
 from reviewer.spend.pricing import PriceTable
 
 
