@@ -66,7 +66,9 @@ def to_json(result: ReviewResult) -> dict[str, Any]:
         for f in result.unanchored
     ]
     out["chunks"] = [
-        {"index": c.index, "status": c.status, "stop_reason": c.stop_reason} for c in result.chunks
+        {"index": c.index, "status": c.status, "stop_reason": c.stop_reason}
+        | ({"refusal_category": c.refusal_category} if c.status == "refused" else {})
+        for c in result.chunks
     ]
     out["usage"] = dict(result.usage)
     out["cost_usd"] = _usd(result.cost_usd)

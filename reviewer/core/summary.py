@@ -150,7 +150,8 @@ def _spill(followups: list[list[str]], heading: str, items: list[str]) -> None:
 def _chunk_item(c: ChunkReport) -> str:
     files = ", ".join(f"`{p}`" for p in c.files)
     error = f" — {sanitize(c.error)}" if c.error else ""
-    return f"chunk {c.index + 1} ({files}): {c.status}{error}"
+    status = f"{c.status} ({c.refusal_category})" if c.refusal_category else c.status
+    return f"chunk {c.index + 1} ({files}): {status}{error}"
 
 
 def _finding_item(f: Finding) -> str:

@@ -179,7 +179,7 @@ def _review(
     )
     chunk_reports = tuple(
         ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
-                    r.status, r.stop_reason, r.error or r.refusal)
+                    r.status, r.stop_reason, r.error or r.refusal, r.refusal_category)
         for c, r in zip(plan.chunks, run.outcome.results, strict=True)
     )  # fmt: skip
     budget_stop = run.outcome.budget_stop.message if run.outcome.budget_stop else None
