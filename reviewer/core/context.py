@@ -196,10 +196,18 @@ def _python_definitions(lines: Sequence[str]) -> list[tuple[int, int]] | None:
         return None
     kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
     out = []
-    for node in ast.walk(tree):
+    # Definitions are statements: walk statement bodies only, not every expression node
+    # (ast.walk visits all of them and costs four times the parse).
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
         if isinstance(node, kinds) and node.end_lineno is not None:
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             out.append((start, node.end_lineno))
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                stack.extend(child for child in children if isinstance(child, ast.AST))
     return out
 
 
