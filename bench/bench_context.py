@@ -72,7 +72,7 @@ def _ruby(rng: random.Random, functions: int) -> list[str]:
         for i in range(rng.randint(8, 20)):
             out.append(f"    v{i} = fetch(\"k{i}:#{{id}}\") + limit")
         out += ["    v0", "  end", ""]
-    return out + ["end"]
+    return [*out, "end"]
 
 
 _LANGUAGES = [("py", _python)] * 6 + [("ts", _typescript)] * 2 + [("go", _go), ("rb", _ruby)]
