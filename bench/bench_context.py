@@ -70,7 +70,7 @@ def _ruby(rng: random.Random, functions: int) -> list[str]:
     for n in range(functions):
         out.append(f"  def load_{n}(id, limit = {n})")
         for i in range(rng.randint(8, 20)):
-            out.append(f"    v{i} = fetch(\"k{i}:#{{id}}\") + limit")
+            out.append(f'    v{i} = fetch("k{i}:#{{id}}") + limit')
         out += ["    v0", "  end", ""]
     return [*out, "end"]
 
