@@ -25,6 +25,18 @@ def _invoke(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
     return CliRunner().invoke(main, list(args), input=stdin, env=env)
 
 
+def test_context_flag_sets_the_mode_of_a_dry_run() -> None:
+    result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "json",
+                     "--context", "none")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["context"] == {
+        "mode": "none", "lines": 0, "tokens": 0, "changed_lines": 33,
+        "tokens_per_changed_line": 0.0,
+    }  # fmt: skip
+    bad = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--context", "everything")
+    assert bad.exit_code == 2
+
+
 def test_dry_run_json_follows_the_contract() -> None:
     result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.output

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from reviewer.model import ReviewRequest
-from reviewer.review.checkout import read_guidance, worktree_reader
+from reviewer.review.checkout import git_reader, read_guidance, worktree_reader
 from reviewer.settings import Settings
+from tests.diffgen import GitRepo
 from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from tests.services import review_with
@@ -137,3 +138,16 @@ def test_local_diff_reads_context_and_guidance_from_the_working_tree(
     assert result.extra["context"]["lines"] == len(HEAD_TEXT.splitlines()) - 3
     assert result.extra["context"]["tokens_per_changed_line"] > 0
     assert any("working tree: `CLAUDE.md`" in note for note in result.extra["notes"])
+
+
+def test_git_reader_reads_the_commit_not_the_working_tree(tmp_path: Path) -> None:
+    repo = GitRepo(tmp_path / "checkout")
+    repo.write("app/calc.py", HEAD_TEXT)
+    head = repo.commit()
+    repo.write("app/calc.py", "edited after the commit\n")
+    read = git_reader(str(repo.root), head)
+    assert read("app/calc.py") == HEAD_TEXT
+    assert read("missing.py") is None
+    assert read("../outside.py") is None
+    with pytest.raises(ValueError):
+        git_reader(str(repo.root), "main; rm -rf /")
