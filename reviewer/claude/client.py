@@ -136,15 +136,16 @@ class _AttemptRecorder(anthropic.Middleware):
         chunk_index: int,
         attempts: Iterator[int],
         records: list[CallRecord],
-        served_model: bool = False,
+        fallback: str | None = None,
     ) -> None:
         self.model = model
         self.chunk_index = chunk_index
         self.attempts = attempts
         self.records = records
         # With server-side fallbacks the answer may come from the fallback model, named in
-        # the reply's `model`: that attempt is priced at its rates.
-        self.served_model = served_model
+        # the reply's `model`: that attempt is priced at the fallback's rates (a model the
+        # start-up check found in the price table, whatever dated id the reply spells).
+        self.fallback = fallback
 
     def handle(
         self, request: anthropic.APIRequest, call_next: anthropic.CallNext
@@ -178,8 +179,9 @@ class _AttemptRecorder(anthropic.Middleware):
             return self._record(attempt, "error", error="unexpected response type", **common)
         usage = message.usage
         split = usage.cache_creation
-        if self.served_model and message.model and message.model != self.model:
-            common["model"] = message.model
+        served = message.model or self.model
+        if self.fallback and served != self.model and not served.startswith(self.model + "-"):
+            common["model"] = self.fallback
         return self._record(
             attempt,
             _OUTCOMES.get(message.stop_reason or "", "unexpected_stop"),
@@ -307,7 +309,7 @@ class ChunkReviewer(ChunkOrchestrator):
             chunk_index=chunk_index,
             attempts=attempts,
             records=records,
-            served_model=fallback is not None,
+            fallback=fallback,
         )
         client = self._client.with_options(middleware=[*self._client.middleware, recorder])
         options = spec.request_options(effort=self._effort)

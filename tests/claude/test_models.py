@@ -104,10 +104,15 @@ def test_server_side_fallbacks_where_the_model_takes_them_else_the_client_falls_
     assert "server-side-fallback-2026-07-01" in fake_claude.request_headers[0]["Anthropic-Beta"]
     assert [r.model for r in records] == ["claude-sonnet-5"]
 
+    # The requested model under a dated id answered itself: priced as the requested model.
+    fake_claude.enqueue(message_answer('{"findings": []}', model="claude-opus-5-20260101"))
+    again = _review(fake_claude, "claude-opus-5", fallback_model="claude-sonnet-5")
+    assert [r.model for r in again] == ["claude-opus-5"]
+
     # claude-sonnet-4-6 takes no `fallbacks`: none is sent (the client falls back itself).
     _review(fake_claude, "claude-sonnet-4-6", fallback_model="claude-opus-4-6")
-    assert "fallbacks" not in fake_claude.requests[1]
-    assert "Anthropic-Beta" not in fake_claude.request_headers[1]
+    assert "fallbacks" not in fake_claude.requests[2]
+    assert "Anthropic-Beta" not in fake_claude.request_headers[2]
 
 
 def test_start_up_check_uses_the_sdk_list_and_the_price_table() -> None:
