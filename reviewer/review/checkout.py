@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reviewer.core.context import ContextMode, context_lines
@@ -15,6 +16,9 @@ ReadFn = Callable[[str], str | None]
 GIT_TIMEOUT_S = 60
 # A file larger than this is never read for context (core/context.py caps far below it).
 MAX_READ_BYTES = 1024 * 1024
+# Files read for context per review, and how many reads are in flight at once.
+MAX_CONTEXT_FILES = 300
+READ_THREADS = 4
 _REF_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$|^HEAD$")
 
 
@@ -134,19 +138,24 @@ def read_guidance(
 def read_context(
     files: Sequence[FileDiff], mode: ContextMode, read: ReadFn | None
 ) -> dict[str, tuple[DiffLine, ...]]:
-    """Read-only context per path: each file read once (an added file is all in the diff)."""
+    """Read-only context per path: each file read once (an added file is all in the diff).
+
+    At most MAX_CONTEXT_FILES files are read (each read is a request to GitHub for a pull
+    request), READ_THREADS at a time; a file that cannot be read just gets no context.
+    """
     if mode == "none" or read is None:
         return {}
-    out: dict[str, tuple[DiffLine, ...]] = {}
-    for diff in files:
-        if diff.status is FileStatus.ADDED or not diff.hunks:
-            continue
+    wanted = [f for f in files if f.status is not FileStatus.ADDED and f.hunks]
+    wanted = wanted[:MAX_CONTEXT_FILES]
+
+    def one(diff: FileDiff) -> tuple[str, tuple[DiffLine, ...]]:
         try:
             text = read(diff.path)
         except ReviewerError:
-            continue  # context is a help, never a reason to fail the review
-        if text is not None:
-            lines = context_lines(diff.path, text, diff.hunks, mode)
-            if lines:
-                out[diff.path] = lines
-    return out
+            return diff.path, ()  # context is a help, never a reason to fail the review
+        if text is None:
+            return diff.path, ()
+        return diff.path, context_lines(diff.path, text, diff.hunks, mode)
+
+    with ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="context") as pool:
+        return {path: lines for path, lines in pool.map(one, wanted) if lines}
