@@ -1,4 +1,4 @@
-"""Read-only context: enclosing definitions in Python, TypeScript and Go; windows elsewhere."""
+"""Read-only context (core/context.py) and the definitions it uses (core/definitions.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from reviewer.core.context import (
     WINDOW_LINES,
     context_lines,
     context_ranges,
-    definitions,
     head_lines,
 )
+from reviewer.core.definitions import definitions
 from reviewer.core.diff import Hunk, parse_diff
 
 PYTHON = '''\
