@@ -151,3 +151,30 @@ def test_git_reader_reads_the_commit_not_the_working_tree(tmp_path: Path) -> Non
     assert read("../outside.py") is None
     with pytest.raises(ValueError):
         git_reader(str(repo.root), "main; rm -rf /")
+
+
+def test_action_reads_context_from_its_checkout_and_guidance_from_the_base(
+    tmp_path: Path, fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    repo = GitRepo(tmp_path / "workspace")
+    repo.write("app/calc.py", HEAD_TEXT.replace("b = 3", "b = 2"))
+    base = repo.commit("base")
+    repo.write("app/calc.py", HEAD_TEXT)
+    head = repo.commit("head")
+    diff = repo.git("diff", f"{base}...{head}").decode()
+    fake_github.add_pull(
+        REPO, 7, files=[file_item("app/calc.py", patch=PATCH)], head_sha=head, base_sha=base
+    )
+    fake_github.add_content(REPO, "REVIEW.md", base, "base REVIEW.md: prefer early returns")
+    fake_claude.enqueue(findings_answer([]))
+
+    request = ReviewRequest(
+        REPO, 7, trigger="action", diff_text=diff, checkout=str(repo.root), dry_run=True
+    )
+    result = review_with(request, settings)
+
+    refs = _contents_refs(fake_github)
+    assert "app/calc.py" not in refs  # read with git at the head, in the checkout
+    assert refs["REVIEW.md"] == {base}
+    # git's own diff shows lines 1-6 around the change; the context adds `def g()` (7-8).
+    assert result.extra["context"]["lines"] == 2
