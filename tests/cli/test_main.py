@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from reviewer.cli.main import local_repo_name, main, parse_target
-from reviewer.errors import ConfigError
+from reviewer.cli.main import local_repo_name, main, parse_target, warn_about_models
+from reviewer.errors import ConfigError, UnknownModelError
+from reviewer.settings import Settings
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from tests.paths import SAMPLE_DIFF
 
@@ -141,3 +142,13 @@ def test_local_repo_name_from_the_github_remote(
     subprocess.run(["git", "init", "-q"], check=True)
     subprocess.run(["git", "remote", "add", "origin", "git@github.com:octo/tool.git"], check=True)
     assert local_repo_name() == "octo/tool"
+
+
+def test_configured_models_are_checked_before_a_review(capsys: pytest.CaptureFixture[str]) -> None:
+    # claude-sonnet-4-5 is in the SDK's deprecated list, retiring 2026-11-30.
+    warn_about_models(Settings(model="claude-sonnet-4-6", fallback_model="claude-sonnet-4-5"))
+    err = capsys.readouterr().err
+    assert "reviewer: warning: claude-sonnet-4-5 " in err and "move to a newer model" in err
+    assert "claude-sonnet-4-6" not in err
+    with pytest.raises(UnknownModelError):
+        warn_about_models(Settings(), "claude-nonexistent-1")
