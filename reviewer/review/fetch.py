@@ -93,10 +93,13 @@ def fetch_target(
     if applied:
         notes.append(applied)
     head_sha = pull.head_sha
+
+    def from_api(path: str) -> str | None:
+        return gh.get_file_text(repo, path, head_sha)
+
+    read_head = from_api
     if request.checkout and request.diff_text is not None:
         read_head = git_reader(request.checkout, head_sha)  # the diff came from this checkout
-    else:
-        read_head = lambda path: gh.get_file_text(repo, path, head_sha)  # noqa: E731
     return ReviewTarget(
         repo=repo,
         diff=diff,
