@@ -8,7 +8,7 @@ from reviewer.core.diff import PullRequestDiff, parse_diff
 from reviewer.errors import ConfigError
 from reviewer.github import payloads
 from reviewer.model import ProgressFn, PullInfo, ReviewRequest, ReviewResult, ReviewTarget
-from reviewer.review.checkout import git_reader, read_guidance
+from reviewer.review.checkout import ReadFn, git_reader, read_guidance
 from reviewer.review.ports import PullRequests
 from reviewer.settings import Settings
 
@@ -97,7 +97,7 @@ def fetch_target(
     def from_api(path: str) -> str | None:
         return gh.get_file_text(repo, path, head_sha)
 
-    read_head = from_api
+    read_head: ReadFn = from_api
     if request.checkout and request.diff_text is not None:
         read_head = git_reader(request.checkout, head_sha)  # the diff came from this checkout
     return ReviewTarget(
