@@ -35,6 +35,7 @@ from reviewer.core.diff import PullRequestDiff
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
 from reviewer.github.files import from_github_files
+from reviewer.github.graphql import GraphQLClient
 from reviewer.github.http import (
     MAX_RATE_LIMIT_WAIT_S,
     RATE_LIMIT_RETRIES,
@@ -46,7 +47,8 @@ from reviewer.github.http import (
 )
 from reviewer.github.probe import MAX_PROBES
 from reviewer.github.publish import ReviewPublisher
-from reviewer.model import PullInfo
+from reviewer.github.threads import ThreadActions
+from reviewer.model import PullInfo, same_login
 from reviewer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -257,6 +259,13 @@ class GitHubClient:
         return self._bot_login
 
     def _discover_login(self) -> str:
+        """Who the token is, asked the way its kind can answer; never a guess.
+
+        An App's JWT: `GET /app` gives the slug (its bot posts as `slug[bot]`). A personal
+        token: `GET /user`. A token that may not read `/user` (403: an Actions `GITHUB_TOKEN`,
+        or another App's installation token made in a workflow) is asked through GraphQL
+        `viewer`, which answers for every kind with the login REST shows (`name[bot]`).
+        """
         if self._app_auth is not None:
             # GET /app takes the App's JWT, not the installation token.
             app_requester = self._requester.withAuth(self._app_auth)
@@ -268,11 +277,29 @@ class GitHubClient:
         try:
             _, user = self._request("GET", "/user")
         except GitHubError as exc:
-            # An Actions GITHUB_TOKEN may not read /user; it posts as github-actions[bot].
-            if exc.status_code == 403:
-                return "github-actions[bot]"
-            raise
+            if exc.status_code not in (401, 403):
+                raise
+            try:
+                return self.graphql().viewer_login()
+            except GitHubError as viewer_exc:
+                raise GitHubError(
+                    "cannot tell which account this GitHub token posts as (GET /user and "
+                    f"GraphQL viewer both refused: {viewer_exc.message}); set "
+                    "REVIEWER_BOT_LOGIN",
+                    status_code=viewer_exc.status_code,
+                    retryable=viewer_exc.retryable,
+                ) from viewer_exc
         return str(user["login"])
+
+    def graphql(self) -> GraphQLClient:
+        """GraphQL over this client's session and auth (see `reviewer.github.graphql`)."""
+        return GraphQLClient(self._requester)
+
+    def threads(self, repo: str, number: int) -> ThreadActions:
+        """The review threads of one pull request (see `reviewer.github.threads`)."""
+        return ThreadActions(
+            self.graphql(), self._request, self._paginate, f"{_repo_url(repo)}/pulls", repo, number
+        )
 
     def previous_fingerprints(
         self, repo: str, number: int, bot_login: str | None = None
@@ -282,10 +309,10 @@ class GitHubClient:
         found: set[str] = set()
         base = f"{_repo_url(repo)}/pulls/{number}"
         for item in self._paginate(f"{base}/comments"):
-            if (item.get("user") or {}).get("login") == bot:
+            if same_login((item.get("user") or {}).get("login"), bot):
                 found.update(FINGERPRINT_RE.findall(item.get("body") or ""))
         for review in self._paginate(f"{base}/reviews"):
-            if (review.get("user") or {}).get("login") == bot:
+            if same_login((review.get("user") or {}).get("login"), bot):
                 found.update(FINGERPRINT_RE.findall(review.get("body") or ""))
         return found
 
@@ -296,7 +323,7 @@ class GitHubClient:
         bot = bot_login or self.bot_login()
         newest: tuple[int, str] | None = None
         for review in self._paginate(f"{_repo_url(repo)}/pulls/{number}/reviews"):
-            ours = (review.get("user") or {}).get("login") == bot
+            ours = same_login((review.get("user") or {}).get("login"), bot)
             marked = payloads.REVIEW_MARKER_RE.search(review.get("body") or "")
             if (
                 not (ours and marked and review.get("commit_id"))
@@ -327,7 +354,7 @@ class GitHubClient:
 
     def may_trigger(self, repo: str, login: str, *, is_bot: bool) -> bool:
         """Whether `login` may ask for a review: never the bot itself nor a bot; else write+."""
-        if login.lower() == self.bot_login().lower() or is_bot or login.endswith("[bot]"):
+        if same_login(login, self.bot_login()) or is_bot or login.endswith("[bot]"):
             return False
         return self.permission(repo, login) in WRITE_PERMISSIONS
 

@@ -19,7 +19,9 @@ only accept comments on lines of the files' patches (else 422, not saying which 
 PENDING reviews (no `event`) listed to their author only and blocking any other review by
 that author ("one pending review per pull request"); deletion of pending reviews only;
 installation tokens for a GitHub App (`POST /app/installations/{id}/access_tokens`), `GET /app`
-with the JWT, `GET /user` with a token. Unknown routes answer 404.
+with the JWT, `GET /user` with a token (403 for an App's installation token, as GitHub
+answers), GraphQL at `/graphql` or GHES's `/api/graphql` (`tests/fakes/github_graphql.py`),
+thread replies and review-comment reactions. Unknown routes answer 404.
 
 Failures to inject:
     fake_github.reject_line("octo/app", 7, "a.py", 12)       # any review with that comment: 422
@@ -42,6 +44,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import responses
+from github.Requester import Requester
 
 import reviewer.github.client
 from reviewer.core.anchoring import InlineComment, fingerprint_marker
@@ -49,6 +52,7 @@ from reviewer.core.diff import Side
 from reviewer.core.findings import Finding, Severity
 from reviewer.github.client import GitHubClient
 from reviewer.settings import Settings
+from tests.fakes.github_graphql import FakeGraphQL
 
 DEFAULT_BASE_URL = "https://api.github.com"
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
@@ -86,6 +90,10 @@ class FakePull:
     issue_comments: list[dict[str, Any]] = field(default_factory=list)
     rejected: set[tuple[str, int]] = field(default_factory=set)
     known_commits: set[str] = field(default_factory=set)
+    # GraphQL state, by a thread's first comment id: resolved, resolved_by, outdated.
+    threads: dict[int, dict[str, Any]] = field(default_factory=dict)
+    minimized: set[int] = field(default_factory=set)
+    comment_reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -206,6 +214,7 @@ class FakeGitHub:
         *,
         login: str = "reviewer-bot",
         app_slug: str = "claude-reviewer",
+        viewer_bot: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._prefix = urlsplit(self.base_url).path
@@ -216,6 +225,10 @@ class FakeGitHub:
         self.sleeps: list[float] = []
         self.faults: list[Fault] = []
         self.installation_tokens: dict[str, int] = {}
+        # A token that is an installation token of some App (an Actions GITHUB_TOKEN is
+        # `github-actions[bot]`): GET /user answers 403, GraphQL `viewer` says who it is.
+        self.viewer_bot = viewer_bot
+        self.graphql = FakeGraphQL(self)
         self._ids = itertools.count(1001)
         parts = urlsplit(self.base_url)
         # PyGithub spells the default port out: https://api.github.com:443/repos/...
@@ -227,8 +240,29 @@ class FakeGitHub:
         )
         for method in ("GET", "POST", "PATCH", "PUT", "DELETE"):
             rsps.add_callback(method, pattern, callback=self._dispatch)
+        # GraphQL lives beside REST: /graphql, or /api/graphql beside GHES's /api/v3.
+        graphql_path = Requester.get_graphql_prefix(parts.path)
+        if not graphql_path.startswith(parts.path.rstrip("/") + "/"):
+            graphql_url = re.compile(
+                re.escape(f"{parts.scheme}://{parts.hostname}")
+                + r"(:\d+)?"
+                + re.escape(graphql_path)
+                + "$"
+            )
+            rsps.add_callback("POST", graphql_url, callback=self._dispatch_graphql)
         self._routes: list[tuple[str, re.Pattern[str], Callable[..., Answer]]] = [
             ("GET", re.compile(r"/user"), self._get_user),
+            ("POST", re.compile(r"/graphql"), self._post_graphql),
+            (
+                "POST",
+                re.compile(r"/repos/([^/]+/[^/]+)/pulls/(\d+)/comments/(\d+)/replies"),
+                self._post_reply,
+            ),
+            (
+                "GET",
+                re.compile(r"/repos/([^/]+/[^/]+)/pulls/comments/(\d+)/reactions"),
+                self._get_comment_reactions,
+            ),
             ("GET", re.compile(r"/app"), self._get_app),
             ("POST", re.compile(r"/app/installations/(\d+)/access_tokens"), self._post_token),
             ("GET", re.compile(r"/repos/([^/]+/[^/]+)/pulls/(\d+)"), self._get_pull),
@@ -366,10 +400,18 @@ class FakeGitHub:
         return review
 
     def add_review_comment(
-        self, repo: str, number: int, *, login: str, body: str, path: str, line: int
+        self,
+        repo: str,
+        number: int,
+        *,
+        login: str,
+        body: str,
+        path: str,
+        line: int,
+        in_reply_to: int | None = None,
     ) -> dict[str, Any]:
         pull = self.repo(repo).pulls[number]
-        item = {
+        item: dict[str, Any] = {
             "id": next(self._ids),
             "user": user(login, bot=login.endswith("[bot]")),
             "body": body,
@@ -378,8 +420,26 @@ class FakeGitHub:
             "side": "RIGHT",
             "commit_id": pull.data["head"]["sha"],
         }
+        if in_reply_to is not None:
+            item["in_reply_to_id"] = in_reply_to
         pull.review_comments.append(item)
         return item
+
+    def react_to_review_comment(
+        self, repo: str, number: int, comment_id: int, *, login: str, content: str
+    ) -> None:
+        pull = self.repo(repo).pulls[number]
+        reaction = {"id": next(self._ids), "content": content, "user": user(login)}
+        pull.comment_reactions.setdefault(comment_id, []).append(reaction)
+
+    def resolve_thread(self, repo: str, number: int, first_comment_id: int, *, by: str) -> None:
+        """A person resolves a thread in the web UI."""
+        state = self.repo(repo).pulls[number].threads.setdefault(first_comment_id, {})
+        state.update(resolved=True, resolved_by=by)
+
+    def viewer_login(self, auth: str) -> str:
+        """Who the token is, as GraphQL `viewer { login }` (and REST) spell it."""
+        return str(self._author(auth)["login"])
 
     # -- failures --------------------------------------------------------------------------
 
@@ -483,6 +543,8 @@ class FakeGitHub:
         token = auth.split(" ", 1)[-1]
         if token in self.installation_tokens:
             return user(f"{self.app_slug}[bot]", bot=True, user_id=9)
+        if self.viewer_bot is not None:
+            return user(self.viewer_bot, bot=True, user_id=11)
         return user(self.login, user_id=7)
 
     def _page(self, path: str, items: list[Any], query: dict[str, str]) -> Answer:
@@ -502,7 +564,52 @@ class FakeGitHub:
     def _get_user(self, *, auth: str, **_: Any) -> Answer:
         if not auth.startswith("token "):
             return 401, {}, {"message": "Requires authentication"}
+        if self.viewer_bot is not None or auth.split(" ", 1)[-1] in self.installation_tokens:
+            return 403, {}, {"message": "Resource not accessible by integration"}
         return 200, {}, self._author(auth)
+
+    def _post_graphql(self, *, body: Any, auth: str, **_: Any) -> Answer:
+        return self.graphql.answer(body, auth)
+
+    def _dispatch_graphql(self, request: Any) -> tuple[int, dict[str, str], str]:
+        raw = request.body.decode() if isinstance(request.body, bytes) else request.body
+        body = json.loads(raw) if raw else None
+        auth = request.headers.get("Authorization", "")
+        self.calls.append(Call(request.method, "/graphql", {}, body, auth))
+        status, headers, data = self.graphql.answer(body, auth)
+        return status, {"content-type": "application/json", **headers}, json.dumps(data)
+
+    def _post_reply(
+        self, repo: str, number: str, comment_id: str, *, body: Any, auth: str, **_: Any
+    ) -> Answer:
+        pull = self._pull(repo, number)
+        [first] = [c for c in pull.review_comments if c["id"] == int(comment_id)]
+        if first.get("in_reply_to_id"):
+            # GitHub: replies to replies are not supported; answer the thread's first comment.
+            return _unprocessable("in_reply_to_id must be a top-level comment")
+        reply = {
+            "id": next(self._ids),
+            "user": self._author(auth),
+            "body": body["body"],
+            "path": first["path"],
+            "line": first.get("line"),
+            "side": first.get("side", "RIGHT"),
+            "commit_id": first.get("commit_id"),
+            "in_reply_to_id": first["id"],
+        }
+        pull.review_comments.append(reply)
+        return 201, {}, reply
+
+    def _get_comment_reactions(
+        self, repo: str, comment_id: str, *, query: dict[str, str], **_: Any
+    ) -> Answer:
+        for pull in self.repos[repo].pulls.values():
+            if any(c["id"] == int(comment_id) for c in pull.review_comments):
+                items = pull.comment_reactions.get(int(comment_id), [])
+                return self._page(
+                    f"/repos/{repo}/pulls/comments/{comment_id}/reactions", items, query
+                )
+        return _not_found()
 
     def _get_app(self, *, auth: str, **_: Any) -> Answer:
         if not auth.startswith("Bearer "):

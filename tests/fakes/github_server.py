@@ -120,6 +120,12 @@ class FakeGitHub:
         path = request.path
         if path == "/user" and request.method == "GET":
             return _json(NOT_ACCESSIBLE, 403)
+        query = (
+            str((request.get_json(silent=True) or {}).get("query")) if path == "/graphql" else ""
+        )
+        if request.method == "POST" and "viewer" in query:
+            # An Actions GITHUB_TOKEN learns who it is from GraphQL `viewer`.
+            return _json({"data": {"viewer": {"login": BOT_LOGIN}}})
         prefix = f"/repos/{self.repo}"
         if path.startswith(prefix):
             rest = path[len(prefix) :]

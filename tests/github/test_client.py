@@ -403,11 +403,19 @@ def test_last_reviewed_head_is_the_newest_review_with_our_marker(pr: FakeGitHub)
 # -- identity and commands -----------------------------------------------------------------
 
 
-def test_an_actions_token_that_cannot_read_the_user_posts_as_github_actions(
+def test_an_actions_token_that_cannot_read_the_user_asks_graphql_viewer(
     fake_github: FakeGitHub,
 ) -> None:
-    fake_github.fail_next("GET", r"^/user$", 403, message="Resource not accessible by integration")
+    fake_github.viewer_bot = "github-actions[bot]"
     assert fake_github.client().bot_login() == "github-actions[bot]"
+    assert [c.path for c in fake_github.calls] == ["/user", "/graphql"]
+
+
+def test_a_token_nobody_can_name_is_an_error_not_a_guess(fake_github: FakeGitHub) -> None:
+    fake_github.fail_next("GET", r"^/user$", 403, message="Resource not accessible by integration")
+    fake_github.fail_next("POST", r"^/graphql$", 403, message="Resource not accessible")
+    with pytest.raises(GitHubError, match="REVIEWER_BOT_LOGIN"):
+        fake_github.client().bot_login()
 
 
 def test_bot_login_for_a_token_is_the_user_and_is_cached(fake_github: FakeGitHub) -> None:
