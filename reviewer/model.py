@@ -229,3 +229,24 @@ def normal_login(login: str) -> str:
     """`Name[bot]` and `name` → `name`: logins are case-insensitive on GitHub."""
     login = login.strip().lower()
     return login[: -len("[bot]")] if login.endswith("[bot]") else login
+
+
+FindingStatus = Literal["open", "fixed", "dismissed"]
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """One finding the bot posted on a pull request, and what became of it."""
+
+    repository: str
+    pr_number: int
+    fingerprint: str
+    path: str
+    line: int | None
+    commit_sha: str
+    title: str = ""
+    comment_id: int | None = None
+    thread_id: str | None = None
+    status: FindingStatus = "open"
+    status_by: str | None = None  # who fixed (the bot saw it) or dismissed it
+    reason: str | None = None  # why the status changed, for people

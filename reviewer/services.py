@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from reviewer.claude.client import ChunkReviewer, ClaudeClient
     from reviewer.github.client import GitHubClient
     from reviewer.spend.budget import ReviewSpend
+    from reviewer.spend.findings import FindingBook
     from reviewer.spend.ledger import Ledger
 
 
@@ -109,6 +110,12 @@ class Services:
             effort=settings.effort,
         )
 
+    def findings(self) -> FindingBook:
+        """The findings table, in the ledger's database (opened on first use)."""
+        from reviewer.spend.findings import FindingBook
+
+        return FindingBook(self.ledger)
+
     def spend_book(
         self,
         *,
@@ -118,6 +125,7 @@ class Services:
         trigger: Trigger,
         monthly_usd: Decimal | None,
         review_usd: Decimal | None,
+        kind: str = "review",
     ) -> ReviewSpend:
         from reviewer.spend.budget import Limits, ReviewSpend
 
@@ -129,6 +137,7 @@ class Services:
             head_sha=head_sha,
             trigger=trigger,
             limits=Limits(monthly_usd, review_usd),
+            kind=kind,
         )
 
     def close(self) -> None:

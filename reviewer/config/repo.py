@@ -178,6 +178,20 @@ class BudgetOptions(_Section):
     per_review_usd: Decimal | None = Field(default=None, ge=0)
 
 
+class ConversationOptions(_Section):
+    """Answers in the bot's threads and to `/ask`, and what a re-review does with old findings."""
+
+    enabled: StrictBool = True
+    # The pull request's author may also ask, without write access (still never a bot).
+    allow_author: StrictBool = False
+    # A cheap model by default; "review" means the model the review would use.
+    model: StrictStr = Field(default="claude-haiku-4-5", min_length=1)
+    max_history_tokens: StrictInt = Field(default=4_000, ge=500)
+    recent_turns: StrictInt = Field(default=6, ge=1)
+    resolve_fixed: StrictBool = True
+    minimize_fixed: StrictBool = False
+
+
 class RepoConfig(_Section):
     """The whole file; every section optional, an empty section or file means the defaults."""
 
@@ -188,8 +202,11 @@ class RepoConfig(_Section):
     output: OutputOptions = OutputOptions()
     budget: BudgetOptions = BudgetOptions()
     guidance: GuidanceOptions = GuidanceOptions()
+    conversation: ConversationOptions = ConversationOptions()
 
-    @field_validator("review", "paths", "model", "output", "budget", "guidance", mode="before")
+    @field_validator(
+        "review", "paths", "model", "output", "budget", "guidance", "conversation", mode="before"
+    )
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         return {} if value is None else value  # `output:` with every line commented out

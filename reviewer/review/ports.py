@@ -17,7 +17,7 @@ from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff
 from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
-from reviewer.model import PublishResult, PullInfo, Trigger
+from reviewer.model import FindingRecord, PublishResult, PullInfo, ReviewThread, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
@@ -67,6 +67,36 @@ class PullRequests(Protocol):
     def post_issue_comment(self, repo: str, number: int, body: str) -> str: ...
 
     def publisher(self, repo: str, number: int) -> Publisher: ...
+
+    def threads(self, repo: str, number: int) -> ThreadActions: ...
+
+
+class ThreadActions(Protocol):
+    """The review threads of one pull request (GraphQL for listing, resolving and hiding)."""
+
+    def all(self) -> list[ReviewThread]: ...
+
+    def resolve(self, thread_id: str) -> None: ...
+
+    def minimize(self, node_id: str) -> None: ...
+
+    def reply(self, first_comment_id: int, body: str) -> int:
+        """Answer in a thread, to its first comment; return the new comment's id."""
+        ...
+
+    def thumbs_down(self, comment_id: int) -> list[str]:
+        """Normalised logins of who reacted 👎 to a review comment."""
+        ...
+
+
+class FindingStore(Protocol):
+    """Every finding the bot posted, and what became of it (open, fixed, dismissed)."""
+
+    def for_pull(self, repo: str, number: int) -> list[FindingRecord]: ...
+
+    def save(self, records: Sequence[FindingRecord]) -> None:
+        """Insert new findings, update known ones (by repository, PR and fingerprint)."""
+        ...
 
 
 class SpendBook(Protocol):
@@ -120,6 +150,10 @@ class ReviewServices(Protocol):
         """The runner for `model` with the process's Claude client."""
         ...
 
+    def findings(self) -> FindingStore:
+        """The findings table, in the ledger's database."""
+        ...
+
     def spend_book(
         self,
         *,
@@ -129,6 +163,7 @@ class ReviewServices(Protocol):
         trigger: Trigger,
         monthly_usd: Decimal | None,
         review_usd: Decimal | None,
+        kind: str = "review",
     ) -> SpendBook:
         """A new review's spend in the process's ledger."""
         ...

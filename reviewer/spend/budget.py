@@ -56,6 +56,7 @@ class ReviewSpend:
         limits: Limits | None = None,
         clock: Clock = utc_now,
         review_id: str | None = None,
+        kind: str = "review",
     ) -> None:
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
@@ -65,6 +66,7 @@ class ReviewSpend:
         self.pr_number = pr_number
         self.head_sha = head_sha
         self.trigger = trigger
+        self.kind = kind  # review, conversation or ask: `reviewer spend --by kind`
         self.limits = limits or Limits()
         self._clock = clock
         self.review_id = review_id or str(uuid.uuid4())
@@ -132,6 +134,7 @@ class ReviewSpend:
                 review_id=self.review_id,
                 chunk_index=record.chunk_index,
                 attempt=record.attempt,
+                kind=self.kind,
             )
         )
 

@@ -20,8 +20,10 @@ from reviewer.errors import LedgerError
 from reviewer.spend.migrations import TableNames, applied_migrations, migrate
 
 Trigger = Literal["auto", "command", "action", "cli"]
-GroupBy = Literal["repo", "model", "pr", "day"]
+GroupBy = Literal["repo", "model", "pr", "day", "kind"]
+Kind = Literal["review", "conversation", "ask"]
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
+KINDS: tuple[str, ...] = get_args(Kind)
 GROUP_BY: tuple[str, ...] = get_args(GroupBy)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -49,6 +51,7 @@ class CallRow:
     attempt: int
     stop_reason: str | None = None
     request_id: str | None = None
+    kind: str = "review"
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def _calls_table(names: TableNames) -> sa.Table:
         sa.Column("review_id", sa.String),
         sa.Column("chunk_index", sa.Integer),
         sa.Column("attempt", sa.Integer),
+        sa.Column("kind", sa.String),
     )
 
 
@@ -233,6 +237,8 @@ class Ledger:
             keys = [c.model]
         elif by == "pr":
             keys = [c.repository, c.pr_number]
+        elif by == "kind":
+            keys = [c.kind]
         elif self.dialect == "sqlite":
             keys = [sa.func.substr(sa.cast(c.time, sa.String), 1, 10)]
         else:
@@ -270,6 +276,16 @@ class Ledger:
             for r in result
         ]
 
+    @property
+    def tables(self) -> TableNames:
+        return self._names
+
+    @contextmanager
+    def transaction(self, *, write: bool = False) -> Iterator[Connection]:
+        """One transaction on the ledger's database (other stores share it: findings)."""
+        with self._write() if write else self._read() as conn:
+            yield conn
+
     @contextmanager
     def _read(self) -> Iterator[Connection]:
         try:
@@ -302,6 +318,8 @@ def _key(by: str, values: tuple[Any, ...]) -> str:
 def _values(row: CallRow) -> dict[str, Any]:
     if row.trigger not in TRIGGERS:
         raise LedgerError(f"trigger must be one of {', '.join(TRIGGERS)}, not {row.trigger!r}")
+    if row.kind not in KINDS:
+        raise LedgerError(f"kind must be one of {', '.join(KINDS)}, not {row.kind!r}")
     return {
         "time": row.time,
         "repository": row.repository,
@@ -320,6 +338,7 @@ def _values(row: CallRow) -> dict[str, Any]:
         "review_id": row.review_id,
         "chunk_index": row.chunk_index,
         "attempt": row.attempt,
+        "kind": row.kind,
     }
 
 

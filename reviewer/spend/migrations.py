@@ -28,6 +28,10 @@ class TableNames:
         return f"{self.prefix}spend_calls"
 
     @property
+    def findings(self) -> str:
+        return f"{self.prefix}findings"
+
+    @property
     def migrations(self) -> str:
         return f"{self.prefix}reviewer_migrations"
 
@@ -81,6 +85,43 @@ def m001_spend_calls(conn: Connection, names: TableNames) -> None:
     sa.Index(f"{names.calls}_time", calls.c.time)
     sa.Index(f"{names.calls}_review", calls.c.review_id)
     metadata.create_all(conn)
+
+
+@migration
+def m003_findings(conn: Connection, names: TableNames) -> None:
+    """Every finding posted on a pull request and its status; what kind of work each call was."""
+    metadata = sa.MetaData()
+    findings = sa.Table(
+        names.findings,
+        metadata,
+        _id_column(),
+        sa.Column("repository", sa.String(200), nullable=False),
+        sa.Column("pr_number", sa.Integer, nullable=False),
+        sa.Column("fingerprint", sa.String(64), nullable=False),
+        sa.Column("path", sa.String(1000), nullable=False),
+        sa.Column("line", sa.Integer, nullable=True),
+        sa.Column("commit_sha", sa.String(64), nullable=False),
+        sa.Column("title", sa.String(300), nullable=False),
+        sa.Column("comment_id", sa.BigInteger, nullable=True),
+        sa.Column("thread_id", sa.String(100), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("status_by", sa.String(100), nullable=True),
+        sa.Column("reason", sa.String(300), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("repository", "pr_number", "fingerprint", name=f"{names.findings}_key"),
+        sa.CheckConstraint(
+            "status IN ('open', 'fixed', 'dismissed')", name=f"{names.findings}_status"
+        ),
+    )
+    sa.Index(f"{names.findings}_pull", findings.c.repository, findings.c.pr_number)
+    metadata.create_all(conn)
+    # What each call was for: a review, an answer in a thread, or /ask (`spend --by kind`).
+    conn.execute(
+        sa.text(
+            f"ALTER TABLE \"{names.calls}\" ADD COLUMN kind VARCHAR(16) NOT NULL DEFAULT 'review'"
+        )
+    )
 
 
 def _migrations_table(names: TableNames) -> sa.Table:
