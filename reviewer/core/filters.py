@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pathspec import GitIgnoreSpec
@@ -99,16 +99,6 @@ def select_files(
         _decide(file, excluded, included, use_default_skips=use_default_skips)
         for file in diff.files
     )
-
-
-def reviewed_files(decisions: Iterable[FileDecision]) -> tuple[FileDiff, ...]:
-    """The files to send to the model, in diff order."""
-    return tuple(d.file for d in decisions if d.reviewed)
-
-
-def skipped_files(decisions: Iterable[FileDecision]) -> tuple[FileDecision, ...]:
-    """The decisions of files not reviewed, each with its reason."""
-    return tuple(d for d in decisions if not d.reviewed)
 
 
 @dataclass(frozen=True)

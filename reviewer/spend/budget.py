@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from reviewer.errors import BudgetExceeded
-from reviewer.settings import Settings
 from reviewer.spend.ledger import TRIGGERS, CallRow, Ledger
 from reviewer.spend.pricing import PriceTable, cost_of, estimate_cost
 from reviewer.spend.usage import CallRecord
@@ -29,10 +28,6 @@ class Limits:
     monthly_usd: Decimal | None = None
     review_usd: Decimal | None = None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.monthly_budget_usd, settings.review_budget_usd)
-
 
 class ReviewSpend:
     """The usage sink and budget gate of one review (one `review_id`).
@@ -40,8 +35,7 @@ class ReviewSpend:
     Thread-safe: chunks call `before_call` and `sink` from several threads. The estimate
     `before_call` let through is held against the budgets, per thread, until that thread's
     next `sink` (one call may sink several attempts: the SDK retries) or `before_call`, so
-    concurrent chunks cannot all pass on the same headroom. A thread that passed the gate
-    but made no call after all should call `release()`.
+    concurrent chunks cannot all pass on the same headroom.
     """
 
     def __init__(
@@ -100,11 +94,6 @@ class ReviewSpend:
                 spent = self._ledger.month_to_date(self.repo, self._clock())
                 self._check("monthly", monthly, spent, held + estimate)
             self._held[me] = estimate
-
-    def release(self) -> None:
-        """Drop the estimate this thread holds for a call it did not make after all."""
-        with self._lock:
-            self._held.pop(threading.get_ident(), None)
 
     def sink(self, record: CallRecord) -> None:
         """Price `record`, add it to the total and write its row (LedgerError on failure)."""
