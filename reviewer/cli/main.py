@@ -6,10 +6,11 @@ import importlib
 import re
 import subprocess
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_text
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
@@ -49,12 +50,6 @@ class LazyGroup(click.Group):
 @click.version_option(package_name="reviewer")
 def main() -> None:
     """Review GitHub pull requests with Claude."""
-
-
-def fail(error: ReviewerError) -> NoReturn:
-    """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
 
 
 def parse_target(target: str) -> tuple[str, int]:

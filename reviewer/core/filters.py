@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathspec import GitIgnoreSpec
 
 from reviewer.core.diff import FileDiff, FileStatus, PullRequestDiff
+from reviewer.core.patterns import path_spec
 from reviewer.errors import ConfigError
 
 
@@ -113,7 +114,7 @@ def _spec(patterns: Sequence[str], name: str) -> _Patterns | None:
     if not lines:
         return None
     try:
-        return _Patterns(lines, GitIgnoreSpec.from_lines(lines))
+        return _Patterns(lines, path_spec(lines))
     except ValueError as exc:  # pathspec's GitIgnorePatternError
         raise ConfigError(f"{name}: invalid pattern ({exc})", key=name) from exc
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import RepoConfig, ReviewOptions, load_repo_config
+from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
 from reviewer.core.anchoring import ReviewDraft
 from reviewer.core.diff import PullRequestDiff, parse_diff
 from reviewer.errors import ConfigError
@@ -17,8 +17,6 @@ from reviewer.settings import Settings
 if TYPE_CHECKING:
     from reviewer.github.client import GitHubClient, PullInfo
     from reviewer.review.pipeline import ProgressFn, _Target
-
-REPO_CONFIG_PATH = ".github/reviewer.yml"
 
 
 def fetch_target(
@@ -110,7 +108,7 @@ def _base_config(
 ) -> RepoConfig | ReviewResult:
     """The repository's config from the base branch; a broken one is named on the PR."""
     # The base branch's file, never the head's: a PR must not set its own rules or budget.
-    path = settings.config_path or REPO_CONFIG_PATH
+    path = settings.config_path or CONFIG_PATH
     text = gh.get_file_text(request.repo, path, pull.base_sha)
     try:
         return load_repo_config(text, source=path)

@@ -40,7 +40,6 @@ __all__ = [
 ]
 
 ProgressFn = Callable[[str], None]
-REPO_CONFIG_PATH = ".github/reviewer.yml"
 # Findings for one chunk rarely need more; the dry-run estimate assumes this many output tokens.
 ESTIMATED_OUTPUT_TOKENS_PER_CHUNK = 1_000
 

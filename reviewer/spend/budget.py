@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from reviewer.core.text import format_usd
 from reviewer.errors import BudgetExceeded
 from reviewer.spend.ledger import TRIGGERS, CallRow, Ledger
 from reviewer.spend.pricing import PriceTable, cost_of, estimate_cost
@@ -136,14 +137,8 @@ class ReviewSpend:
             message = f"The {scope} is $0, so no call to Claude was made."
         else:
             message = (
-                f"The {scope} (${_usd(limit)}) stopped the review: ${_usd(spent)} spent, "
-                f"${_usd(left)} left, and the next call (with any under way) could cost "
-                f"up to ${_usd(ahead)}."
+                f"The {scope} ({format_usd(limit)}) stopped the review: {format_usd(spent)} spent, "
+                f"{format_usd(left)} left, and the next call (with any under way) could cost "
+                f"up to {format_usd(ahead)}."
             )
         raise BudgetExceeded(message, budget=budget, limit=f"{limit:f}", spent=f"{spent:f}")
-
-
-def _usd(amount: Decimal) -> str:
-    """Format USD for people: cents, or four places when it is under a dollar."""
-    places = Decimal("0.01") if abs(amount) >= 1 else Decimal("0.0001")
-    return f"{amount.quantize(places):f}"

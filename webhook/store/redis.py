@@ -203,6 +203,7 @@ class RedisDeliveryStore:
                 gone += int(self.redis.srem(self._active, job_id))
         return gone
 
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
