@@ -35,8 +35,12 @@ def consuming(queue: JobQueue, *, workers: int = 1) -> Iterator[Consumer]:
 def drop_queue(queue: JobQueue) -> None:
     """Empty huey's queue and delete the Redis keys under the store's prefix (unique per test)."""
     queue.huey.flush()
-    store = queue.store
-    if isinstance(store, RedisDeliveryStore):
-        keys = list(store.redis.scan_iter(match=f"{store.prefix}:*"))
-        if keys:
-            store.redis.delete(*keys)
+    if isinstance(queue.store, RedisDeliveryStore):
+        drop_keys(queue.store)
+
+
+def drop_keys(store: RedisDeliveryStore) -> None:
+    """Delete every Redis key under `store`'s prefix."""
+    keys = list(store.redis.scan_iter(match=f"{store.prefix}:*"))
+    if keys:
+        store.redis.delete(*keys)
