@@ -23,7 +23,7 @@ from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
 from tests.paths import ROOT as PROJECT_ROOT
 from tests.queues import consuming, drop_queue
-from webhook.jobs import JobOptions, JobQueue, ReviewJob
+from webhook.jobs import JobOptions, JobQueue, ReviewJob, run_worker
 
 # Short timings so retries, leases and recovery happen within a test; huey's scheduler
 # itself wakes once a second, so a retry takes about a second whatever the delay.
@@ -334,6 +334,42 @@ def test_metrics_gauges_follow_the_job_states(make_queue: Callable[..., JobQueue
         wait_for(lambda: _state(queue, "g-2") == "done")
     counts = queue.store.state_counts()
     assert counts.get("queued", 0) == counts.get("running", 0) == 0
+
+
+def test_sigterm_hands_the_running_job_back_to_the_queue(
+    make_queue: Callable[..., JobQueue],
+) -> None:
+    engine = FakeEngine(hold=True)
+    queue = make_queue(engine)
+    queue.submit(job("term-1"))
+    saved = {signum: signal.getsignal(signum) for signum in SIGNALS}
+
+    def terminate_mid_review() -> None:
+        # Only once huey's consumer handles SIGTERM: before that it would end pytest.
+        wait_for(lambda: engine.running == 1 and _huey_handles(signal.SIGTERM))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    terminator = threading.Thread(target=terminate_mid_review, daemon=True)
+    terminator.start()
+    try:
+        run_worker(queue, workers=1)  # the real worker loop, in pytest's main thread
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        terminator.join(20)
+    assert _state(queue, "term-1") == "queued"
+    assert queue.queued_job_ids() == {"term-1"}, "back on huey's queue for another worker"
+    # The interrupted run finishing late changes nothing: its token no longer holds the job.
+    engine.release.set()
+    wait_for(lambda: not any(t.name.startswith("Worker-") for t in threading.enumerate()))
+    assert _state(queue, "term-1") == "queued"
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _huey_handles(signum: int) -> bool:
+    return getattr(signal.getsignal(signum), "__name__", "") == "_handle_signal"
 
 
 WORKER_SCRIPT = """
