@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import pathspec
-
 from reviewer.core.chunking import Chunk
 from reviewer.core.findings import findings_json_schema
+from reviewer.core.patterns import path_spec
 from reviewer.core.render import neutralise, one_line, render_part
 from reviewer.core.tokens import estimate_tokens
 
@@ -71,11 +70,6 @@ def _pull_request_text(context: PromptContext) -> str:
     return "\n".join(lines)
 
 
-@functools.lru_cache(maxsize=256)
-def _spec(pattern: str) -> Any:
-    return pathspec.GitIgnoreSpec.from_lines([pattern])
-
-
 def matching_path_instructions(
     context: PromptContext, paths: Iterable[str]
 ) -> tuple[tuple[str, str], ...]:
@@ -84,7 +78,7 @@ def matching_path_instructions(
     return tuple(
         (pattern, text)
         for pattern, text in context.path_instructions
-        if text.strip() and any(_spec(pattern).match_file(path) for path in wanted)
+        if text.strip() and any(path_spec((pattern,)).match_file(path) for path in wanted)
     )
 
 
