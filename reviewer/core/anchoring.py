@@ -70,6 +70,7 @@ class AnchorResult:
     already_posted: int  # same finding on the same code, said by an earlier review
     merged: int  # duplicates folded into another finding
     low_confidence: tuple[Finding, ...] = ()  # under the configured min confidence
+    repeated: tuple[str, ...] = ()  # fingerprints of the findings not repeated (known)
 
 
 def anchor(
@@ -95,6 +96,7 @@ def anchor(
     placed: dict[tuple[str, Side, int, str], InlineComment] = {}
     merged = 0
     already = 0
+    repeated: list[str] = []
     for finding in findings:
         path = _normalize_path(finding.path, diff)
         side = Side(finding.side)
@@ -114,6 +116,7 @@ def anchor(
         fp = fingerprint(path, finding, code)
         if fp in known_fingerprints:
             already += 1
+            repeated.append(fp)
             continue
         key = (path, side, finding.line, " ".join(finding.title.lower().split()))
         existing = placed.get(key)
@@ -131,6 +134,7 @@ def anchor(
         already_posted=already,
         merged=merged,
         low_confidence=tuple(unsure),
+        repeated=tuple(repeated),
     )
 
 

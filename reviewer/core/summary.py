@@ -50,6 +50,8 @@ def build_summary(
     notes: Sequence[str] = (),
     rereview: bool = False,
     config_details: str = "",
+    history: str = "",
+    history_sections: Sequence[tuple[str, list[str]]] = (),
 ) -> Summary:
     """Markdown for the review body; every finding is listed, in the body or a follow-up."""
     reviewed = [f for f in files if f.reviewed]
@@ -76,6 +78,8 @@ def build_summary(
             f"{anchored.already_posted} finding(s) already reported on unchanged code "
             "were not repeated."
         )
+    if history:
+        head.append(history)
     if budget_stop:
         head += ["", f"> **Budget reached:** {budget_stop}"]
     head += [f"> {sanitize(n)}" for n in notes]
@@ -99,6 +103,7 @@ def build_summary(
         ),
         ("Parts not fully reviewed", [_chunk_item(c) for c in problems]),
         ("Files not reviewed", [f"`{f.path}`: {f.reason}" for f in skipped]),
+        *history_sections,
     ]
     return _pack("\n".join(head), sections, config_details)
 

@@ -32,6 +32,7 @@ from github.Requester import Requester
 
 from reviewer.core.anchoring import FINGERPRINT_RE
 from reviewer.core.diff import PullRequestDiff
+from reviewer.core.threads import same_login
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
 from reviewer.github.files import from_github_files
@@ -48,7 +49,7 @@ from reviewer.github.http import (
 from reviewer.github.probe import MAX_PROBES
 from reviewer.github.publish import ReviewPublisher
 from reviewer.github.threads import ThreadActions
-from reviewer.model import PullInfo, same_login
+from reviewer.model import PullInfo
 from reviewer.settings import Settings
 
 log = logging.getLogger(__name__)

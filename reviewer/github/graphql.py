@@ -16,9 +16,9 @@ import requests
 from github import GithubException
 from github.Requester import Requester
 
+from reviewer.core.threads import ReviewThread, ThreadComment, normal_login
 from reviewer.errors import GitHubError
 from reviewer.github.http import wrap
-from reviewer.model import ReviewThread, ThreadComment, normal_login
 
 THREADS_PAGE: Final = 50
 COMMENTS_PER_THREAD: Final = 100

@@ -6,10 +6,10 @@ Listing, resolving and hiding are GraphQL only (`reviewer.github.graphql`); a re
 
 from __future__ import annotations
 
+from reviewer.core.threads import ReviewThread, normal_login
 from reviewer.github import payloads
 from reviewer.github.graphql import GraphQLClient
 from reviewer.github.probe import Paginate, Request
-from reviewer.model import ReviewThread, normal_login
 
 
 class ThreadActions:

@@ -27,6 +27,7 @@ from reviewer.model import (
     ReviewResult,
     ReviewTarget,
 )
+from reviewer.review import history
 from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
 from reviewer.review.model_run import call_model
@@ -165,6 +166,7 @@ def _review(
     )
     if request.dry_run:
         return base
+    memory = history.recall_for(request, services, target, gh)
     run = call_model(request, services, target, plan, say)
     findings = [f for r in run.outcome.results for f in r.findings]
     output = plan.config.config.output
@@ -175,8 +177,9 @@ def _review(
         min_severity=output.min_severity,
         min_confidence=output.min_confidence,
         suggestions=output.suggestions,
-        known_fingerprints=target.known_fingerprints,
+        known_fingerprints=target.known_fingerprints | history.dismissed(memory),
     )
+    past = history.account(memory, anchored) if memory is not None else None
     chunk_reports = tuple(
         ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
                     r.status, r.stop_reason, r.error or r.refusal, r.refusal_category)
@@ -195,6 +198,8 @@ def _review(
         notes=[*target.notes, *plan.config.notices],
         rereview=target.rereview,
         config_details=plan.config.to_markdown_details(),
+        history=past.line() if past is not None and target.rereview else "",
+        history_sections=history.history_sections(past) if past is not None else (),
     )
     result = ReviewResult(
         status="reviewed",
@@ -229,7 +234,14 @@ def _review(
         followups=summary.followups,
         key=request.delivery_id,
     )
-    return _publish(gh, target.repo, target.pr_number, draft, result, say)
+    published = _publish(gh, target.repo, target.pr_number, draft, result, say)
+    if memory is not None and past is not None and published.review_id is not None:
+        history.remember(
+            memory, past, services.findings(), gh.threads(target.repo, target.pr_number),
+            posted=anchored.comments, commit_sha=draft.commit_id,
+            options=plan.config.config.conversation,
+        )  # fmt: skip
+    return published
 
 
 def _context_report(plan: Plan) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from typing import Protocol
 from reviewer.core.anchoring import ReviewDraft
 from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff
+from reviewer.core.lifecycle import FindingRecord
 from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
-from reviewer.model import FindingRecord, PublishResult, PullInfo, ReviewThread, Trigger
+from reviewer.core.threads import ReviewThread
+from reviewer.model import PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink

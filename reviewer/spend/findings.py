@@ -8,7 +8,7 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from reviewer.model import FindingRecord, FindingStatus
+from reviewer.core.lifecycle import FindingRecord, FindingStatus
 from reviewer.spend.ledger import Ledger, UTCDateTime
 from reviewer.spend.migrations import TableNames
 

@@ -352,6 +352,13 @@ class FakeGitHub:
     def push(self, repo: str, number: int, head_sha: str, files: list[dict[str, Any]]) -> None:
         """Move the PR's head, as a push (or a force-push) does."""
         pull = self.repo(repo).pulls[number]
+        before = {f["filename"]: f.get("patch") for f in pull.files}
+        after = {f["filename"]: f.get("patch") for f in files}
+        for comment in pull.review_comments:
+            # GitHub marks a thread outdated when the code under it changed.
+            path = comment.get("path")
+            if not comment.get("in_reply_to_id") and before.get(path) != after.get(path):
+                pull.threads.setdefault(comment["id"], {})["outdated"] = True
         pull.data["head"]["sha"] = head_sha
         pull.files = list(files)
         pull.data["changed_files"] = len(files)

@@ -58,6 +58,27 @@ def _json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None
                     mimetype="application/json")  # fmt: skip
 
 
+def _thread(comment_id: int, comment: Mapping[str, Any]) -> dict[str, Any]:
+    """A review thread of one bot comment, as GraphQL lists it (a Bot's login: no suffix)."""
+    author = {"__typename": "Bot", "login": BOT_LOGIN.removesuffix("[bot]")}
+    first = {
+        "id": f"PRRC_{comment_id}",
+        "fullDatabaseId": str(comment_id),
+        "body": comment.get("body", ""),
+        "isMinimized": False,
+        "author": author,
+    }
+    return {
+        "id": f"PRRT_{comment_id}",
+        "isResolved": False,
+        "isOutdated": False,
+        "path": comment.get("path"),
+        "line": comment.get("line"),
+        "resolvedBy": None,
+        "comments": {"nodes": [first]},
+    }
+
+
 def _not_found() -> Response:
     return _json({"message": "Not Found", "status": "404"}, 404)
 
@@ -120,12 +141,8 @@ class FakeGitHub:
         path = request.path
         if path == "/user" and request.method == "GET":
             return _json(NOT_ACCESSIBLE, 403)
-        query = (
-            str((request.get_json(silent=True) or {}).get("query")) if path == "/graphql" else ""
-        )
-        if request.method == "POST" and "viewer" in query:
-            # An Actions GITHUB_TOKEN learns who it is from GraphQL `viewer`.
-            return _json({"data": {"viewer": {"login": BOT_LOGIN}}})
+        if path == "/graphql" and request.method == "POST":
+            return self._graphql(request)
         prefix = f"/repos/{self.repo}"
         if path.startswith(prefix):
             rest = path[len(prefix) :]
@@ -135,6 +152,25 @@ class FakeGitHub:
                     return handler(self, request, match)
         self.unhandled.append(f"{request.method} {path}")
         return _not_found()
+
+    def _graphql(self, request: Request) -> Response:
+        """GraphQL `viewer` (an Actions GITHUB_TOKEN asks who it is) and `reviewThreads`."""
+        body = request.get_json(silent=True) or {}
+        query = str(body.get("query") or "")
+        if "viewer" in query:
+            return _json({"data": {"viewer": {"login": BOT_LOGIN}}})
+        if "reviewThreads" in query:
+            number = int((body.get("variables") or {}).get("number") or 0)
+            nodes = [
+                _thread(r["id"] * 1000 + index, c)
+                for r in self.reviews.get(number, [])
+                if r["state"] != "PENDING"
+                for index, c in enumerate(r["comments"])
+            ]
+            page = {"pageInfo": {"hasNextPage": False, "endCursor": None}, "nodes": nodes}
+            return _json({"data": {"repository": {"pullRequest": {"reviewThreads": page}}}})
+        self.unhandled.append(f"POST /graphql {query[:40]}")
+        return _json({"errors": [{"message": "unknown operation"}]})
 
     def _page(self, request: Request, items: list[dict[str, Any]]) -> Response:
         """One page of `items`, with GitHub's `Link: <...>; rel="next"` header."""

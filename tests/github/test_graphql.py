@@ -8,8 +8,8 @@ import pytest
 import responses
 
 import reviewer.github.client
+from reviewer.core.threads import normal_login, same_login
 from reviewer.errors import GitHubError
-from reviewer.model import normal_login, same_login
 from tests.fakes.github_api import FakeGitHub
 
 REPO = "octo/app"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from reviewer.model import FindingRecord
+from reviewer.core.lifecycle import FindingRecord
 from reviewer.spend.findings import FindingBook
 from reviewer.spend.ledger import Ledger
 from reviewer.spend.migrations import MIGRATIONS, TableNames
