@@ -181,3 +181,27 @@ class PublishResult:
     reused: bool = False  # GitHub had created it before a failed answer: not posted again
     probes: int = 0
     overflow_comments: int = 0
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's plain-text answer (a reply in a thread, `/ask`), or why there is none."""
+
+    text: str
+    stop_reason: str | None = None
+    error: str | None = None
+
+
+ConversationStatus = Literal["answered", "dismissed", "ignored", "refused", "failed"]
+
+
+@dataclass(frozen=True)
+class ConversationResult:
+    """What came of a reply in a thread or an `/ask`: answered, or why not."""
+
+    status: ConversationStatus
+    reason: str | None = None
+    comment_id: int | None = None  # the bot's answer
+    html_url: str | None = None
+    cost_usd: Decimal = Decimal(0)
+    calls: int = 0

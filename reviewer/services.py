@@ -21,6 +21,7 @@ from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 
 if TYPE_CHECKING:
+    from reviewer.claude.answer import TextAnswerer
     from reviewer.claude.client import ChunkReviewer, ClaudeClient
     from reviewer.github.client import GitHubClient
     from reviewer.spend.budget import ReviewSpend
@@ -109,6 +110,12 @@ class Services:
             count_tokens=settings.count_tokens,
             effort=settings.effort,
         )
+
+    def answerer(self, model: str) -> TextAnswerer:
+        """Plain-text answers (threads, /ask) from `model`."""
+        from reviewer.claude.answer import TextAnswerer
+
+        return TextAnswerer(self.claude(), model=model)
 
     def findings(self) -> FindingBook:
         """The findings table, in the ledger's database (opened on first use)."""

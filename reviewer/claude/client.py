@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import itertools
 import logging
 import time
 from collections.abc import Iterator, Mapping
@@ -197,6 +198,21 @@ class _AttemptRecorder(anthropic.Middleware):
             service_tier=usage.service_tier,
             **common,
         )
+
+
+def recording(
+    client: anthropic.Anthropic, *, model: str, records: list[CallRecord], chunk_index: int = 0
+) -> anthropic.Anthropic:
+    """`client` with one more middleware: every HTTP attempt becomes a CallRecord in `records`."""
+    recorder = _AttemptRecorder(
+        model=model, chunk_index=chunk_index, attempts=itertools.count(1), records=records
+    )
+    return client.with_options(middleware=[*client.middleware, recorder])
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line about a failed call, for a user; no request content, no secrets."""
+    return _describe(exc)
 
 
 def _error_body(response: anthropic.APIResponse[Any]) -> str:

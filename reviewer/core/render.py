@@ -18,6 +18,7 @@ from reviewer.core.tokens import estimate_from_size, utf8_length
 # and pose as instructions, nor open a block of another kind.
 DATA_TAGS = (
     "repo_instructions", "guidance", "pr_title", "pr_description", "path_instructions", "diff",
+    "finding", "code", "history", "question",
 )  # fmt: skip
 _TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
 

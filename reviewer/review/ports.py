@@ -19,7 +19,7 @@ from reviewer.core.lifecycle import FindingRecord
 from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
 from reviewer.core.threads import ReviewThread
-from reviewer.model import PublishResult, PullInfo, Trigger
+from reviewer.model import Answer, PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
@@ -135,6 +135,22 @@ class ModelRunner(Protocol):
     ) -> ChunkReviewOutcome: ...
 
 
+class Answerer(Protocol):
+    """A model answering in plain text: gated before the call, every attempt to the sink."""
+
+    model: str
+
+    def answer(
+        self,
+        *,
+        system: str,
+        prompt: str,
+        sink: UsageSink,
+        gate: BudgetGate | None = None,
+        chunk_index: int = 0,
+    ) -> Answer: ...
+
+
 class ReviewServices(Protocol):
     """The services one process opened once (`reviewer.services.open_services`)."""
 
@@ -150,6 +166,10 @@ class ReviewServices(Protocol):
 
     def model_runner(self, model: str) -> ModelRunner:
         """The runner for `model` with the process's Claude client."""
+        ...
+
+    def answerer(self, model: str) -> Answerer:
+        """A plain-text answerer for `model` with the process's Claude client."""
         ...
 
     def findings(self) -> FindingStore:
