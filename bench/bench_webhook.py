@@ -1,11 +1,14 @@
 """Webhook benchmark: signed deliveries per second through `reviewer serve`'s gunicorn.
 
-Run: .venv/bin/python -m bench.bench_webhook [--seconds 30] [--clients 8] [--redis URL]
+Run: .venv/bin/python -m bench.bench_webhook [--seconds 30] [--clients 6] [--redis URL]
+       [--stallers N]
 
 Starts gunicorn with webhook/gunicorn.conf.py on a free 127.0.0.1 port (no queue worker,
 so every job stays in the queue to be counted), drives signed `pull_request.opened`
 deliveries from a separate process for `--seconds`, one in ten a replay of an earlier
-delivery, then checks that every accepted delivery became exactly one job.
+delivery, then checks that every accepted delivery became exactly one job. With
+`--stallers N`, N more connections send headers and trickle their bodies a byte a second
+meanwhile (reconnecting when cut), as a slow or hostile client would.
 """
 
 from __future__ import annotations
@@ -89,10 +92,59 @@ def client_thread(port: int, deadline: float, seed: int, out: list[tuple[float, 
         out.append((time.perf_counter() - began, status, delivery))
 
 
-def load(port: int, seconds: float, clients: int, result_path: str) -> None:
+def stall(port: int, deadline: float, count: int, out: list[int]) -> None:
+    """Keep `count` connections trickling a body a byte a second until `deadline`."""
+    import selectors
+
+    head = (
+        "POST /webhook HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        "X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: stall\r\n"
+        "Content-Length: 100000\r\n\r\n{"
+    ).encode()
+    sel = selectors.DefaultSelector()
+    opened = 0
+
+    def connect() -> None:
+        nonlocal opened
+        sock = socket.create_connection((HOST, port), timeout=5)
+        sock.sendall(head)
+        sock.setblocking(False)
+        sel.register(sock, selectors.EVENT_READ)
+        opened += 1
+
+    for _ in range(count):
+        connect()
+    while time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1.0):  # readable: answered or cut by the server
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            sel.unregister(sock)
+            sock.close()
+            if time.monotonic() < deadline:
+                connect()
+        for key in list(sel.get_map().values()):
+            sock = key.fileobj
+            assert isinstance(sock, socket.socket)
+            try:
+                sock.send(b" ")
+            except OSError:
+                sel.unregister(sock)
+                sock.close()
+                connect()
+    for key in list(sel.get_map().values()):
+        key.fileobj.close()  # type: ignore[union-attr]
+    out.append(opened - count)
+
+
+def load(port: int, seconds: float, clients: int, result_path: str, stallers: int = 0) -> None:
     """The load generator's process: `clients` threads, results written as JSON."""
     deadline = time.monotonic() + seconds
     results: list[tuple[float, int, str]] = []
+    cut: list[int] = []
+    if stallers:
+        staller = threading.Thread(target=stall, args=(port, deadline, stallers, cut))
+        staller.start()
+        time.sleep(1.0)  # every staller connected and holding a thread first
     threads = [
         threading.Thread(target=client_thread, args=(port, deadline, i, results))
         for i in range(clients)
@@ -101,7 +153,9 @@ def load(port: int, seconds: float, clients: int, result_path: str) -> None:
         t.start()
     for t in threads:
         t.join()
-    Path(result_path).write_text(json.dumps(results))
+    if stallers:
+        staller.join()
+    Path(result_path).write_text(json.dumps({"results": results, "stalls_cut": sum(cut)}))
 
 
 def wait_ready(port: int, timeout: float = 30) -> None:
@@ -122,6 +176,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--web-workers", type=int, default=None)
+    parser.add_argument(
+        "--stallers", type=int, default=0, help="connections trickling a body meanwhile"
+    )
     parser.add_argument(
         "--redis", default=None, help="a scratch Redis URL (its 'reviewer' queue is flushed)"
     )
@@ -160,22 +217,28 @@ def main() -> None:
             wait_ready(port)
             result_path = str(Path(tmp) / "results.json")
             gen = multiprocessing.get_context("spawn").Process(
-                target=load, args=(port, args.seconds, args.clients, result_path)
+                target=load, args=(port, args.seconds, args.clients, result_path, args.stallers)
             )
             began = time.monotonic()
             gen.start()
             gen.join(args.seconds + 120)
             elapsed = time.monotonic() - began
-            results: list[list[Any]] = json.loads(Path(result_path).read_text())
+            data = json.loads(Path(result_path).read_text())
+            results: list[list[Any]] = data["results"]
         finally:
             server.terminate()
             server.wait(30)
 
-        report(results, elapsed, env, args)
+        report(results, elapsed, env, args, stalls_cut=int(data["stalls_cut"]))
 
 
 def report(
-    results: list[list[Any]], elapsed: float, env: dict[str, str], args: argparse.Namespace
+    results: list[list[Any]],
+    elapsed: float,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    *,
+    stalls_cut: int = 0,
 ) -> None:
     os.environ.update({k: v for k, v in env.items() if k.startswith("REVIEWER_")})
     from reviewer.settings import Settings
@@ -194,11 +257,16 @@ def report(
     states = queue.store.state_counts()
     p50 = statistics.median(latencies)
     p99 = latencies[int(len(latencies) * 0.99) - 1]
-    print(f"backend: {'redis' if args.redis else 'sqlite'}; clients: {args.clients}")
+    print(
+        f"backend: {'redis' if args.redis else 'sqlite'}; clients: {args.clients};"
+        f" stallers: {args.stallers}"
+    )
     print(f"requests: {len(results)} in {elapsed:.1f}s = {len(results) / elapsed:.0f}/s")
     print(f"accepted (202): {accepted_count} = {accepted_count / elapsed:.0f}/s")
     print(f"by status: {dict(sorted(by_status.items()))}")
     print(f"latency ms: p50 {p50:.1f}  p99 {p99:.1f}  max {latencies[-1]:.1f}")
+    if args.stallers:
+        print(f"stalled connections cut by the server: {stalls_cut}")
     print(f"queue entries: {len(in_queue)}, distinct {len(set(in_queue))}")
     print(f"delivery store jobs: {states}")
     exact = (

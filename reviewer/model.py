@@ -20,6 +20,7 @@ class ReviewRequest:
     `diff_text` set: review that local diff (no GitHub). Otherwise fetch `repo`#`pr_number`.
     `expected_head_sha`: the head the trigger saw; a PR whose head moved since is skipped.
     `requested_by`: the commenter of a command; the engine checks their permission first.
+    `announce_refusal`: False when that person was told recently; a refusal is then silent.
     """
 
     repo: str
@@ -39,6 +40,7 @@ class ReviewRequest:
     post: bool = True
     model: str | None = None
     config_path: str | None = None
+    announce_refusal: bool = True
 
 
 @dataclass(frozen=True)

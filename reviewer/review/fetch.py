@@ -140,11 +140,12 @@ def _check_commander(request: ReviewRequest, gh: GitHubClient) -> ReviewResult |
     repo, number, login = request.repo, request.pr_number, request.requested_by
     assert number is not None and login is not None
     if not gh.may_trigger(repo, login, is_bot=login.endswith("[bot]")):
-        gh.post_issue_comment(
-            repo,
-            number,
-            f"Sorry @{login}, only collaborators with write access can ask for a review.",
-        )
+        if request.announce_refusal:
+            gh.post_issue_comment(
+                repo,
+                number,
+                f"Sorry @{login}, only collaborators with write access can ask for a review.",
+            )
         return ReviewResult(status="refused", reason=f"{login} may not trigger a review")
     if request.comment_id is not None:
         gh.add_reaction(repo, request.comment_id, "eyes")
