@@ -97,10 +97,10 @@ def stall(port: int, deadline: float, count: int, out: list[int]) -> None:
     import selectors
 
     head = (
-        "POST /webhook HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-        "X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: stall\r\n"
-        "Content-Length: 100000\r\n\r\n{"
-    ).encode()
+        b"POST /webhook HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+        b"X-GitHub-Event: pull_request\r\nX-GitHub-Delivery: stall\r\n"
+        b"Content-Length: 100000\r\n\r\n{"
+    )
     sel = selectors.DefaultSelector()
     opened = 0
 

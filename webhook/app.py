@@ -17,7 +17,8 @@ from werkzeug.exceptions import ClientDisconnected
 from reviewer.errors import ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
-from webhook import metrics, payload as fields
+from webhook import metrics
+from webhook import payload as fields
 from webhook.jobs import JobQueue, ReviewJob
 from webhook.logging import Redactor, log_context, secret_values
 from webhook.payload import BadDelivery, decode, read_limited
