@@ -82,11 +82,9 @@ def text(payload: dict[str, Any], *path: str, max_len: int = 1000) -> str:
 
 
 def optional_text(payload: dict[str, Any], *path: str) -> str | None:
-    """A string that may be absent or null (a comment body, an action)."""
-    try:
-        value = field(payload, *path)
-    except BadDelivery:
-        return None
+    """A string that may be absent or null (a comment body, an action); its parents may not."""
+    parent = obj(payload, *path[:-1]) if len(path) > 1 else payload
+    value = parent.get(path[-1])
     if value is None:
         return None
     if not isinstance(value, str):
