@@ -133,6 +133,13 @@ class Settings:
                 f"{PREFIX}JOB_RETRIES and {PREFIX}JOB_RETRY_DELAY_S must not be negative, "
                 f"and {PREFIX}JOB_LEASE_S must be at least 10"
             )
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(
+                    f"{PREFIX}{name.upper()} must be between {low:,} and {high:,}, not {value:,}",
+                    key=name,
+                )
         if not 0 < self.webhook_read_timeout_s <= 60:
             raise ConfigError(
                 f"{PREFIX}WEBHOOK_READ_TIMEOUT_S must be over 0 and at most 60 seconds",
@@ -161,6 +168,14 @@ class Settings:
     def queue_path(self) -> Path:
         """The SQLite file of the job queue when no Redis URL is set."""
         return self.data_dir / "queue.sqlite3"
+
+
+# Bounds that keep a review possible: a chunk must hold a file header and some lines, and
+# no Claude model writes more than 128k tokens in one answer.
+_RANGES = (
+    ("max_chunk_tokens", 100, 1_000_000),
+    ("max_output_tokens", 256, 128_000),
+)
 
 
 def ensure_parent(path: Path) -> None:

@@ -19,7 +19,14 @@ PINNED = (
     "--src-prefix=a/",
     "--dst-prefix=b/",
 )
-_CONFIG = ("-c", "core.quotePath=true", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false")
+_CONFIG = (
+    "-c",
+    "core.quotePath=true",
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+)
 
 
 class GitError(Exception):

@@ -113,6 +113,27 @@ def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) ->
     )
 
 
+def unsplittable(files: Sequence[FileDiff], *, budget_tokens: int, model: str) -> dict[str, str]:
+    """Files with a line too long for any chunk (a committed minified or generated line),
+    each with the reason it is skipped; `plan_chunks` cannot place them."""
+    reasons: dict[str, str] = {}
+    for diff in files:
+        if not diff.hunks:
+            continue
+        whole = ChunkPart(diff.path, diff.status, diff.hunks, diff.old_path)
+        if part_tokens(whole, model) <= budget_tokens:
+            continue
+        try:
+            _split_file(diff, budget_tokens, model)
+        except ValueError:
+            longest = max(len(line.text) for hunk in diff.hunks for line in hunk.lines)
+            reasons[diff.path] = (
+                f"a line of {longest:,} characters is larger than a chunk "
+                f"({budget_tokens:,} tokens): minified or generated?"
+            )
+    return reasons
+
+
 def split_chunk(chunk: Chunk, *, model: str) -> tuple[Chunk, Chunk]:
     """Split a chunk in two halves (by parts, else by lines); ValueError if it cannot split.
 

@@ -11,7 +11,7 @@ from typing import Any
 from reviewer.config.effective import EffectiveConfig, resolve
 from reviewer.config.repo import RepoConfig, load_repo_config
 from reviewer.core.anchoring import ReviewDraft, anchor
-from reviewer.core.chunking import Chunk, plan_chunks
+from reviewer.core.chunking import Chunk, plan_chunks, unsplittable
 from reviewer.core.diff import PullRequestDiff, changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
 from reviewer.core.prompt import PromptContext, prefix_tokens
@@ -140,12 +140,22 @@ def plan_review(request: ReviewRequest, settings: Settings, target: _Target) -> 
         path_instructions=tuple((rule.path, rule.instructions) for rule in paths.instructions),
     )
     prefix = prefix_tokens(context, model)
-    budget = input_budget(
-        model,
-        system_tokens=prefix,
-        output_reserve=settings.max_output_tokens,
-        max_chunk_tokens=settings.max_chunk_tokens,
-    )
+    try:
+        budget = input_budget(
+            model,
+            system_tokens=prefix,
+            output_reserve=settings.max_output_tokens,
+            max_chunk_tokens=settings.max_chunk_tokens,
+        )
+    except ValueError as exc:  # the prompt and the output reserve leave no room
+        raise ConfigError(str(exc), key="max_output_tokens") from exc
+    too_long = unsplittable(files, budget_tokens=budget, model=model)
+    if too_long:  # skipped with the reason, so the rest is still reviewed
+        decisions = tuple(
+            FileDecision(d.file, False, too_long[d.file.path]) if d.file.path in too_long else d
+            for d in decisions
+        )
+        files = [f for f in files if f.path not in too_long]
     chunks = plan_chunks(files, budget_tokens=budget, model=model)
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
