@@ -10,7 +10,8 @@ from reviewer.core.anchoring import InlineComment
 from reviewer.core.findings import Finding
 
 Trigger = Literal["auto", "command", "action", "cli"]
-Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed"]
+# budget_exhausted: the budget stopped every chunk before any was reviewed (not "clean").
+Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed", "budget_exhausted"]
 
 
 @dataclass(frozen=True)

@@ -356,6 +356,9 @@ def _run(
     if result.status == "failed":
         _log("error", f"The review failed: {result.reason or 'see the log above'}")
         return 1, outputs
+    if result.status == "budget_exhausted" and fail_on is not None:
+        _log("error", "Not reviewed: the budget was reached before any chunk (fail-on).")
+        return 3, outputs
     failing = failing_findings(result, fail_on)
     if failing and fail_on is not None:
         _log("error", f"{len(failing)} finding(s) at or above {fail_on.value} (fail-on).")

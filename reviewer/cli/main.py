@@ -6,11 +6,13 @@ import importlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from reviewer.cli.render import render_json, render_text
+from reviewer.config.repo import CONFIG_PATH
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
@@ -28,6 +30,7 @@ LAZY_COMMANDS = {
 _PR_RE = re.compile(
     r"^(?:https?://[^/]+/)?(?P<repo>[\w.-]+/[\w.-]+?)(?:#|/pulls?/)(?P<number>\d+)/?$"
 )
+EXIT_NOT_REVIEWED = 3  # with --fail-on: the budget stopped the review before any chunk
 _REMOTE_RE = re.compile(r"github\.com[:/](?P<repo>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
 
 
@@ -106,7 +109,11 @@ def read_diff(path: str) -> str:
     help="Exit 1 when a finding at or above this severity exists.",
 )
 @click.option("--repo", "repo_name", help="OWNER/NAME to record the spend of a local diff under.")
-@click.option("--config", "config_path", help="A reviewer.yml to apply to a local diff.")
+@click.option(
+    "--config",
+    "config_path",
+    help="A reviewer.yml to apply to a local diff [.github/reviewer.yml here, if present].",
+)
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
 def review(
     target: str | None,
@@ -127,6 +134,10 @@ def review(
     except ReviewerError as exc:
         fail(exc)
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=fmt == "json")
+    if fail_on and result.status == "budget_exhausted":
+        # Nothing was reviewed: a CI gate must not read that as "no findings".
+        click.echo("reviewer: not reviewed: the budget was reached (exit 3)", err=True)
+        sys.exit(EXIT_NOT_REVIEWED)
     if fail_on and any(f.severity.at_least(Severity(fail_on)) for f in result.findings):
         sys.exit(1)
 
@@ -146,6 +157,9 @@ def _request(
             raise ConfigError("give either a pull request or --diff, not both")
         repo = repo_name or local_repo_name()
         text = read_diff(diff_path)
+        if config_path is None and Path(CONFIG_PATH).is_file():
+            # As `reviewer config show` and docs/configuration.md say: the working tree's file.
+            config_path = CONFIG_PATH
         return ReviewRequest(repo=repo, diff_text=text, config_path=config_path, **common)
     if target is None:
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")

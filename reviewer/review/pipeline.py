@@ -228,8 +228,9 @@ def _review(
         rereview=target.rereview,
         config_details=plan.config.to_markdown_details(),
     )
+    stopped = budget_stop is not None and all(r.status == "skipped" for r in run.outcome.results)
     result = ReviewResult(
-        status="reviewed",
+        status="budget_exhausted" if stopped else "reviewed",
         model=plan.model,
         head_sha=target.head_sha,
         files=files,
@@ -247,6 +248,7 @@ def _review(
             "notes": list(target.notes),
             "below_threshold": list(anchored.below_threshold),
             "already_posted": anchored.already_posted,
+            "over_cap": len(anchored.overflow),  # the last ones of `unanchored`
         },
     )
     if gh is None or target.pr_number is None or not request.post:
