@@ -115,11 +115,18 @@ def _base_config(
     try:
         return load_repo_config(text, source=path)
     except ConfigError as exc:
-        if request.post and not request.dry_run:
+        # Once per head: every later run on the same commit would say the same again.
+        marker = f"<!-- reviewer:invalid-config {pull.head_sha} -->"
+        if (
+            request.post
+            and not request.dry_run
+            and not gh.has_bot_comment(request.repo, pull.number, marker)
+        ):
             gh.post_issue_comment(
                 request.repo,
                 pull.number,
-                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}",
+                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
+                f"\n\n{marker}",
             )
         return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
 
