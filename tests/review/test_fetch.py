@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.review.pipeline import ReviewRequest, run_review
+from reviewer.model import ReviewRequest
 from reviewer.settings import Settings
 from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages
+from tests.services import review_with
 
 REPO = "octo/app"
 BROKEN = "output:\n  max_coments: 5\n"
@@ -27,7 +28,7 @@ def test_an_invalid_config_is_noted_once_per_head(
     fake_github.add_pull(REPO, 7, files=files, head_sha="a" * 40)
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, BROKEN)
     for _ in range(3):
-        result = run_review(ReviewRequest(REPO, 7, trigger="command"), settings)
+        result = review_with(ReviewRequest(REPO, 7, trigger="command"), settings)
         assert result.status == "failed" and "max_coments" in (result.reason or "")
     [note] = fake_github.bodies("POST", f"/repos/{REPO}/issues/7/comments")
     assert "configuration is invalid" in note["body"]
@@ -36,6 +37,6 @@ def test_an_invalid_config_is_noted_once_per_head(
     fake_github.repo(REPO).pulls[7].issue_comments.append(
         {"id": 1, "body": note["body"].replace("a" * 40, "c" * 40), "user": {"login": "mallory"}}
     )
-    run_review(ReviewRequest(REPO, 7, trigger="command"), settings)
+    review_with(ReviewRequest(REPO, 7, trigger="command"), settings)
     assert len(fake_github.bodies("POST", f"/repos/{REPO}/issues/7/comments")) == 2
     assert fake_claude.requests == []
