@@ -100,6 +100,12 @@ def read_diff(path: str) -> str:
 @main.command()
 @click.argument("target", required=False)
 @click.option("--diff", "diff_path", help="A unified diff file to review, or - for stdin.")
+@click.option(
+    "--git",
+    "git_range",
+    metavar="BASE[...HEAD]",
+    help="Review `git diff BASE...HEAD` of this checkout, drivers and .gitattributes ignored.",
+)
 @click.option("--dry-run", is_flag=True, help="Plan and estimate; call no model, post nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--model", help="Model id (overrides every configuration).")
@@ -125,11 +131,14 @@ def review(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    git_range: str | None,
 ) -> None:
-    """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
+    """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE or --git BASE)."""
     try:
         settings = Settings.from_env()
-        request = _request(target, diff_path, dry_run, model, repo_name, config_path, no_post)
+        request = _request(
+            target, diff_path, dry_run, model, repo_name, config_path, no_post, git_range
+        )
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
@@ -150,13 +159,14 @@ def _request(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    git_range: str | None = None,
 ) -> ReviewRequest:
     common: dict[str, Any] = {"dry_run": dry_run, "model": model, "trigger": "cli"}
-    if diff_path is not None:
-        if target is not None:
-            raise ConfigError("give either a pull request or --diff, not both")
+    if diff_path is not None or git_range is not None:
+        if target is not None or (diff_path is not None and git_range is not None):
+            raise ConfigError("give one of a pull request, --diff or --git")
         repo = repo_name or local_repo_name()
-        text = read_diff(diff_path)
+        text = read_diff(diff_path) if diff_path is not None else git_diff(git_range or "")
         if config_path is None and Path(CONFIG_PATH).is_file():
             # As `reviewer config show` and docs/configuration.md say: the working tree's file.
             config_path = CONFIG_PATH
@@ -165,6 +175,21 @@ def _request(
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
     repo, number = parse_target(target)
     return ReviewRequest(repo=repo, pr_number=number, post=not no_post, **common)
+
+
+def git_diff(git_range: str) -> str:
+    """`git diff BASE...HEAD` of the current checkout, as the Action makes it (gitdiff.py)."""
+    from reviewer.action.gitdiff import GitError, diff_range
+
+    base, _, head = git_range.partition("...")
+    head = head or "HEAD"
+    if not base or base.startswith("-") or head.startswith("-") or ".." in base + head:
+        raise ConfigError(f"--git {git_range!r}: expected BASE or BASE...HEAD", key="git")
+    try:
+        return diff_range(Path.cwd(), base, head)
+    except GitError as exc:
+        first = (str(exc).splitlines() or ["git failed"])[0]
+        raise ConfigError(f"--git {git_range}: {first}", key="git") from exc
 
 
 def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:

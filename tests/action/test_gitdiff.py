@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
 from reviewer.action.run import local_diff
+from reviewer.cli.main import main
 from reviewer.core.diff import parse_diff
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))
@@ -63,3 +68,26 @@ def test_a_pull_request_cannot_hide_its_code_behind_gitattributes(tmp_path: Path
     assert by_path["app.py"].hunks and by_path["web.js"].hunks
     assert not by_path["logo.png"].hunks and by_path["logo.png"].note is not None
     assert by_path["new name.py"].old_path == "old name.py"
+
+
+def test_the_cli_reviews_a_range_of_the_checkout_the_same_way(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "checkout"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "app.py").write_text("x = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "base")
+    (repo / ".gitattributes").write_text("*.py -diff\n")
+    (repo / "app.py").write_text("x = eval(input())\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "head")
+    monkeypatch.chdir(repo)
+    args = ["review", "--git", "HEAD^", "--dry-run", "--format", "json", "--repo", "o/r"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    files = {f["path"]: f for f in json.loads(result.stdout)["files"]}
+    assert files["app.py"]["reviewed"] and files["app.py"]["added"] == 1
+    bad = CliRunner().invoke(main, ["review", "--git", "--output=/tmp/x", "--dry-run"])
+    assert bad.exit_code == 2 and "expected BASE or BASE...HEAD" in bad.stderr
