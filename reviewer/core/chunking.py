@@ -47,7 +47,13 @@ class Chunk:
         return ".".join(str(n) for n in (self.index, *self.split))
 
 
-def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) -> tuple[Chunk, ...]:
+def plan_chunks(
+    files: Sequence[FileDiff],
+    *,
+    budget_tokens: int,
+    model: str,
+    too_long: dict[str, str] | None = None,
+) -> tuple[Chunk, ...]:
     """Pack `files` (already filtered) into chunks of at most `budget_tokens` each.
 
     A file that fits in one chunk stays whole; a larger one is cut at hunk boundaries, and a
@@ -57,7 +63,8 @@ def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) ->
     chunk and chunks by their first path; the result depends only on the files' content.
     Files without hunks hold no line to review and are left out.
 
-    Raises ValueError when `budget_tokens` cannot hold a file's header and one line.
+    A file with a line that no chunk can hold (a committed minified or generated line) is
+    left out and named in `too_long` with the reason, when given; else it raises ValueError.
     """
     if budget_tokens < 1:
         raise ValueError(f"budget_tokens must be positive, not {budget_tokens}")
@@ -67,7 +74,17 @@ def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) ->
             continue
         whole = ChunkPart(diff.path, diff.status, diff.hunks, diff.old_path)
         cost = part_tokens(whole, model)
-        parts = [whole] if cost <= budget_tokens else _split_file(diff, budget_tokens, model)
+        try:
+            parts = [whole] if cost <= budget_tokens else _split_file(diff, budget_tokens, model)
+        except ValueError:
+            if too_long is None:
+                raise
+            longest = max(len(line.text) for hunk in diff.hunks for line in hunk.lines)
+            too_long[diff.path] = (
+                f"a line of {longest:,} characters is larger than a chunk "
+                f"({budget_tokens:,} tokens): minified or generated?"
+            )
+            continue
         for part in parts:
             if part is not whole:
                 cost = part_tokens(part, model)
@@ -95,27 +112,6 @@ def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) ->
         )
         for index, contents in enumerate(bins)
     )
-
-
-def unsplittable(files: Sequence[FileDiff], *, budget_tokens: int, model: str) -> dict[str, str]:
-    """Files with a line too long for any chunk (a committed minified or generated line),
-    each with the reason it is skipped; `plan_chunks` cannot place them."""
-    reasons: dict[str, str] = {}
-    for diff in files:
-        if not diff.hunks:
-            continue
-        whole = ChunkPart(diff.path, diff.status, diff.hunks, diff.old_path)
-        if part_tokens(whole, model) <= budget_tokens:
-            continue
-        try:
-            _split_file(diff, budget_tokens, model)
-        except ValueError:
-            longest = max(len(line.text) for hunk in diff.hunks for line in hunk.lines)
-            reasons[diff.path] = (
-                f"a line of {longest:,} characters is larger than a chunk "
-                f"({budget_tokens:,} tokens): minified or generated?"
-            )
-    return reasons
 
 
 def split_chunk(chunk: Chunk, *, model: str) -> tuple[Chunk, Chunk]:

@@ -10,7 +10,7 @@ from typing import Any
 from reviewer.config.effective import resolve
 from reviewer.config.repo import RepoConfig, load_repo_config
 from reviewer.core.anchoring import ReviewDraft, anchor
-from reviewer.core.chunking import plan_chunks, unsplittable
+from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
 from reviewer.core.prompt import PromptContext, prefix_tokens
@@ -100,14 +100,13 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
         )
     except ValueError as exc:  # the prompt and the output reserve leave no room
         raise ConfigError(str(exc), key="max_output_tokens") from exc
-    too_long = unsplittable(files, budget_tokens=budget, model=model)
+    too_long: dict[str, str] = {}
+    chunks = plan_chunks(files, budget_tokens=budget, model=model, too_long=too_long)
     if too_long:  # skipped with the reason, so the rest is still reviewed
         decisions = tuple(
             FileDecision(d.file, False, too_long[d.file.path]) if d.file.path in too_long else d
             for d in decisions
         )
-        files = [f for f in files if f.path not in too_long]
-    chunks = plan_chunks(files, budget_tokens=budget, model=model)
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
         price,
