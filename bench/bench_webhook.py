@@ -291,7 +291,9 @@ def report(
     )
     if isinstance(queue.store, RedisDeliveryStore):
         queue.huey.flush()
-        queue.store.delete_all()
+        keys = list(queue.store.redis.scan_iter(match=f"{queue.store.prefix}:*"))
+        if keys:
+            queue.store.redis.delete(*keys)
     if not exact:
         raise SystemExit(1)
 

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_text
 from reviewer.config.repo import CONFIG_PATH
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.checkout import worktree_root
 from reviewer.settings import Settings
 
 # Subcommands that live with the code they drive, loaded only when named.
@@ -54,10 +58,14 @@ def main() -> None:
     """Review GitHub pull requests with Claude."""
 
 
-def fail(error: ReviewerError) -> NoReturn:
-    """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
+def warn_about_models(settings: Settings, model: str | None = None) -> None:
+    """Check the configured models (price, models.json, retirement); warn on stderr."""
+    from reviewer.claude.models import check_models
+    from reviewer.spend.pricing import PriceTable
+
+    prices = PriceTable.load(settings.prices_path)
+    for warning in check_models([model or settings.model, settings.fallback_model], prices):
+        click.echo(f"reviewer: warning: {warning}", err=True)
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -121,6 +129,11 @@ def read_diff(path: str) -> str:
     help="A reviewer.yml to apply to a local diff [.github/reviewer.yml here, if present].",
 )
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
+@click.option(
+    "--context",
+    type=click.Choice(["none", "hunk", "definition", "file"]),
+    help="Read-only code around each hunk (default: review.context, else definition).",
+)
 def review(
     target: str | None,
     diff_path: str | None,
@@ -132,6 +145,7 @@ def review(
     config_path: str | None,
     no_post: bool,
     git_range: str | None,
+    context: str | None,
 ) -> None:
     """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE or --git BASE)."""
     try:
@@ -139,6 +153,8 @@ def review(
         request = _request(
             target, diff_path, dry_run, model, repo_name, config_path, no_post, git_range
         )
+        if context is not None:
+            request = dataclasses.replace(request, context=context)
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
@@ -170,7 +186,11 @@ def _request(
         if config_path is None and Path(CONFIG_PATH).is_file():
             # As `reviewer config show` and docs/configuration.md say: the working tree's file.
             config_path = CONFIG_PATH
-        return ReviewRequest(repo=repo, diff_text=text, config_path=config_path, **common)
+        # Context and guidance files of a local diff come from the working tree.
+        checkout = worktree_root(os.getcwd())
+        return ReviewRequest(
+            repo=repo, diff_text=text, config_path=config_path, checkout=checkout, **common
+        )
     if target is None:
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
     repo, number = parse_target(target)
@@ -199,5 +219,7 @@ def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     def progress(message: str) -> None:
         click.echo(f"reviewer: {message}", err=True)
 
+    if not request.dry_run:  # a dry run never loads the SDK, whose list of retiring models this is
+        warn_about_models(settings, request.model)
     with open_services(settings) as services:
         return run_review(request, services, progress=progress)

@@ -15,12 +15,12 @@ from flask.testing import FlaskClient
 from reviewer.errors import ConfigError
 from reviewer.settings import Settings
 from tests.fakes.github_api import FakeGitHub, file_item
+from tests.queues import drop_queue
 from tests.webhook.test_app import SECRET, deliver, load, pr_comment, pr_payload, sign
 from webhook import metrics
 from webhook.app import create_app
 from webhook.cli import check_settings
 from webhook.jobs import JobQueue, ReviewJob
-from webhook.store.redis import RedisDeliveryStore
 
 METRICS_TOKEN = "metrics-token-2b7f-a901"
 
@@ -232,9 +232,7 @@ def refusing_queue(request: pytest.FixtureRequest, fake_github: FakeGitHub) -> I
     fake_github.set_permission("octo/widgets", "reader", "read")
     queue = JobQueue(settings, name=f"t{uuid.uuid4().hex[:12]}", notifier=lambda *a: None)
     yield queue
-    queue.huey.flush()
-    if isinstance(queue.store, RedisDeliveryStore):
-        queue.store.delete_all()
+    drop_queue(queue)
 
 
 def _command(comment_id: int, pr: int) -> ReviewJob:
