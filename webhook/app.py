@@ -30,6 +30,8 @@ log = logging.getLogger("webhook.app")
 Enqueue = Callable[[ReviewJob], None]
 
 PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
+ASK_COMMAND = "/ask"
+THREAD_ACTIONS = frozenset({"resolved", "unresolved"})
 COMMAND_RE = re.compile(r"/[A-Za-z][A-Za-z0-9_-]{0,31}")
 _EVENT_NAME = re.compile(r"^[a-z_]{1,40}$")
 MIN_SECRET_LENGTH = 16
@@ -144,6 +146,21 @@ def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings
         return _ignored(f"comment does not start with {settings.command} or another /command")
     if fields.optional_text(payload, "issue", "state") == "closed":
         return _ignored("the pull request is closed")
+    if words[0] == ASK_COMMAND and settings.command != ASK_COMMAND:
+        job = ReviewJob(
+            delivery_id=delivery_id,
+            repo=fields.repo_name(payload),
+            pr_number=fields.number(payload, "issue", "number"),
+            installation_id=installation_id,
+            trigger="command",
+            requested_by=fields.text(payload, "comment", "user", "login", max_len=100),
+            comment_id=fields.number(payload, "comment", "id"),
+            event="issue_comment",
+            command=ASK_COMMAND,
+            kind="ask",
+            text=words[1] if len(words) > 1 else "",
+        )
+        return Decision(202, "queued", f"/ask on {job.lock_key} queued", job)
     job = ReviewJob(
         delivery_id=delivery_id,
         repo=fields.repo_name(payload),
@@ -156,6 +173,58 @@ def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings
         command=words[0],
     )
     return Decision(202, "queued", f"{words[0]} on {job.lock_key} queued", job)
+
+
+@handles("pull_request_review_comment")
+def _review_comment(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
+    """A comment in a review thread: the worker answers it if it is in one of the bot's."""
+    installation_id = _installation_id(payload)
+    action = fields.optional_text(payload, "action")
+    if action != "created":
+        return _ignored(f"pull_request_review_comment action {action!r} is not handled")
+    if fields.optional_text(payload, "comment", "user", "type") == "Bot":
+        return _ignored("comment by a bot")  # the bot's own answers included
+    if fields.optional_text(payload, "pull_request", "state") == "closed":
+        return _ignored("the pull request is closed")
+    reply_to = fields.obj(payload, "comment").get("in_reply_to_id")
+    if reply_to is not None and (isinstance(reply_to, bool) or not isinstance(reply_to, int)):
+        raise BadDelivery("comment.in_reply_to_id is not an integer")
+    job = ReviewJob(
+        delivery_id=delivery_id,
+        repo=fields.repo_name(payload),
+        pr_number=fields.number(payload, "pull_request", "number"),
+        installation_id=installation_id,
+        trigger="command",
+        requested_by=fields.text(payload, "comment", "user", "login", max_len=100),
+        comment_id=fields.number(payload, "comment", "id"),
+        event="pull_request_review_comment",
+        kind="reply",
+        text=fields.optional_text(payload, "comment", "body") or "",
+        in_reply_to=reply_to,
+    )
+    return Decision(202, "queued", f"reply on {job.lock_key} queued", job)
+
+
+@handles("pull_request_review_thread")
+def _review_thread(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
+    """A thread resolved (maybe a dismissal) or unresolved: the worker records which."""
+    installation_id = _installation_id(payload)
+    action = fields.optional_text(payload, "action")
+    if action not in THREAD_ACTIONS:
+        return _ignored(f"pull_request_review_thread action {action!r} is not handled")
+    if fields.optional_text(payload, "sender", "type") == "Bot":
+        return _ignored("thread changed by a bot")  # the bot resolving its own fixed threads
+    job = ReviewJob(
+        delivery_id=delivery_id,
+        repo=fields.repo_name(payload),
+        pr_number=fields.number(payload, "pull_request", "number"),
+        installation_id=installation_id,
+        trigger="command",
+        event="pull_request_review_thread",
+        action=action,
+        kind="thread",
+    )
+    return Decision(202, "queued", f"thread {action} on {job.lock_key} queued", job)
 
 
 class _Service:

@@ -27,6 +27,7 @@ from reviewer.review.ports import ReviewServices
 from reviewer.services import Services
 from reviewer.settings import Settings, ensure_parent
 from webhook import metrics
+from webhook.conversation import run_conversation
 from webhook.logging import log_context
 from webhook.store import open_store
 from webhook.store.base import DeliveryStore
@@ -53,6 +54,10 @@ class ReviewJob:
     event: str = "pull_request"
     action: str | None = None  # the pull_request action, checked against review.events
     command: str | None = None  # the comment's first word, checked against review.command
+    # review, or a conversation job: reply (in a review thread), ask, thread (resolved or not)
+    kind: str = "review"
+    text: str | None = None  # the reply's or the question's text (untrusted)
+    in_reply_to: int | None = None  # a reply's thread: its first comment
 
     @property
     def job_id(self) -> str:
@@ -151,6 +156,8 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
 
 def post_failure_note(job: ReviewJob, services: ReviewServices, reason: str) -> None:
     """Tell the PR that its review failed for good, and how to ask again."""
+    if job.kind == "thread":
+        return  # bookkeeping nobody waits for
     body = (
         f"The automated review could not be completed: {reason}\n\n"
         f"Comment `{services.settings.command}` to try again."
@@ -246,7 +253,7 @@ class JobQueue:
         if quiet:
             request = dataclasses.replace(request, announce_refusal=False)
         try:
-            result = self.runner(request, self.services)
+            result = self._execute(job, request)
         except ReviewerError as exc:
             if getattr(exc, "retryable", False) and attempt <= opts.retries:
                 delay = opts.retry_delay_s * opts.retry_backoff ** (attempt - 1)
@@ -272,6 +279,17 @@ class JobQueue:
             "review finished: %s%s", result.status, f" ({result.reason})" if result.reason else ""
         )
         return result.status
+
+    def _execute(self, job: ReviewJob, request: ReviewRequest) -> ReviewResult:
+        """A review, or a conversation job (a reply in a thread, /ask, a thread resolved)."""
+        if job.kind == "review":
+            return self.runner(request, self.services)
+        return run_conversation(
+            job.kind, self.services, repo=job.repo, pr_number=job.pr_number,
+            installation_id=job.installation_id, login=job.requested_by,
+            comment_id=job.comment_id, text=job.text, in_reply_to=job.in_reply_to,
+            action=job.action,
+        )  # fmt: skip
 
     def _fail(self, job: ReviewJob, token: str, reason: str) -> str:
         log.error("review failed for good, delivery %s: %s", job.delivery_id, reason)

@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol
 
 import click
 
+from reviewer.action.converse import Job, conversation_job
 from reviewer.action.gitdiff import GitError, diff_range, has_commit
 from reviewer.action.report import (
     format_outputs,
@@ -291,6 +292,10 @@ def _run(
     payload = load_event(env.event_path)
     settings = Settings.from_env(environ)
     fail_on = parse_fail_on(settings.fail_on)
+    repo_name = env.repository or str((payload.get("repository") or {}).get("full_name", ""))
+    job = conversation_job(env.event_name, payload, repo_name, command=settings.command)
+    if job is not None:
+        return _converse(env, settings, job), nothing
     target = parse_event(env.event_name, payload, command=settings.command)
     if isinstance(target, Ignored):
         _log("notice", f"Nothing to review: {target.reason}")
@@ -372,6 +377,28 @@ def _run(
         _log("error", f"{len(failing)} finding(s) at or above {fail_on.value} (fail-on).")
         return 1, outputs
     return 0, outputs
+
+
+def _converse(env: ActionEnv, settings: Settings, job: Job | str) -> int:
+    """Answer a reply in a thread or an `/ask`, or follow a resolved thread."""
+    if isinstance(job, str):
+        _log("notice", f"Nothing to answer: {job}")
+        _append(env.step_summary, render_notice(f"Nothing to answer: {job}"))
+        return 0
+    if not settings.anthropic_api_key:
+        raise ConfigError(
+            "no Anthropic API key: pass the anthropic-api-key input from a secret",
+            key="ANTHROPIC_API_KEY",
+        )
+    from reviewer.services import open_services
+
+    with open_services(settings) as services:
+        result = job(services)
+    line = f"Conversation {result.status}" + (f": {result.reason}" if result.reason else "")
+    line += f" ({result.calls} call(s), cost {format_usd(result.cost_usd)})."
+    _log("error" if result.status == "failed" else None, line)
+    _append(env.step_summary, render_notice(line))
+    return 1 if result.status == "failed" else 0
 
 
 @click.command("action")

@@ -38,6 +38,9 @@ class FindingRecord:
     reason: str | None = None  # why the status changed, for people
 
 
+RESOLVED_UNCHANGED = "resolved the thread without a code change"
+
+
 @dataclass(frozen=True)
 class History:
     """A re-review's account of the findings: what is new, still open, fixed, dismissed."""
@@ -87,7 +90,7 @@ def dismissal(
             return login, "reacted 👎 to the finding"
     resolver = thread.resolved_by
     if thread.is_resolved and not thread.is_outdated and resolver and not same_login(resolver, bot):
-        return resolver, "resolved the thread without a code change"
+        return resolver, RESOLVED_UNCHANGED
     return None
 
 

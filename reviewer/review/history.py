@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from reviewer.config.repo import ConversationOptions
 from reviewer.core.anchoring import AnchorResult, InlineComment, sanitize
 from reviewer.core.lifecycle import (
+    RESOLVED_UNCHANGED,
     FindingRecord,
     History,
     dismissal,
@@ -28,7 +29,7 @@ from reviewer.core.lifecycle import (
 )
 from reviewer.core.threads import ReviewThread
 from reviewer.errors import GitHubError
-from reviewer.model import ReviewRequest, ReviewTarget
+from reviewer.model import ConversationResult, ReviewRequest, ReviewTarget
 from reviewer.review.ports import FindingStore, PullRequests, ReviewServices, ThreadActions
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,37 @@ def recall_for(
     memory = recall(services.findings(), gh.threads(repo, number), repo, number, gh.bot_login())
     target.notes.extend(memory.notes)
     return memory
+
+
+@dataclass(frozen=True)
+class ThreadEvent:
+    """A review thread was resolved or unresolved (`pull_request_review_thread`)."""
+
+    repo: str
+    pr_number: int
+    action: str  # resolved | unresolved
+    installation_id: int | None = None
+
+
+def follow_thread(event: ThreadEvent, services: ReviewServices) -> ConversationResult:
+    """Record what a person's resolving (a dismissal) or unresolving (reopened) means."""
+    gh = services.pull_requests(event.installation_id)
+    repo, number = event.repo, event.pr_number
+    store, threads = services.findings(), gh.threads(repo, number)
+    memory = recall(store, threads, repo, number, gh.bot_login())
+    if event.action != "unresolved":
+        changed = len(memory.dismissed_now)
+        return ConversationResult("dismissed" if changed else "ignored", f"{changed} dismissed")
+    reopened = [
+        dataclasses.replace(r, status="open", status_by=None, reason=None)
+        for r in memory.records
+        if r.status == "dismissed"
+        and r.reason == RESOLVED_UNCHANGED
+        and (t := memory.threads.get(r.fingerprint)) is not None
+        and not t.is_resolved
+    ]
+    store.save(reopened)
+    return ConversationResult("ignored", f"{len(reopened)} reopened")
 
 
 def dismissed(memory: Memory | None) -> frozenset[str]:
