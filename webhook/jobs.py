@@ -73,7 +73,9 @@ class ReviewJob:
         # GitHub may send one comment under two delivery ids (a redelivery from the App's
         # settings, an edit re-sent): the comment is acted on once whatever carries it.
         if self.comment_id is not None:
-            return f"comment:{self.repo}:{self.comment_id}"
+            # Review comments (replies in threads) are numbered apart from issue comments.
+            space = "review-comment" if self.kind == "reply" else "comment"
+            return f"{space}:{self.repo}:{self.comment_id}"
         return self.delivery_id
 
     def to_request(self) -> ReviewRequest:
