@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime, timedelta
@@ -171,3 +172,23 @@ def test_a_bad_setting_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = invoke(*WINDOW)
     assert code == 2
     assert err == "reviewer spend: REVIEWER_CONCURRENCY must be at least 1\n"
+
+
+def test_table_by_kind_splits_reviews_from_conversations() -> None:
+    with Ledger.open(Settings.from_env().ledger_url) as ledger:
+        ledger.record_many(
+            [
+                row(NOV, "octo/widgets", "1"),
+                dataclasses.replace(row(NOV, "octo/widgets", "0.02"), kind="conversation"),
+                dataclasses.replace(row(NOV, "octo/widgets", "0.03"), kind="ask"),
+            ]
+        )
+    code, out, _ = invoke(*WINDOW, "--by", "kind", "--format", "csv")
+    assert code == 0
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows[0][0] == "kind"
+    assert [(r[0], r[-1]) for r in rows[1:]] == [
+        ("review", "1"),
+        ("ask", "0.03"),
+        ("conversation", "0.02"),
+    ]

@@ -8,6 +8,7 @@ import pytest
 
 from reviewer.core.lifecycle import FindingRecord
 from reviewer.model import ReviewRequest
+from reviewer.review.history import ThreadEvent, follow_thread
 from reviewer.services import open_services
 from reviewer.settings import Settings
 from tests.fakes.github_api import FakeGitHub, file_item
@@ -131,3 +132,31 @@ def test_a_persons_last_word_keeps_a_fixed_findings_thread_open(
     assert _operations(fake_github, "resolveReviewThread") == []
     [record] = _records(settings)
     assert record.status == "fixed"
+
+
+def test_a_fixed_findings_comment_is_hidden_when_the_repository_asks(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    config = "conversation:\n  minimize_fixed: true\n"
+    fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, config)
+    comment = _first_review(fake_github, fake_claude, settings)
+    fake_github.push(REPO, 7, "c" * 40, [file_item("app/users.py", patch=FIXED_PATCH)])
+    fake_claude.enqueue(findings_answer([]))
+    review_with(ReviewRequest(REPO, 7, trigger="command"), settings)
+    assert _operations(fake_github, "minimizeComment") == [{"id": f"PRRC_{comment['id']}"}]
+    assert comment["id"] in fake_github.repo(REPO).pulls[7].minimized
+
+
+def test_unresolving_a_thread_opens_its_dismissed_finding_again(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    comment = _first_review(fake_github, fake_claude, settings)
+    fake_github.resolve_thread(REPO, 7, comment["id"], by="octocat")
+    with open_services(settings) as services:
+        resolved = follow_thread(ThreadEvent(REPO, 7, "resolved"), services)
+    assert resolved.status == "dismissed"
+    assert [r.status for r in _records(settings)] == ["dismissed"]
+    fake_github.repo(REPO).pulls[7].threads[comment["id"]]["resolved"] = False
+    with open_services(settings) as services:
+        follow_thread(ThreadEvent(REPO, 7, "unresolved"), services)
+    assert [r.status for r in _records(settings)] == ["open"]
