@@ -27,7 +27,8 @@ from reviewer.core.reports import ChunkReport, FileReport
 ProgressFn = Callable[[str], None]
 
 Trigger = Literal["auto", "command", "action", "cli"]
-Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed"]
+Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed", "submitted"]
+Mode = Literal["realtime", "batch", "auto"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class ReviewRequest:
     post: bool = True
     model: str | None = None
     config_path: str | None = None
+    # realtime | batch | auto; None: the operator's REVIEWER_REVIEW_MODE, else the repository's.
+    mode: Mode | None = None
+    # Batch mode: wait for the batch (None: the trigger's default), at most this long.
+    wait: bool = True
+    batch_max_wait_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,9 @@ class ReviewTarget:
     known_fingerprints: frozenset[str] = frozenset()
     rereview: bool = False
     notes: list[str] = field(default_factory=list)
+    draft: bool = False
+    # Hours since the last review of this pull request (a re-review on push), if known.
+    last_review_age_hours: float | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ def _default_data_dir(environ: Mapping[str, str]) -> Path:
     return Path(base).expanduser() / "reviewer"
 
 
+REVIEW_MODES = ("realtime", "batch", "auto")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the reviewer; build with `Settings.from_env()`, never mutate.
@@ -43,6 +46,10 @@ class Settings:
     request_timeout_s: float = 120.0
     max_retry_after_s: float = 60.0
     count_tokens: bool = False
+    # Message Batches: force a review mode (realtime | batch | auto) over the repositories'
+    # review.mode; seconds between the first polls of a batch (then backing off).
+    review_mode: str | None = None
+    batch_poll_s: float = 10.0
     # GitHub
     github_token: str | None = field(default=None, repr=False)
     github_app_id: str | None = None
@@ -131,6 +138,12 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}FAIL_ON must be one of {', '.join(severities)}", key="fail_on"
             )
+        if self.review_mode is not None and self.review_mode not in REVIEW_MODES:
+            raise ConfigError(
+                f"{PREFIX}REVIEW_MODE must be one of {', '.join(REVIEW_MODES)}", key="review_mode"
+            )
+        if self.batch_poll_s <= 0:
+            raise ConfigError(f"{PREFIX}BATCH_POLL_S must be positive", key="batch_poll_s")
         if not self.command.startswith("/") or " " in self.command:
             raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 import subprocess
@@ -21,6 +22,7 @@ LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
     "action": "reviewer.action.run:action",
+    "batch": "reviewer.cli.batch:batch",
     "serve": "webhook.cli:serve",
     "worker": "webhook.cli:worker",
 }
@@ -108,6 +110,10 @@ def read_diff(path: str) -> str:
 @click.option("--repo", "repo_name", help="OWNER/NAME to record the spend of a local diff under.")
 @click.option("--config", "config_path", help="A reviewer.yml to apply to a local diff.")
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
+@click.option("--batch", "batch", is_flag=True, help="Send it as a Message Batch (half price).")
+@click.option(
+    "--no-wait", is_flag=True, help="With --batch: print the batch job and return at once."
+)
 def review(
     target: str | None,
     diff_path: str | None,
@@ -118,11 +124,17 @@ def review(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    batch: bool,
+    no_wait: bool,
 ) -> None:
     """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
     try:
         settings = Settings.from_env()
         request = _request(target, diff_path, dry_run, model, repo_name, config_path, no_post)
+        if no_wait and not batch:
+            raise ConfigError("--no-wait goes with --batch")
+        if batch:
+            request = dataclasses.replace(request, mode="batch", wait=not no_wait)
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
@@ -153,12 +165,14 @@ def _request(
     return ReviewRequest(repo=repo, pr_number=number, post=not no_post, **common)
 
 
+def progress(message: str) -> None:
+    """Progress goes to stderr, so stdout stays the review."""
+    click.echo(f"reviewer: {message}", err=True)
+
+
 def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     from reviewer.review.pipeline import run_review
     from reviewer.services import open_services
-
-    def progress(message: str) -> None:
-        click.echo(f"reviewer: {message}", err=True)
 
     with open_services(settings) as services:
         return run_review(request, services, progress=progress)

@@ -93,6 +93,7 @@ def fetch_target(
         known_fingerprints=frozenset(gh.previous_fingerprints(repo, number, bot)),
         rereview=last is not None,
         notes=notes,
+        draft=pull.draft,
     )
 
 

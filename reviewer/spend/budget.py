@@ -132,6 +132,9 @@ class ReviewSpend:
                 review_id=self.review_id,
                 chunk_index=record.chunk_index,
                 attempt=record.attempt,
+                mode="batch" if record.batch_id else "realtime",
+                batch_id=record.batch_id,
+                custom_id=record.custom_id,
             )
         )
 
