@@ -68,6 +68,10 @@ def run_batch(
     """Submit the plan as a batch; wait and finish it unless the request says not to wait."""
     runner = services.batch_runner(plan.model)
     key = batch_key(request)
+    known = runner.job(key)
+    if known is not None and known.status in ("collected", "canceled", "failed"):
+        # A rerun of a job whose batch was already collected: one batch, one review.
+        return ReviewResult(status="skipped", reason=f"batch job {key} is {known.status}")
     spend = open_spend(request, services, target, plan, review_id=key)
     if plan.chunks:
         batch_id = runner.submit(

@@ -32,6 +32,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -410,7 +411,8 @@ class FakeMessages:
             return self._json(error_answer(400, message=message).body, 400)
         with self._lock:
             batch_id = f"msgbatch_fake_{next(self._batch_ids):04d}"
-            batch = FakeBatch(batch_id, requests, self.batch_polls, _CREATED_AT)
+            created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            batch = FakeBatch(batch_id, requests, self.batch_polls, created)
             self.batches[batch_id] = batch
         return self._json(self._batch_json(batch))
 
