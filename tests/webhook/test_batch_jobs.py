@@ -9,15 +9,20 @@ import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pytest_httpserver import HTTPServer
 
 from reviewer.settings import Settings
 from reviewer.spend.batch_jobs import BatchJobs
 from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
+from tests.fakes.github_server import FakeGitHub as LoopbackGitHub
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from tests.paths import ROOT
 from tests.test_service_e2e import (
@@ -26,9 +31,7 @@ from tests.test_service_e2e import (
     REPO,
     SECRET,
     USAGE,
-    app_key,  # noqa: F401  (a fixture)
     headers,
-    loopback_github,  # noqa: F401  (a fixture)
     opened_body,
     pull_request,
 )
@@ -36,6 +39,34 @@ from webhook.app import create_app
 from webhook.jobs import JobOptions, JobQueue, ReviewJob, running_consumer
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def app_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def loopback_github() -> Iterator[LoopbackGitHub]:
+    """The loopback fake GitHub with the App endpoints a worker process asks first."""
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.expect_request("/app/installations/1/access_tokens", method="POST").respond_with_json(
+        {"token": "ghs_batch_installation_token", "expires_at": "2099-01-01T00:00:00Z"}, 201
+    )
+    server.expect_request("/app", method="GET").respond_with_json(
+        {"id": 1, "slug": "github-actions", "name": "reviewer"}
+    )
+    server.start()
+    try:
+        yield LoopbackGitHub(server, repo=REPO)
+    finally:
+        server.clear()
+        server.stop()
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
@@ -101,6 +132,11 @@ class _Never:
 
 WORKER = """
 import sys
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pytest_httpserver import HTTPServer
+
 from reviewer.settings import Settings
 from reviewer.spend import batch_jobs
 from webhook.jobs import JobOptions, JobQueue, run_worker
@@ -124,7 +160,7 @@ run_worker(queue, workers=1)
 
 
 def test_kill_9_between_submit_and_collect_one_batch_one_review(
-    loopback_github: Any, fake_claude: FakeMessages, app_key: str, tmp_path: Path
+    loopback_github: LoopbackGitHub, fake_claude: FakeMessages, app_key: str, tmp_path: Path
 ) -> None:
     pull = pull_request()
     loopback_github.add_pull(pull, files=[file_item("app/users.py", patch=PATCH)])
