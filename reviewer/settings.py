@@ -50,6 +50,9 @@ class Settings:
     # review.mode; seconds between the first polls of a batch (then backing off).
     review_mode: str | None = None
     batch_poll_s: float = 10.0
+    # Wait at most this long for a batch, then cancel the rest and finish in real time
+    # (the Action sets 50); None: wait until the batch ends.
+    batch_max_wait_minutes: float | None = None
     # GitHub
     github_token: str | None = field(default=None, repr=False)
     github_app_id: str | None = None
@@ -141,6 +144,11 @@ class Settings:
         if self.review_mode is not None and self.review_mode not in REVIEW_MODES:
             raise ConfigError(
                 f"{PREFIX}REVIEW_MODE must be one of {', '.join(REVIEW_MODES)}", key="review_mode"
+            )
+        if self.batch_max_wait_minutes is not None and self.batch_max_wait_minutes < 0:
+            raise ConfigError(
+                f"{PREFIX}BATCH_MAX_WAIT_MINUTES must not be negative",
+                key="batch_max_wait_minutes",
             )
         if self.batch_poll_s <= 0:
             raise ConfigError(f"{PREFIX}BATCH_POLL_S must be positive", key="batch_poll_s")
