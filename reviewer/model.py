@@ -105,8 +105,8 @@ class ReviewTarget:
     rereview: bool = False
     notes: list[str] = field(default_factory=list)
     draft: bool = False
-    # Hours since the last review of this pull request (a re-review on push), if known.
-    last_review_age_hours: float | None = None
+    # Hours since the pull request was opened, when known (review.mode auto).
+    age_hours: float | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,7 @@ class PullInfo:
     author_is_bot: bool
     html_url: str
     changed_files: int = 0
+    created_at: str = ""  # ISO 8601, as the API sends it
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> PullInfo:
@@ -164,6 +165,7 @@ class PullInfo:
             author_is_bot=user.get("type") == "Bot",
             html_url=data.get("html_url", ""),
             changed_files=int(data.get("changed_files") or 0),
+            created_at=str(data.get("created_at") or ""),
         )
 
 

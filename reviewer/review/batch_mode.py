@@ -23,8 +23,8 @@ def choose_mode(
     """realtime or batch: the request's, else the operator's, else the repository's mode.
 
     `auto` batches what nobody waits for: a draft, a pull request of at least
-    `review.batch_min_lines` changed lines, a re-review on push whose last review is at least
-    `review.batch_min_age_hours` old. A command (someone asked) is answered in real time.
+    `review.batch_min_lines` changed lines, a re-review on push of a pull request opened at
+    least `review.batch_min_age_hours` ago. A command (someone asked) is answered in real time.
     """
     mode = request.mode or settings.review_mode or plan.config.config.review.mode
     if mode != "auto":
@@ -35,7 +35,7 @@ def choose_mode(
     files = [d.file for d in plan.decisions if d.reviewed]
     if target.draft or changed_line_count(files) >= options.batch_min_lines:
         return "batch"
-    age = target.last_review_age_hours
+    age = target.age_hours
     if target.rereview and age is not None and age >= options.batch_min_age_hours:
         return "batch"
     return "realtime"

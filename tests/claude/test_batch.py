@@ -165,3 +165,24 @@ def test_a_lost_batch_is_found_not_submitted_again(
     again = runner.submit("rvtest", CONTEXT, chunks, repository="octo/app", pr_number=1,
                           request_json="{}")  # fmt: skip
     assert again == "msgbatch_fake_0001" and len(fake_claude.batches) == 1
+
+
+def test_a_cancel_keeps_what_completed_and_finishes_the_rest_in_real_time(
+    fake_claude: FakeMessages, ledger: Ledger
+) -> None:
+    chunks = _chunks()[:3]
+    fake_claude.default = findings_answer([FINDING])
+    fake_claude.batch_polls = 10_000
+    fake_claude.batch_done_before_cancel = lambda custom_id: custom_id == "rvtest-c0"
+    runner, spend = _runner(fake_claude, ledger), _spend(ledger)
+    batch_id = runner.submit("rvtest", CONTEXT, chunks, repository="octo/app", pr_number=1,
+                             request_json="{}")  # fmt: skip
+    assert runner.wait("rvtest", max_wait_s=1).status == "in_progress"
+    runner.cancel("rvtest")
+    assert runner.wait("rvtest").status == "ended"
+    outcome = runner.collect("rvtest", CONTEXT, chunks, sink=spend, waiting=True,
+                             canceled_to_realtime=True)  # fmt: skip
+    assert outcome is not None and [r.status for r in outcome.results] == ["ok"] * 3
+    assert len(fake_claude.requests) == 2  # c1 and c2, in real time
+    rows = dict(ledger.batch_rows(batch_id))
+    assert rows["rvtest-c0"] > 0 and rows["rvtest-c1"] == rows["rvtest-c2"] == 0
