@@ -312,10 +312,12 @@ class JobQueue:
         lease = timedelta(seconds=self.options.lease_s)
         outcomes: dict[str, str] = {}
         for open_job in jobs.open_jobs():
-            if open_job.status == "submitting" or not jobs.claim(
-                open_job.key, now=utc_now(), lease=lease
-            ):
-                continue  # being submitted (its review job resumes it) or collected elsewhere
+            if open_job.status == "submitting":
+                if open_job.updated_at > utc_now() - lease:
+                    continue  # being submitted right now
+                # Its submitter died between the intent and the batch id: resumed below.
+            elif not jobs.claim(open_job.key, now=utc_now(), lease=lease):
+                continue  # collected by another worker
             lock_key = f"{open_job.repository}#{open_job.pr_number}"
             token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
             if not self.store.acquire_lock(lock_key, token=token, ttl_s=self.options.lease_s):

@@ -38,6 +38,16 @@ def collect_batch(
     target, gh = prepared
     plan = plan_review(request, services, target)
     runner = services.batch_runner(plan.model)
+    if job.status == "submitting":
+        # Its submitter died between the intent and the batch id: find the batch (or send it).
+        runner.submit(
+            job.key,
+            plan.context,
+            plan.chunks,
+            repository=target.repo,
+            pr_number=target.pr_number,
+            request_json=job.request_json,
+        )
     status = runner.wait(job.key, progress=say) if wait else runner.status(job.key)
     if status.status != "ended":
         say(f"job {job.key}: {status.status}, {status.processing} of {status.total} pending")

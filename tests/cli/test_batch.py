@@ -10,6 +10,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 
 from reviewer.cli.main import main
+from reviewer.spend.batch_jobs import BatchJobs
 from reviewer.spend.ledger import Ledger
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from tests.paths import SAMPLE_DIFF
@@ -90,3 +91,24 @@ def test_no_wait_needs_batch(tmp_path: Path) -> None:
     result = _invoke({"REVIEWER_DATA_DIR": str(tmp_path)}, "review", "--diff",
                      str(SAMPLE_DIFF), "--no-wait")  # fmt: skip
     assert result.exit_code == 2 and "--no-wait goes with --batch" in result.stderr
+
+
+def test_collect_resumes_a_job_whose_submitter_died_before_recording_the_batch(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    env = _env(fake_claude, tmp_path)
+    submitted = _invoke(
+        env, "review", "--diff", str(SAMPLE_DIFF), "--batch", "--no-wait", "--format", "json"
+    )
+    job = json.loads(submitted.stdout)["batch_job"]
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}") as ledger:
+        jobs = BatchJobs(ledger)
+        record = jobs.get(job)
+        assert record is not None
+        lost = record.state_json.replace('"batches": ["msgbatch_fake_0001"]', '"batches": []')
+        jobs.update(job, now=datetime.now(UTC), status="submitting", batch_id=None,
+                    state_json=lost)  # fmt: skip
+    done = _invoke(env, "batch", "collect", job, "--wait", "--format", "json")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["status"] == "reviewed"
+    assert len(fake_claude.batches) == 1  # found again, not submitted twice
