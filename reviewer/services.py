@@ -157,6 +157,8 @@ class Services:
             self.ledger,
             self.prices,
             review_id=review_id,
+            # A batch job collected in another process: its earlier rounds count.
+            spent=self.ledger.review_total(review_id) if review_id else Decimal(0),
             repo=repo,
             pr_number=pr_number,
             head_sha=head_sha,
