@@ -186,3 +186,19 @@ def test_a_cancel_keeps_what_completed_and_finishes_the_rest_in_real_time(
     assert len(fake_claude.requests) == 2  # c1 and c2, in real time
     rows = dict(ledger.batch_rows(batch_id))
     assert rows["rvtest-c0"] > 0 and rows["rvtest-c1"] == rows["rvtest-c2"] == 0
+
+
+def test_a_round_past_the_request_limit_goes_as_several_batches(
+    fake_claude: FakeMessages, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("reviewer.claude.batch.MAX_BATCH_REQUESTS", 2)
+    chunks = _chunks()[:5]
+    fake_claude.default = findings_answer([FINDING])
+    runner, spend = _runner(fake_claude, ledger), _spend(ledger)
+    runner.submit("rvtest", CONTEXT, chunks, repository="octo/app", pr_number=1,
+                  request_json="{}")  # fmt: skip
+    assert [len(b.requests) for b in fake_claude.batches.values()] == [2, 2, 1]
+    assert runner.wait("rvtest").status == "ended"
+    outcome = runner.collect("rvtest", CONTEXT, chunks, sink=spend, waiting=False)
+    assert outcome is not None and len(outcome.results) == 5
+    assert all(len(r.findings) == 1 for r in outcome.results)
