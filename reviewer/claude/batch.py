@@ -475,23 +475,32 @@ class BatchRunner:
             budget_stop = self._realtime_round(context, chunks, follow_ups, state, sink, gate)
             follow_ups = []
         if follow_ups:
+            pending = RunState.from_json(state.to_json())  # as it stands, if no round goes out
             state.round += 1
             state.pieces = [
                 dataclasses.replace(p, custom_id=custom_id(key, p.index, p.split, state.round))
                 for p in follow_ups
             ]
-            self._send_round(
-                key,
-                context,
-                chunks,
-                state,
-                repository="",
-                pr_number=None,
-                request_json="",
-                gate=gate,
-                resuming=False,
-            )
-            return None
+            try:
+                self._send_round(
+                    key,
+                    context,
+                    chunks,
+                    state,
+                    repository="",
+                    pr_number=None,
+                    request_json="",
+                    gate=gate,
+                    resuming=False,
+                )
+                return None
+            except BudgetExceeded as exc:
+                # The follow-up round does not fit the budget: what it held is skipped.
+                state, budget_stop = pending, exc
+                for piece in follow_ups:
+                    state.done[_key_of(piece)] = result_json(
+                        ChunkResult(piece.index, "skipped", None, error=exc.message)
+                    )
         state.pieces = []
         self._store.update(key, now=self._clock(), state_json=state.to_json())
         return ChunkReviewOutcome(self._final(state, chunks), budget_stop)

@@ -9,7 +9,8 @@ import uuid
 from typing import Any
 
 from reviewer.core.diff import changed_line_count
-from reviewer.core.policy import ChunkReviewOutcome
+from reviewer.core.policy import ChunkResult, ChunkReviewOutcome
+from reviewer.errors import BudgetExceeded
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewResult, ReviewTarget
 from reviewer.review.finish import file_reports, finish_review
 from reviewer.review.model_run import Tally, check_outcome, open_spend
@@ -74,17 +75,26 @@ def run_batch(
         return ReviewResult(status="skipped", reason=f"batch job {key} is {known.status}")
     spend = open_spend(request, services, target, plan, review_id=key)
     if plan.chunks:
-        batch_id = runner.submit(
-            key,
-            plan.context,
-            plan.chunks,
-            repository=target.repo,
-            pr_number=target.pr_number,
-            gate=spend,
-            request_json=request_json(
-                dataclasses.replace(request, expected_head_sha=target.head_sha)
-            ),
-        )
+        try:
+            batch_id = runner.submit(
+                key,
+                plan.context,
+                plan.chunks,
+                repository=target.repo,
+                pr_number=target.pr_number,
+                gate=spend,
+                request_json=request_json(
+                    dataclasses.replace(request, expected_head_sha=target.head_sha)
+                ),
+            )
+        except BudgetExceeded as exc:
+            # Nothing was sent: every chunk is skipped, and the review says why.
+            skipped = tuple(
+                ChunkResult(c.index, "skipped", None, error=exc.message) for c in plan.chunks
+            )
+            tally = Tally(services, spend)
+            run = tally.run(ChunkReviewOutcome(skipped, budget_stop=exc))
+            return finish_review(request, target, plan, run, gh, say)
         say(f"submitted {len(plan.chunks)} chunks as batch {batch_id} (job {key})")
     if not request.wait or not plan.chunks:
         if not plan.chunks:

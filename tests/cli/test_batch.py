@@ -112,3 +112,15 @@ def test_collect_resumes_a_job_whose_submitter_died_before_recording_the_batch(
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["status"] == "reviewed"
     assert len(fake_claude.batches) == 1  # found again, not submitted twice
+
+
+def test_a_batch_over_the_budget_is_not_submitted(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    env = {**_env(fake_claude, tmp_path), "REVIEWER_REVIEW_BUDGET_USD": "0.0001"}
+    result = _invoke(env, "review", "--diff", str(SAMPLE_DIFF), "--batch", "--format", "json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["status"] == "reviewed" and out["cost_usd"] == 0
+    assert [c["status"] for c in out["chunks"]] == ["skipped"]
+    assert fake_claude.batches == {} and fake_claude.requests == []
