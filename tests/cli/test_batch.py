@@ -61,6 +61,9 @@ def test_review_batch_waits_prints_and_ledgers_at_half_price(
     assert rows[0][1] == (Decimal(1200) * 3 + Decimal(150) * 15) / 1_000_000 / 2
     assert mode.key == "batch" and mode.cost_usd == rows[0][1]
     assert Decimal(str(out["cost_usd"])) == rows[0][1]
+    by_mode = _invoke(env, "spend", "--by", "mode", "--format", "json", "--since", "2000-01-01")
+    assert by_mode.exit_code == 0, by_mode.output
+    assert [(r["mode"], r["calls"]) for r in json.loads(by_mode.stdout)["rows"]] == [("batch", 1)]
 
 
 def test_no_wait_then_status_and_collect(fake_claude: FakeMessages, tmp_path: Path) -> None:
