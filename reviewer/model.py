@@ -62,6 +62,11 @@ class ReviewRequest:
     # Batch mode: wait for the batch (None: the trigger's default), at most this long.
     wait: bool = True
     batch_max_wait_s: float | None = None
+    # `review.context` from the command line (none, hunk, definition, file); None: config.
+    context: str | None = None
+    # A local checkout: the Action's workspace (files read with git at the head) or, for a
+    # local diff, the working tree whose files are read as they are.
+    checkout: str | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,10 @@ class ReviewTarget:
     draft: bool = False
     # Hours since the pull request was opened, when known (review.mode auto).
     age_hours: float | None = None
+    # The head's text of a file (None: none), for read-only context; None: no context.
+    read_head: Callable[[str], str | None] | None = None
+    # (path, text) of the guidance files read from the base branch, in order.
+    guidance: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,9 @@ class Plan:
     prefix_tokens: int
     estimated_input_tokens: int
     estimated_cost_usd: Decimal
+    # Read-only context (review.context): estimated tokens it adds over the changed lines.
+    context_tokens: int = 0
+    changed_lines: int = 0
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class Settings:
     # Wait at most this long for a batch, then cancel the rest and finish in real time
     # (the Action sets 50); None: wait until the batch ends.
     batch_max_wait_minutes: float | None = None
+    # `output_config.effort` for models that take it (low ... max); None: models.json's.
+    effort: str | None = None
     # GitHub
     github_token: str | None = field(default=None, repr=False)
     github_app_id: str | None = None
@@ -64,6 +66,8 @@ class Settings:
     command: str = "/review"
     fail_on: str | None = None
     config_path: str | None = None
+    # Read-only context around each hunk (review.context): none, hunk, definition or file.
+    context: str = "definition"
     # A YAML file like .github/reviewer.yml: organisation-wide defaults for every repository.
     repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.
@@ -152,6 +156,13 @@ class Settings:
             )
         if self.batch_poll_s <= 0:
             raise ConfigError(f"{PREFIX}BATCH_POLL_S must be positive", key="batch_poll_s")
+        if self.context not in ("none", "hunk", "definition", "file"):
+            raise ConfigError(
+                f"{PREFIX}CONTEXT must be one of none, hunk, definition, file", key="context"
+            )
+        efforts = ("low", "medium", "high", "xhigh", "max")
+        if self.effort is not None and self.effort not in efforts:
+            raise ConfigError(f"{PREFIX}EFFORT must be one of {', '.join(efforts)}", key="effort")
         if not self.command.startswith("/") or " " in self.command:
             raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from reviewer.cli.main import fail, progress
+from reviewer.cli.exit import fail
+from reviewer.cli.main import progress
 from reviewer.cli.render import render_json, render_text
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.settings import Settings

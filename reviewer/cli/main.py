@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 import re
 import subprocess
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_text
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.checkout import worktree_root
 from reviewer.settings import Settings
 
 # Subcommands that live with the code they drive, loaded only when named.
@@ -53,10 +56,14 @@ def main() -> None:
     """Review GitHub pull requests with Claude."""
 
 
-def fail(error: ReviewerError) -> NoReturn:
-    """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
+def warn_about_models(settings: Settings, model: str | None = None) -> None:
+    """Check the configured models (price, models.json, retirement); warn on stderr."""
+    from reviewer.claude.models import check_models
+    from reviewer.spend.pricing import PriceTable
+
+    prices = PriceTable.load(settings.prices_path)
+    for warning in check_models([model or settings.model, settings.fallback_model], prices):
+        click.echo(f"reviewer: warning: {warning}", err=True)
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -114,6 +121,11 @@ def read_diff(path: str) -> str:
 @click.option(
     "--no-wait", is_flag=True, help="With --batch: print the batch job and return at once."
 )
+@click.option(
+    "--context",
+    type=click.Choice(["none", "hunk", "definition", "file"]),
+    help="Read-only code around each hunk (default: review.context, else definition).",
+)
 def review(
     target: str | None,
     diff_path: str | None,
@@ -126,6 +138,7 @@ def review(
     no_post: bool,
     batch: bool,
     no_wait: bool,
+    context: str | None,
 ) -> None:
     """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
     try:
@@ -135,6 +148,8 @@ def review(
             raise ConfigError("--no-wait goes with --batch")
         if batch:
             request = dataclasses.replace(request, mode="batch", wait=not no_wait)
+        if context is not None:
+            request = dataclasses.replace(request, context=context)
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
@@ -158,7 +173,11 @@ def _request(
             raise ConfigError("give either a pull request or --diff, not both")
         repo = repo_name or local_repo_name()
         text = read_diff(diff_path)
-        return ReviewRequest(repo=repo, diff_text=text, config_path=config_path, **common)
+        # Context and guidance files of a local diff come from the working tree.
+        checkout = worktree_root(os.getcwd())
+        return ReviewRequest(
+            repo=repo, diff_text=text, config_path=config_path, checkout=checkout, **common
+        )
     if target is None:
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
     repo, number = parse_target(target)
@@ -174,5 +193,7 @@ def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     from reviewer.review.pipeline import run_review
     from reviewer.services import open_services
 
+    if not request.dry_run:  # a dry run never loads the SDK, whose list of retiring models this is
+        warn_about_models(settings, request.model)
     with open_services(settings) as services:
         return run_review(request, services, progress=progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 from reviewer.core.anchoring import ReviewDraft, anchor
 from reviewer.core.filters import FileDecision
@@ -31,12 +32,13 @@ def finish_review(
         target.diff,
         max_comments=output.max_comments,
         min_severity=output.min_severity,
+        min_confidence=output.min_confidence,
         suggestions=output.suggestions,
         known_fingerprints=target.known_fingerprints,
     )
     chunk_reports = tuple(
         ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
-                    r.status, r.stop_reason, r.error or r.refusal)
+                    r.status, r.stop_reason, r.error or r.refusal, r.refusal_category)
         for c, r in zip(plan.chunks, run.outcome.results, strict=True)
     )  # fmt: skip
     budget_stop = run.outcome.budget_stop.message if run.outcome.budget_stop else None
@@ -72,7 +74,9 @@ def finish_review(
         extra={
             "notes": list(target.notes),
             "below_threshold": list(anchored.below_threshold),
+            "low_confidence": list(anchored.low_confidence),
             "already_posted": anchored.already_posted,
+            "context": context_report(plan),
         },
     )
     if gh is None or target.pr_number is None or not request.post:
@@ -86,6 +90,19 @@ def finish_review(
         key=request.delivery_id,
     )
     return publish(gh, target.repo, target.pr_number, draft, result, say)
+
+
+def context_report(plan: Plan) -> dict[str, Any]:
+    """What the read-only context added: the figure `tokens_per_changed_line`."""
+    lines = sum(len(part.context) for chunk in plan.chunks for part in chunk.parts)
+    per_line = plan.context_tokens / plan.changed_lines if plan.changed_lines else 0.0
+    return {
+        "mode": plan.config.config.review.context,
+        "lines": lines,
+        "tokens": plan.context_tokens,
+        "changed_lines": plan.changed_lines,
+        "tokens_per_changed_line": round(per_line, 2),
+    }
 
 
 def file_reports(decisions: Sequence[FileDecision]) -> tuple[FileReport, ...]:

@@ -10,10 +10,12 @@ from reviewer.config.repo import RepoConfig, load_repo_config
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import select_files
+from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, prefix_tokens
+from reviewer.core.render import context_size
 from reviewer.core.reports import ChunkReport
 from reviewer.core.summary import plural
-from reviewer.core.tokens import input_budget
+from reviewer.core.tokens import estimate_from_size, input_budget
 from reviewer.errors import ConfigError
 from reviewer.model import (
     Plan,
@@ -23,8 +25,9 @@ from reviewer.model import (
     ReviewTarget,
 )
 from reviewer.review.batch_mode import choose_mode, run_batch
+from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
-from reviewer.review.finish import file_reports, finish_review
+from reviewer.review.finish import context_report, file_reports, finish_review
 from reviewer.review.model_run import call_model
 from reviewer.review.ports import PullRequests, ReviewServices
 from reviewer.spend.pricing import estimate_cost
@@ -63,6 +66,8 @@ def prepare(
             diff=parse_diff(request.diff_text),
             repo_config=_local_repo_config(request.config_path),
         )
+        if request.checkout is not None:
+            _local_files(target, request.checkout, services)
         return target, None
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
@@ -71,6 +76,18 @@ def prepare(
     if isinstance(fetched, ReviewResult):
         return fetched
     return fetched, gh
+
+
+def _local_files(target: ReviewTarget, checkout: str, services: ReviewServices) -> None:
+    """A local diff's context and guidance come from the working tree, as it is now."""
+    read = worktree_reader(checkout)
+    guidance = resolve(services.settings, target.repo_config, {}).config.guidance
+    target.guidance, applied = read_guidance(
+        read, guidance.files, guidance.max_bytes, source="the working tree"
+    )
+    if applied:
+        target.notes.append(applied)
+    target.read_head = read
 
 
 def _local_repo_config(path: str | None) -> RepoConfig | None:
@@ -87,6 +104,8 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
     """Everything short of calling the model: config, filters, model choice, chunks, estimate."""
     settings = services.settings
     overrides: dict[str, Any] = {"model.default": request.model} if request.model else {}
+    if request.context:
+        overrides["review.context"] = request.context
     config = resolve(settings, target.repo_config, overrides)
     paths = config.config.paths
     decisions = select_files(target.diff, include=paths.include, exclude=paths.exclude)
@@ -99,22 +118,33 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
         description=target.description,
         instructions=config.config.instructions,
         path_instructions=tuple((rule.path, rule.instructions) for rule in paths.instructions),
+        guidance=target.guidance,
+        language=config.config.output.language or "",
     )
     prefix = prefix_tokens(context, model)
     budget = input_budget(
         model,
         system_tokens=prefix,
-        output_reserve=settings.max_output_tokens,
+        output_reserve=model_spec(model).output_tokens(settings.max_output_tokens),
         max_chunk_tokens=settings.max_chunk_tokens,
     )
-    chunks = plan_chunks(files, budget_tokens=budget, model=model)
+    extra = read_context(files, config.config.review.context, target.read_head)
+    chunks = plan_chunks(files, budget_tokens=budget, model=model, context=extra)
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
         price,
         input_tokens=input_tokens,
         output_tokens=ESTIMATED_OUTPUT_TOKENS_PER_CHUNK * len(chunks),
     )
-    return Plan(model, config, decisions, chunks, context, prefix, input_tokens, cost)
+    context_tokens = sum(
+        estimate_from_size(*context_size(part.context), model)
+        for chunk in chunks
+        for part in chunk.parts
+    )
+    return Plan(
+        model, config, decisions, chunks, context, prefix, input_tokens, cost,
+        context_tokens=context_tokens, changed_lines=changed_line_count(files),
+    )  # fmt: skip
 
 
 def _review(
@@ -141,7 +171,7 @@ def _review(
         ),
         estimated_input_tokens=plan.estimated_input_tokens,
         estimated_cost_usd=plan.estimated_cost_usd,
-        extra={"notes": list(target.notes)},
+        extra={"notes": list(target.notes), "context": context_report(plan)},
     )
     if request.dry_run:
         return base

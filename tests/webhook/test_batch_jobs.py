@@ -25,6 +25,7 @@ from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.github_server import FakeGitHub as LoopbackGitHub
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from tests.paths import ROOT
+from tests.queues import consuming
 from tests.test_service_e2e import (
     INJECTION,
     PATCH,
@@ -36,7 +37,7 @@ from tests.test_service_e2e import (
     pull_request,
 )
 from webhook.app import create_app
-from webhook.jobs import JobOptions, JobQueue, ReviewJob, running_consumer
+from webhook.jobs import JobOptions, JobQueue, ReviewJob
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
@@ -90,6 +91,7 @@ def test_a_worker_submits_and_the_periodic_collector_publishes(
     head = pull_request()["head"]["sha"]
     fake_github.add_pull(REPO, 2, files=[file_item("app/users.py", patch=PATCH)], head_sha=head)
     fake_claude.default = findings_answer([INJECTION], usage=USAGE)
+    fake_claude.batch_polls = 10_000  # ends when the test says (not on a periodic run's poll)
     settings = fake_github.settings(
         github_token=None, github_app_id="1", github_private_key=app_key,
         anthropic_api_key=FAKE_API_KEY, anthropic_base_url=fake_claude.base_url,
@@ -103,13 +105,14 @@ def test_a_worker_submits_and_the_periodic_collector_publishes(
         client = create_app(settings, queue=queue).test_client()
         body = opened_body()
         assert client.post("/webhook", data=body, headers=headers(body, "b-1")).status_code == 202
-        with running_consumer(queue):
+        with consuming(queue):
             wait_for(lambda: (queue.store.get("b-1") or _Never).state == "done")
         assert fake_github.bodies("POST", f"/repos/{REPO}/pulls/2/reviews") == []
         [batch] = fake_claude.batches.values()
         assert fake_claude.requests == []  # nothing in real time
         # The periodic task (as huey runs it each minute): in progress first, then ended.
         assert list(queue.collect_batches().values()) == ["submitted"]
+        fake_claude.end_batch(batch.id)
         assert list(queue.collect_batches().values()) == ["reviewed"]
         assert queue.collect_batches() == {}
         [review] = fake_github.bodies("POST", f"/repos/{REPO}/pulls/2/reviews")
