@@ -130,18 +130,20 @@ class Services:
                 concurrency=settings.concurrency,
                 fallback_model=settings.fallback_model if may_fall_back else None,
                 count_tokens=settings.count_tokens,
+                effort=settings.effort,
             )
 
         return BatchRunner(
             self.claude(),
             BatchJobs(self.ledger),
             model=model,
-            max_output_tokens=settings.max_output_tokens,
+            max_output_tokens=model_spec(model).output_tokens(settings.max_output_tokens),
             fallback_model=settings.fallback_model,
             realtime=realtime,
             clock=utc_now,
             sleep=self._sleep,
             poll_s=settings.batch_poll_s,
+            effort=settings.effort,
         )
 
     def spend_book(

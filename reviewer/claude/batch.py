@@ -29,6 +29,7 @@ from reviewer.claude.client import outcome_of, reply_of
 from reviewer.claude.realtime import MAX_SPLIT_DEPTH
 from reviewer.core.chunking import Chunk, split_chunk
 from reviewer.core.findings import Finding, findings_json_schema
+from reviewer.core.models import model_spec
 from reviewer.core.policy import (
     Attempt,
     ChunkResult,
@@ -204,7 +205,9 @@ class BatchRunner:
         sleep: Callable[[float], None] = time.sleep,
         poll_s: float = 10.0,
         max_poll_s: float = 120.0,
+        effort: str | None = None,
     ) -> None:
+        self.effort = effort
         self._client = client
         self._store = store
         self.model = model
@@ -323,12 +326,20 @@ class BatchRunner:
         system, messages = build_request(
             context, self._piece_chunk(chunks, piece), ttl=BATCH_CACHE_TTL
         )
+        # The same parameters as a real-time call (claude/client.py), per model's data.
+        spec = model_spec(piece.model)
+        options = spec.request_options(effort=self.effort)
+        output_config: dict[str, Any] = {
+            "format": {"type": "json_schema", "schema": findings_json_schema()},
+            **options.pop("output_config", {}),
+        }
         params = {
             "model": piece.model,
-            "max_tokens": piece.max_tokens,
+            "max_tokens": min(piece.max_tokens, spec.max_output_tokens),
             "system": cast("list[TextBlockParam]", system),
             "messages": cast("list[MessageParam]", messages),
-            "output_config": {"format": {"type": "json_schema", "schema": findings_json_schema()}},
+            "output_config": output_config,
+            **options,
         }
         return cast(Request, {"custom_id": piece.custom_id, "params": params})
 
