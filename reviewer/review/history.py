@@ -53,16 +53,48 @@ class Memory:
         return frozenset(r.fingerprint for r in self.records if r.status == "dismissed")
 
 
-def recall_for(
-    request: ReviewRequest, services: ReviewServices, target: ReviewTarget, gh: PullRequests | None
-) -> Memory | None:
+class FollowUp:
+    """One review's view of its pull request's findings: before, and after it is posted."""
+
+    def __init__(
+        self,
+        memory: Memory,
+        store: FindingStore,
+        threads: ThreadActions,
+        options: ConversationOptions,
+    ) -> None:
+        self.memory, self.store, self.threads, self.options = memory, store, threads, options
+
+    @property
+    def dismissed(self) -> frozenset[str]:
+        """Fingerprints a person dismissed on this pull request: never raised again."""
+        return self.memory.dismissed
+
+    def account(self, anchored: AnchorResult) -> History:
+        return account(self.memory, anchored)
+
+    def remember(self, past: History, *, posted: Sequence[InlineComment], commit_sha: str) -> None:
+        remember(
+            self.memory, past, self.store, self.threads,
+            posted=posted, commit_sha=commit_sha, options=self.options,
+        )  # fmt: skip
+
+
+def follow_up(
+    request: ReviewRequest,
+    services: ReviewServices,
+    target: ReviewTarget,
+    gh: PullRequests | None,
+    options: ConversationOptions,
+) -> FollowUp | None:
     """The pull request's findings before a review that will be posted (None otherwise)."""
     if gh is None or target.pr_number is None or not request.post:
         return None
     repo, number = target.repo, target.pr_number
-    memory = recall(services.findings(), gh.threads(repo, number), repo, number, gh.bot_login())
+    store, threads = services.findings(), gh.threads(repo, number)
+    memory = recall(store, threads, repo, number, gh.bot_login())
     target.notes.extend(memory.notes)
-    return memory
+    return FollowUp(memory, store, threads, options)
 
 
 @dataclass(frozen=True)
@@ -94,11 +126,6 @@ def follow_thread(event: ThreadEvent, services: ReviewServices) -> ConversationR
     ]
     store.save(reopened)
     return ConversationResult("ignored", f"{len(reopened)} reopened")
-
-
-def dismissed(memory: Memory | None) -> frozenset[str]:
-    """Fingerprints a person dismissed on this pull request: never raised again."""
-    return memory.dismissed if memory is not None else frozenset()
 
 
 def recall(store: FindingStore, threads: ThreadActions, repo: str, number: int, bot: str) -> Memory:
