@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from reviewer.model import ReviewResult
+import webhook.jobs
+from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices
+from reviewer.settings import Settings
+from tests.queues import consuming, drop_queue
 from tests.webhook.test_app import app, client, deliver, load, pr_comment, queued, settings
-from webhook.jobs import ReviewJob
+from tests.webhook.test_jobs import wait_for
+from webhook.jobs import JobQueue, ReviewJob
 
 __all__ = ["app", "client", "queued", "settings"]  # fixtures
 
@@ -122,3 +128,36 @@ def test_a_worker_runs_a_conversation_job_through_its_use_case(
     assert isinstance(result, ReviewResult) and result.status == "reviewed"
     [request] = seen
     assert (request.comment_id, request.body, request.in_reply_to) == (12, "Why?", 11)
+
+
+def test_a_worker_hands_a_conversation_job_to_its_use_case_not_the_review(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reviews: list[ReviewRequest] = []
+    conversations: list[tuple[str, dict[str, Any]]] = []
+
+    def review(request: ReviewRequest, services: ReviewServices) -> ReviewResult:
+        reviews.append(request)
+        return ReviewResult(status="reviewed")
+
+    def conversation(kind: str, services: ReviewServices, **fields: Any) -> ReviewResult:
+        conversations.append((kind, fields))
+        return ReviewResult(status="reviewed", reason=f"{kind}: answered")
+
+    monkeypatch.setattr(webhook.jobs, "run_conversation", conversation)
+    settings = Settings.from_env({}, data_dir=tmp_path)
+    queue = JobQueue(settings, name=f"t{uuid.uuid4().hex[:8]}", runner=review)
+    try:
+        job = ReviewJob(
+            delivery_id="d-reply", repo="octo/app", pr_number=7, installation_id=42,
+            trigger="command", requested_by="octocat", comment_id=12, kind="reply",
+            text="Why?", in_reply_to=11,
+        )  # fmt: skip
+        assert queue.submit(job)
+        with consuming(queue):
+            wait_for(lambda: bool(conversations))
+        assert reviews == []
+        [(kind, fields)] = conversations
+        assert (kind, fields["comment_id"], fields["text"]) == ("reply", 12, "Why?")
+    finally:
+        drop_queue(queue)
