@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from reviewer.errors import LedgerError
+from reviewer.redact import redact
+from reviewer.spend.journal import Journal
 from reviewer.spend.migrations import TableNames, applied_migrations, migrate
 
 Trigger = Literal["auto", "command", "action", "cli"]
@@ -49,6 +53,27 @@ class CallRow:
     attempt: int
     stop_reason: str | None = None
     request_id: str | None = None
+    # Names the row across processes and the journal; written once, then updated in place.
+    row_id: str = ""
+    # False while the row holds a call's worst case (reserved, or no answer ever came).
+    usage_known: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["time"] = self.time.isoformat()
+        values["cost_usd"] = f"{self.cost_usd:f}"
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> CallRow:
+        fields = dict(values)
+        fields["time"] = datetime.fromisoformat(fields["time"])
+        fields["cost_usd"] = Decimal(fields["cost_usd"])
+        return cls(**fields)
+
+
+def new_row_id() -> str:
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -62,6 +87,8 @@ class ReportRow:
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     cost_usd: Decimal
+    # The part of cost_usd that is a worst case: calls reserved whose usage never came back.
+    unknown_usd: Decimal = Decimal(0)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -110,6 +137,8 @@ def _calls_table(names: TableNames) -> sa.Table:
         sa.Column("review_id", sa.String),
         sa.Column("chunk_index", sa.Integer),
         sa.Column("attempt", sa.Integer),
+        sa.Column("row_id", sa.String),
+        sa.Column("usage_known", sa.Boolean),
     )
 
 
@@ -143,20 +172,22 @@ def next_month(start: datetime) -> datetime:
 class Ledger:
     """Writes and sums call rows; the only module that talks to the database."""
 
-    def __init__(self, engine: Engine, names: TableNames) -> None:
+    def __init__(self, engine: Engine, names: TableNames, journal: Journal | None = None) -> None:
         self._engine = engine
         self._names = names
         self._calls = _calls_table(names)
+        self.journal = journal
 
     @classmethod
-    def open(cls, url: str, *, table_prefix: str = "") -> Ledger:
-        """Connect to `url`, create a SQLite file's directory, and apply migrations."""
+    def open(cls, url: str, *, table_prefix: str = "", journal_path: Path | None = None) -> Ledger:
+        """Connect to `url`, create a SQLite file's directory, apply migrations, and replay
+        the spend journal at `journal_path` (rows written while the database was away)."""
         names = TableNames(table_prefix)
         try:
             engine = _engine(url)
         except (SQLAlchemyError, ValueError, OSError) as exc:
-            raise LedgerError(f"cannot open the ledger {_safe(url)}: {exc}") from exc
-        ledger = cls(engine, names)
+            raise LedgerError(f"cannot open the ledger {_safe(url)}: {redact(str(exc))}") from exc
+        ledger = cls(engine, names, Journal(journal_path) if journal_path else None)
         try:
             with engine.connect() as conn, conn.execution_options(reviewer_write=True).begin():
                 if engine.dialect.name == "postgresql":
@@ -168,7 +199,14 @@ class Ledger:
             raise
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise LedgerError(f"cannot open the ledger {_safe(url)}: {_reason(exc)}") from exc
+            raise LedgerError(
+                f"cannot open the ledger {_safe(url)}: {_reason(exc)}", retryable=_transient(exc)
+            ) from exc
+        try:
+            ledger.replay_journal()
+        except LedgerError:
+            engine.dispose()
+            raise
         return ledger
 
     def close(self) -> None:
@@ -195,12 +233,74 @@ class Ledger:
         self.record_many([row])
 
     def record_many(self, rows: Sequence[CallRow]) -> None:
-        """Write `rows` in one transaction."""
+        """Write `rows` in one transaction, each `row_id` once (a row already there is
+        updated). With a journal, rows the database cannot take go to the journal instead,
+        and the database being away is no error: the spend is kept and replayed later."""
+        rows = [row if row.row_id else replace(row, row_id=new_row_id()) for row in rows]
         values = [_values(row) for row in rows]
         if not values:
             return
+        try:
+            with self._write() as conn:
+                self._upsert(conn, values)
+        except LedgerError:
+            if self.journal is None:
+                raise
+            self.journal.append([row.to_json() for row in rows])
+
+    settle = record
+
+    def reserve(self, row: CallRow, monthly_limit: Decimal | None, now: datetime) -> Decimal | None:
+        """Write `row` (a call's worst case) if the repository's month fits `monthly_limit`.
+
+        One transaction under the repository's lock (PostgreSQL: an advisory lock; SQLite:
+        an immediate transaction, the database's write lock), so two processes or machines
+        cannot both pass on the same headroom. Return None when written, or what the month
+        has spent (settled calls and live reservations) when the row would not fit. Never
+        journalled: without the database there is no new call (LedgerError, retryable).
+        """
+        start = month_start(now)
+        c = self._calls.c
+        spent_query = sa.select(sa.func.sum(c.cost_pusd)).where(
+            c.repository == row.repository, c.time >= start, c.time < next_month(start)
+        )
         with self._write() as conn:
-            conn.execute(sa.insert(self._calls), values)
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_key(row))))
+            spent = from_pico(conn.execute(spent_query).scalar())
+            if monthly_limit is not None and (
+                monthly_limit <= 0 or spent + row.cost_usd > monthly_limit
+            ):
+                return spent
+            conn.execute(sa.insert(self._calls), [_values(row)])
+        return None
+
+    def replay_journal(self) -> int:
+        """Write the journalled rows to the database (each `row_id` once); return how many."""
+        if self.journal is None:
+            return 0
+
+        def apply(rows: list[dict[str, Any]]) -> None:
+            values = [_values(CallRow.from_json(row)) for row in rows]
+            with self._write() as conn:
+                self._upsert(conn, values)
+
+        return self.journal.drain(apply)
+
+    def _upsert(self, conn: Connection, values: list[dict[str, Any]]) -> None:
+        c = self._calls.c
+        for value in values:
+            changes = {k: v for k, v in value.items() if k not in ("row_id", "time")}
+            updated = conn.execute(
+                sa.update(self._calls).where(c.row_id == value["row_id"]).values(**changes)
+            )
+            if not updated.rowcount:
+                conn.execute(sa.insert(self._calls), [value])
+
+    def _lock_key(self, row: CallRow) -> int:
+        """A signed 64-bit advisory lock key for the repository's budget (per table prefix)."""
+        digest = hashlib.sha256(f"{self._names.calls}:{row.repository}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
 
     def month_to_date(self, repo: str, now: datetime) -> Decimal:
         """Return what `repo` spent in `now`'s calendar month (UTC)."""
@@ -238,6 +338,7 @@ class Ledger:
         else:
             keys = [sa.cast(sa.func.timezone("UTC", c.time), sa.Date)]
         cost = sa.func.sum(c.cost_pusd)
+        unknown = sa.func.sum(sa.case((c.usage_known.is_(False), c.cost_pusd), else_=0))
         query = (
             sa.select(
                 *keys,
@@ -247,6 +348,7 @@ class Ledger:
                 sa.func.sum(c.cache_creation_input_tokens),
                 sa.func.sum(c.cache_read_input_tokens),
                 cost,
+                unknown,
             )
             .where(c.time >= since, c.time < until)
             .group_by(*keys)
@@ -266,6 +368,7 @@ class Ledger:
                 cache_creation_input_tokens=int(r[n + 3] or 0),
                 cache_read_input_tokens=int(r[n + 4] or 0),
                 cost_usd=from_pico(r[n + 5]),
+                unknown_usd=from_pico(r[n + 6]),
             )
             for r in result
         ]
@@ -276,7 +379,9 @@ class Ledger:
             with self._engine.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
-            raise LedgerError(f"cannot read the ledger: {_reason(exc)}") from exc
+            raise LedgerError(
+                f"cannot read the ledger: {_reason(exc)}", retryable=_transient(exc)
+            ) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -288,7 +393,9 @@ class Ledger:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
-            raise LedgerError(f"cannot write to the ledger: {_reason(exc)}") from exc
+            raise LedgerError(
+                f"cannot write to the ledger: {_reason(exc)}", retryable=_transient(exc)
+            ) from exc
 
 
 def _key(by: str, values: tuple[Any, ...]) -> str:
@@ -320,6 +427,8 @@ def _values(row: CallRow) -> dict[str, Any]:
         "review_id": row.review_id,
         "chunk_index": row.chunk_index,
         "attempt": row.attempt,
+        "row_id": row.row_id or new_row_id(),
+        "usage_known": row.usage_known,
     }
 
 
@@ -357,12 +466,19 @@ def _engine(url: str) -> Engine:
 
 
 def _safe(url: str) -> str:
+    """The ledger's kind only: its user, host, port and name stay out of messages."""
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        return f"({sa.make_url(url).get_backend_name()})"
     except Exception:  # an unparsable URL is reported as such by the caller
         return "(unparsable URL)"
 
 
 def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0]
+    lines = str(orig if orig is not None else exc).strip().splitlines() or [type(exc).__name__]
+    return redact(lines[0])
+
+
+def _transient(exc: SQLAlchemyError) -> bool:
+    """The database is away or busy (worth retrying), not refusing what was asked."""
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)
