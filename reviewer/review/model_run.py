@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reviewer.core.policy import ChunkReviewOutcome
-from reviewer.errors import ClaudeError
+from reviewer.errors import ClaudeError, LedgerError
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewTarget
 from reviewer.review.ports import ReviewServices
 from reviewer.spend.usage import CallRecord
@@ -64,4 +64,10 @@ def call_model(
     if all(r.status == "error" and r.transient for r in outcome.results):
         errors = "; ".join(sorted({r.error or "error" for r in outcome.results}))
         raise ClaudeError(f"the Messages API failed for every chunk: {errors}", retryable=True)
-    return ModelRun(outcome, spend.total, spend.month_to_date(), dict(totals))
+    try:
+        month: Decimal | None = spend.month_to_date()
+    except LedgerError:
+        # The calls are made and their rows kept (the journal holds what the database
+        # could not take): a report without the month's figure beats paying for them again.
+        month = None
+    return ModelRun(outcome, spend.total, month, dict(totals))
