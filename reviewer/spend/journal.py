@@ -38,6 +38,13 @@ class Journal:
         except OSError as exc:
             raise LedgerError(f"cannot write the spend journal: {exc.strerror}") from exc
 
+    def has_rows(self) -> bool:
+        """Whether anything waits to be replayed (a stat, cheap enough before every call)."""
+        try:
+            return self.path.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
     def pending(self) -> int:
         """How many rows wait to be replayed."""
         try:

@@ -257,8 +257,12 @@ class Ledger:
         an immediate transaction, the database's write lock), so two processes or machines
         cannot both pass on the same headroom. Return None when written, or what the month
         has spent (settled calls and live reservations) when the row would not fit. Never
-        journalled: without the database there is no new call (LedgerError, retryable).
+        journalled: without the database there is no new call (LedgerError, retryable). A
+        journal left by an outage is replayed first, so a long-lived worker catches up.
         """
+        if self.journal is not None and self.journal.has_rows():
+            # The database is back: what it missed counts before this call is checked.
+            self.replay_journal()
         start = month_start(now)
         c = self._calls.c
         spent_query = sa.select(sa.func.sum(c.cost_pusd)).where(

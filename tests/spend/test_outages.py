@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from reviewer.settings import Settings
 from reviewer.spend import ledger as ledger_module
 from reviewer.spend.budget import Limits, ReviewSpend
 from reviewer.spend.journal import Journal
-from reviewer.spend.ledger import Ledger
+from reviewer.spend.ledger import CallRow, Ledger, new_row_id
 from reviewer.spend.migrations import TableNames
 from reviewer.spend.pricing import PriceTable, cost_of
 from reviewer.spend.usage import CallRecord
@@ -258,3 +259,38 @@ def test_ledger_stopped_mid_review_journals_then_replays(
             assert reopened.replay_journal() == 1
             assert reopened.review_total(spend.review_id) == billed(fake_claude)
             assert len(rows_of(database.url, database.prefix)) == 2
+
+
+def test_a_long_lived_worker_replays_the_journal_before_its_next_reservation(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "data" / "spend-journal.jsonl"
+    with Ledger.open(f"sqlite:///{tmp_path / 'ledger.sqlite3'}", journal_path=journal) as ledger:
+        earlier = spend_for(ledger)
+        earlier.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)  # $0.018
+        # What an outage left: a retry of that call, billed $0.018, the database never took.
+        retry = CallRow(
+            time=datetime.now(UTC),
+            repository=REPO,
+            pr_number=3,
+            head_sha=None,
+            trigger="auto",
+            model=MODEL,
+            input_tokens=1_000,
+            output_tokens=1_000,
+            cache_creation_input_tokens=0,
+            cache_read_input_tokens=0,
+            cost_usd=Decimal("0.018"),
+            outcome="ok",
+            review_id=earlier.review_id,
+            chunk_index=0,
+            attempt=2,
+            row_id=new_row_id(),
+        )
+        Journal(journal).append([retry.to_json()])
+        # $0.036 spent with the journal, $0.018 without: a third $0.018 fits $0.05 only without.
+        spend = spend_for(ledger, monthly=Decimal("0.05"))
+        with pytest.raises(BudgetExceeded):
+            spend.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
+        assert not Journal(journal).has_rows()
+        assert ledger.review_total(earlier.review_id) == Decimal("0.036")
