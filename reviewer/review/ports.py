@@ -76,6 +76,10 @@ class SpendBook(Protocol):
         """Raise errors.BudgetExceeded when the call's worst case would pass a budget."""
         ...
 
+    def release(self) -> None:
+        """The call `before_call` last let through on this thread sent nothing: free it."""
+        ...
+
     def __call__(self, record: CallRecord, /) -> None:
         """Price and write down one attempt (LedgerError when it cannot be written)."""
         ...

@@ -34,6 +34,7 @@ class Limits:
 class _Reservation:
     row_id: str
     worst_usd: Decimal
+    model: str = ""
 
 
 class ReviewSpend:
@@ -133,7 +134,7 @@ class ReviewSpend:
                 self._pending.pop(me, None)
             raise
         with self._lock:
-            self._pending[me] = _Reservation(row.row_id, estimate)
+            self._pending[me] = _Reservation(row.row_id, estimate, model)
             self._worst[me] = estimate
 
     def sink(self, record: CallRecord) -> None:
@@ -171,6 +172,23 @@ class ReviewSpend:
         self._ledger.record(row)
 
     __call__ = sink
+
+    def release(self) -> None:
+        """The thread's reserved call sent nothing (refused before any HTTP): settle it at 0."""
+        with self._lock:
+            reservation = self._pending.pop(threading.get_ident(), None)
+        if reservation is None or not reservation.row_id:
+            return
+        row = self._row(
+            model=reservation.model,
+            outcome="not_sent",
+            cost=Decimal(0),
+            usage_known=True,
+            chunk_index=0,
+            attempt=0,
+            row_id=reservation.row_id,
+        )
+        self._ledger.record(row)
 
     def _row(
         self,

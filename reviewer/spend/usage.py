@@ -37,3 +37,7 @@ class BudgetGate(Protocol):
     """Asked before every call; raises errors.BudgetExceeded to stop the review."""
 
     def before_call(self, *, model: str, input_tokens: int, max_output_tokens: int) -> None: ...
+
+    def release(self) -> None:
+        """The call `before_call` last let through on this thread sent nothing: free it."""
+        ...

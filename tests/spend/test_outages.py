@@ -25,7 +25,7 @@ from reviewer.core.chunking import Chunk
 from reviewer.core.diff import DiffLine, FileStatus, Hunk
 from reviewer.core.prompt import PromptContext
 from reviewer.core.render import ChunkPart
-from reviewer.errors import BudgetExceeded, LedgerError
+from reviewer.errors import BudgetExceeded, ConfigError, LedgerError
 from reviewer.settings import Settings
 from reviewer.spend import ledger as ledger_module
 from reviewer.spend.budget import Limits, ReviewSpend
@@ -294,3 +294,17 @@ def test_a_long_lived_worker_replays_the_journal_before_its_next_reservation(
             spend.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
         assert not Journal(journal).has_rows()
         assert ledger.review_total(earlier.review_id) == Decimal("0.036")
+
+
+def test_a_call_refused_before_it_was_sent_holds_nothing(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    no_key = fake_settings(fake_claude, anthropic_api_key=None)
+    with Ledger.open(url) as ledger, make_client(no_key) as sdk:
+        spend = spend_for(ledger)
+        with pytest.raises(ConfigError):
+            ChunkReviewer(sdk, model=MODEL).review(CONTEXT, [chunk(0)], sink=spend, gate=spend)
+        assert ledger.month_to_date(REPO, datetime.now(UTC)) == 0
+    assert fake_claude.requests == []
+    assert [(r["outcome"], r["cost_pusd"]) for r in rows_of(url)] == [("not_sent", 0)]
