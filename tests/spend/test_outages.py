@@ -175,8 +175,8 @@ def test_a_worker_killed_mid_call_leaves_its_worst_case_counted(
     result = CliRunner().invoke(main, ["spend", "--format", "json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert Decimal(report["total"]["cost_usd"]) == worst
-    assert Decimal(report["total"]["unknown_usd"]) == worst
+    [repo] = report["rows"]
+    assert (Decimal(repo["cost_usd"]), Decimal(repo["unknown_usd"])) == (worst, worst)
 
     # The next budget check counts it: room for one more $0.018 call, but not beside it.
     with Ledger.open(url) as ledger:
