@@ -292,14 +292,21 @@ class Ledger:
         return self.journal.drain(apply)
 
     def _upsert(self, conn: Connection, values: list[dict[str, Any]]) -> None:
+        """Update the rows whose `row_id` is there (a reservation, a replay), insert the rest."""
         c = self._calls.c
+        present: set[str] = set()
+        for start in range(0, len(values), 500):
+            ids = [v["row_id"] for v in values[start : start + 500]]
+            present.update(conn.execute(sa.select(c.row_id).where(c.row_id.in_(ids))).scalars())
         for value in values:
-            changes = {k: v for k, v in value.items() if k not in ("row_id", "time")}
-            updated = conn.execute(
-                sa.update(self._calls).where(c.row_id == value["row_id"]).values(**changes)
-            )
-            if not updated.rowcount:
-                conn.execute(sa.insert(self._calls), [value])
+            if value["row_id"] in present:
+                changes = {k: v for k, v in value.items() if k not in ("row_id", "time")}
+                conn.execute(
+                    sa.update(self._calls).where(c.row_id == value["row_id"]).values(**changes)
+                )
+        fresh = [v for v in values if v["row_id"] not in present]
+        if fresh:
+            conn.execute(sa.insert(self._calls), fresh)
 
     def _lock_key(self, row: CallRow) -> int:
         """A signed 64-bit advisory lock key for the repository's budget (per table prefix)."""
