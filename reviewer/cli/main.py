@@ -20,6 +20,7 @@ from reviewer.settings import Settings
 LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
+    "eval": "reviewer.cli.eval:eval_command",
     "action": "reviewer.action.run:action",
     "serve": "webhook.cli:serve",
     "worker": "webhook.cli:worker",
