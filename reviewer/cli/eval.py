@@ -23,6 +23,7 @@ from reviewer.review.evaluate import (
     evaluate,
     load_dataset,
 )
+from reviewer.services import open_services
 from reviewer.settings import Settings
 
 
@@ -54,15 +55,26 @@ def eval_command(
         settings = Settings.from_env()
         names = _models(models, settings)
         dataset = load_dataset(dataset_path or BUILTIN_DATASET, pattern)
-        if dry_run:
-            estimates = estimate(dataset, names, settings, config_path=config_path)
-            click.echo(_estimates_json(dataset, estimates) if fmt == "json"
-                       else _estimates_table(dataset, estimates))  # fmt: skip
-            return
-        reports = _run(dataset, names, settings, config_path)
+        # Opened once for the whole run: one ledger and one SDK client serve every case, and
+        # a dry run opens neither.
+        with open_services(settings) as services:
+            if dry_run:
+                estimates = estimate(dataset, names, services, config_path=config_path)
+            else:
+                reports = evaluate(
+                    dataset, names, services, config_path=config_path, progress=_progress
+                )
     except ReviewerError as exc:
         fail(exc)
+    if dry_run:
+        text = _estimates_json(dataset, estimates) if fmt == "json" else None
+        click.echo(text or _estimates_table(dataset, estimates))
+        return
     click.echo(_reports_json(dataset, reports) if fmt == "json" else _reports_table(reports))
+
+
+def _progress(message: str) -> None:
+    click.echo(f"reviewer: {message}", err=True)
 
 
 def _models(option: str | None, settings: Settings) -> list[str]:
@@ -72,30 +84,6 @@ def _models(option: str | None, settings: Settings) -> list[str]:
     if not names:
         raise ConfigError("--models needs at least one model id")
     return list(dict.fromkeys(names))
-
-
-def _run(
-    dataset: Dataset, models: Sequence[str], settings: Settings, config_path: str | None
-) -> list[ModelReport]:
-    from reviewer.claude.client import make_client
-    from reviewer.spend.ledger import Ledger
-
-    def progress(message: str) -> None:
-        click.echo(f"reviewer: {message}", err=True)
-
-    ledger = Ledger.open(settings.ledger_url)  # once for the run: every case is written down
-    try:
-        return evaluate(
-            dataset,
-            models,
-            settings,
-            anthropic_client=make_client(settings),
-            ledger=ledger,
-            config_path=config_path,
-            progress=progress,
-        )
-    finally:
-        ledger.close()
 
 
 def _usd(amount: Decimal) -> float:

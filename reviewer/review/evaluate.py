@@ -8,21 +8,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from reviewer.core.evalcase import Case, parse_case
 from reviewer.core.scoring import CaseScore, Summary, score_case, summarize
 from reviewer.errors import ConfigError, RemoteError
-from reviewer.model import ReviewRequest, ReviewResult
-from reviewer.review.pipeline import ProgressFn, run_review
-from reviewer.settings import Settings
+from reviewer.model import ProgressFn, ReviewRequest, ReviewResult
+from reviewer.review.pipeline import run_review
+from reviewer.review.ports import ReviewServices
 
 # The dataset shipped with the package: the one `reviewer eval` runs without --dataset.
 BUILTIN_DATASET = Path(__file__).resolve().parent.parent / "data" / "eval" / "builtin"
 MANIFEST_SUFFIX = ".yaml"
 DIFF_SUFFIX = ".diff"
 
-ReviewFn = Callable[..., ReviewResult]
+ReviewFn = Callable[[ReviewRequest, ReviewServices], ReviewResult]
 Clock = Callable[[], float]
 
 
@@ -79,7 +78,7 @@ class ModelEstimate:
 def estimate(
     dataset: Dataset,
     models: Sequence[str],
-    settings: Settings,
+    services: ReviewServices,
     *,
     config_path: str | None = None,
     review: ReviewFn = run_review,
@@ -88,7 +87,7 @@ def estimate(
     out = []
     for model in models:
         results = [
-            review(_request(dataset, case, model, config_path, dry_run=True), settings)
+            review(_request(dataset, case, model, config_path, dry_run=True), services)
             for case in dataset.cases
         ]
         out.append(
@@ -112,10 +111,8 @@ class ModelReport:
 def evaluate(
     dataset: Dataset,
     models: Sequence[str],
-    settings: Settings,
+    services: ReviewServices,
     *,
-    anthropic_client: Any | None = None,
-    ledger: Any | None = None,
     config_path: str | None = None,
     progress: ProgressFn | None = None,
     review: ReviewFn = run_review,
@@ -132,7 +129,7 @@ def evaluate(
             started = clock()
             request = _request(dataset, case, model, config_path, dry_run=False)
             try:
-                result = review(request, settings, anthropic_client=anthropic_client, ledger=ledger)
+                result = review(request, services)
             except RemoteError as exc:  # this case failed; the others still tell something
                 seconds = clock() - started
                 scores.append(score_case(case.name, case.labels, (), seconds=seconds,

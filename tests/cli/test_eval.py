@@ -12,10 +12,10 @@ from click.testing import CliRunner, Result
 
 from reviewer.cli.main import main
 from reviewer.model import ReviewRequest
-from reviewer.review.pipeline import run_review
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
 from tests.fakes.messages_server import FAKE_API_KEY, Answer, FakeMessages, findings_answer
+from tests.services import review_with
 
 MODELS = "claude-haiku-4-5,claude-sonnet-4-6"
 USAGE = {"input_tokens": 1000, "output_tokens": 100}
@@ -162,8 +162,8 @@ def test_dry_run_prints_each_model_estimate_with_no_key_and_no_spend(tmp_path: P
     settings = Settings.from_env()
     for model, estimate in zip(MODELS.split(","), out["estimates"], strict=True):
         plans = [
-            run_review(ReviewRequest("eval/team-cases", diff_text=diff, model=model,
-                                     dry_run=True), settings)
+            review_with(ReviewRequest("eval/team-cases", diff_text=diff, model=model,
+                                      dry_run=True), settings)
             for diff, _ in CASES.values()
         ]  # fmt: skip
         cost = sum((p.estimated_cost_usd for p in plans), Decimal(0))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -14,6 +13,8 @@ from reviewer.core.evalcase import Case
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.model import ChunkReport, ReviewRequest, ReviewResult
 from reviewer.review.evaluate import BUILTIN_DATASET, evaluate, load_dataset
+from reviewer.review.ports import ReviewServices
+from reviewer.services import Services
 from reviewer.settings import Settings
 
 SHIPPED = sorted(p.stem for p in BUILTIN_DATASET.glob("*.yaml"))
@@ -84,7 +85,7 @@ class ScriptedReview:
     def clock(self) -> float:
         return self.now
 
-    def __call__(self, request: ReviewRequest, settings: Settings, **_: Any) -> ReviewResult:
+    def __call__(self, request: ReviewRequest, services: ReviewServices) -> ReviewResult:
         self.requests.append(request)
         self.now += 2.5
         name = next(n for n in self.outcomes if f"{n}.py" in (request.diff_text or ""))
@@ -119,7 +120,7 @@ def test_evaluate_asks_like_a_local_review_and_keeps_going_after_a_failed_case(
         "clean": ReviewResult(status="reviewed", cost_usd=Decimal("0.25")),
     })  # fmt: skip
     [report] = evaluate(
-        dataset, ["claude-haiku-4-5"], Settings(), review=review, clock=review.clock
+        dataset, ["claude-haiku-4-5"], Services(Settings()), review=review, clock=review.clock
     )
     request = review.requests[0]
     assert (request.repo, request.model, request.trigger) == (
