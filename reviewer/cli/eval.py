@@ -40,6 +40,13 @@ from reviewer.settings import Settings
 )
 @click.option("--cases", "pattern", help="Only the cases whose name matches this glob.")
 @click.option("--config", "config_path", help="A reviewer.yml to apply to every case.")
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 32),
+    default=1,
+    show_default=True,
+    help="Cases reviewed at once.",
+)
 @click.option("--dry-run", is_flag=True, help="Print what the run would cost; call no model.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
 def eval_command(
@@ -47,6 +54,7 @@ def eval_command(
     dataset_path: Path | None,
     pattern: str | None,
     config_path: str | None,
+    parallel: int,
     dry_run: bool,
     fmt: str,
 ) -> None:
@@ -62,7 +70,12 @@ def eval_command(
                 estimates = estimate(dataset, names, services, config_path=config_path)
             else:
                 reports = evaluate(
-                    dataset, names, services, config_path=config_path, progress=_progress
+                    dataset,
+                    names,
+                    services,
+                    config_path=config_path,
+                    parallel=parallel,
+                    progress=_progress,
                 )
     except ReviewerError as exc:
         fail(exc)

@@ -109,7 +109,7 @@ class Summary:
     false_on_clean: int
     errors: int
     cost_usd: Decimal
-    seconds: float
+    seconds: float  # wall time of the whole run
     recall_by_class: dict[str, tuple[int, int]]  # class -> (found, labels)
 
     @property
@@ -132,8 +132,11 @@ class Summary:
         return self.cost_usd / self.cases if self.cases else Decimal(0)
 
 
-def summarize(model: str, mode: str, scores: Iterable[CaseScore]) -> Summary:
-    """Add up the case scores of one model and mode."""
+def summarize(
+    model: str, mode: str, scores: Iterable[CaseScore], *, seconds: float | None = None
+) -> Summary:
+    """Add up the case scores of one model and mode; `seconds` is the run's wall time when
+    cases ran in parallel (else the sum of the cases' times)."""
     items = list(scores)
     buggy = [s for s in items if not s.clean]
     clean = [s for s in items if s.clean]
@@ -155,6 +158,6 @@ def summarize(model: str, mode: str, scores: Iterable[CaseScore]) -> Summary:
         false_on_clean=sum(s.findings for s in clean),
         errors=sum(1 for s in items if s.error is not None),
         cost_usd=sum((s.cost_usd for s in items), Decimal(0)),
-        seconds=sum(s.seconds for s in items),
+        seconds=sum(s.seconds for s in items) if seconds is None else seconds,
         recall_by_class=dict(sorted(by_class.items())),
     )

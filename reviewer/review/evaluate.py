@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -114,39 +115,52 @@ def evaluate(
     services: ReviewServices,
     *,
     config_path: str | None = None,
+    parallel: int = 1,
     progress: ProgressFn | None = None,
     review: ReviewFn = run_review,
     clock: Clock = time.monotonic,
 ) -> list[ModelReport]:
     """Review each case with each model in real time, like `reviewer review --diff`, and score
-    the findings the review reports (inline and outside the diff) against the case's labels."""
+    the findings the review reports (inline and outside the diff) against the case's labels.
+
+    `parallel` cases are reviewed at once (each with its own chunk concurrency); a model's
+    wall time is from its first case's start to its last case's end.
+    """
     say = progress or (lambda _message: None)
+    total = len(dataset.cases)
     reports = []
     for model in models:
-        scores = []
-        for number, case in enumerate(dataset.cases, 1):
-            say(f"{model}: case {number}/{len(dataset.cases)} {case.name}")
-            started = clock()
+
+        def one(numbered: tuple[int, Case], model: str = model) -> CaseScore:
+            number, case = numbered
+            say(f"{model}: case {number}/{total} {case.name}")
             request = _request(dataset, case, model, config_path, dry_run=False)
-            try:
-                result = review(request, services)
-            except RemoteError as exc:  # this case failed; the others still tell something
-                seconds = clock() - started
-                scores.append(score_case(case.name, case.labels, (), seconds=seconds,
-                                         error=exc.message))  # fmt: skip
-                continue
-            scores.append(
-                score_case(
-                    case.name,
-                    case.labels,
-                    result.findings,
-                    cost_usd=result.cost_usd,
-                    seconds=clock() - started,
-                    error=_problem(result),
-                )
-            )
-        reports.append(ModelReport(summarize(model, "realtime", scores), tuple(scores)))
+            return _score(case, request, services, review, clock)
+
+        started = clock()
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            scores = tuple(pool.map(one, enumerate(dataset.cases, 1)))
+        wall = clock() - started
+        reports.append(ModelReport(summarize(model, "realtime", scores, seconds=wall), scores))
     return reports
+
+
+def _score(
+    case: Case, request: ReviewRequest, services: ReviewServices, review: ReviewFn, clock: Clock
+) -> CaseScore:
+    started = clock()
+    try:
+        result = review(request, services)
+    except RemoteError as exc:  # this case failed; the others still tell something
+        return score_case(case.name, case.labels, (), seconds=clock() - started, error=exc.message)
+    return score_case(
+        case.name,
+        case.labels,
+        result.findings,
+        cost_usd=result.cost_usd,
+        seconds=clock() - started,
+        error=_problem(result),
+    )
 
 
 def _request(

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from reviewer.cli.main import main
@@ -82,13 +83,17 @@ def _invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(main, ["eval", *args], env=env)
 
 
+@pytest.mark.parametrize("parallel", ["1", "3"])
 def test_eval_scores_each_model_exactly_and_records_its_spend(
-    fake_claude: FakeMessages, tmp_path: Path
+    fake_claude: FakeMessages, tmp_path: Path, parallel: str
 ) -> None:
     fake_claude.responder = _respond
     dataset = _write_dataset(tmp_path / "team-cases")
     env = {"ANTHROPIC_API_KEY": FAKE_API_KEY, "ANTHROPIC_BASE_URL": fake_claude.base_url}
-    result = _invoke("--dataset", str(dataset), "--models", MODELS, "--format", "json", env=env)
+    result = _invoke(
+        "--dataset", str(dataset), "--models", MODELS, "--format", "json",
+        "--parallel", parallel, env=env,
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert out["dataset"] == {

@@ -83,3 +83,9 @@ def test_summary_of_nothing_has_no_ratios() -> None:
     assert (s.recall, s.precision, s.false_per_clean, s.cost_per_change) == (
         None, None, None, Decimal(0),
     )  # fmt: skip
+
+
+def test_summary_takes_the_wall_time_of_a_parallel_run() -> None:
+    scores = [score_case("a", [], [], seconds=4.0), score_case("b", [], [], seconds=3.0)]
+    assert summarize("m", "realtime", scores).seconds == 7.0
+    assert summarize("m", "realtime", scores, seconds=4.5).seconds == 4.5
