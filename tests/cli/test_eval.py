@@ -202,3 +202,17 @@ def test_unknown_model_and_bad_dataset_are_clear_errors(tmp_path: Path) -> None:
 def test_a_real_run_without_a_key_is_a_clear_error(tmp_path: Path) -> None:
     result = _invoke("--dataset", str(_write_dataset(tmp_path / "cases")))
     assert result.exit_code == 2 and "ANTHROPIC_API_KEY" in result.stderr
+
+
+def test_a_team_config_applies_to_every_case(fake_claude: FakeMessages, tmp_path: Path) -> None:
+    fake_claude.responder = _respond
+    dataset = _write_dataset(tmp_path / "team-cases")
+    config = tmp_path / "reviewer.yml"
+    config.write_text("output:\n  min_severity: critical\n")  # the scripted findings are major
+    env = {"ANTHROPIC_API_KEY": FAKE_API_KEY, "ANTHROPIC_BASE_URL": fake_claude.base_url}
+    result = _invoke("--dataset", str(dataset), "--config", str(config), "--format", "json",
+                     env=env)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    [run] = json.loads(result.stdout)["runs"]
+    assert (run["found"], run["findings_on_buggy"], run["false_on_clean"]) == (0, 0, 0)
+    assert len(fake_claude.requests) == 3  # reviewed and paid for, then filtered
