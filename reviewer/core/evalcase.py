@@ -12,7 +12,7 @@ from reviewer.core.scoring import Label
 from reviewer.errors import ConfigError, DiffParseError
 
 _MANIFEST_KEYS = frozenset({"language", "description", "labels"})
-_LABEL_KEYS = frozenset({"path", "line", "class", "side", "note"})
+_LABEL_KEYS = frozenset({"path", "line", "end_line", "class", "side", "note"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ def parse_case(name: str, manifest_text: str, diff_text: str) -> Case:
 
     A label on the new side (RIGHT, the default) names an added or context line by its new
     number; a label on LEFT names a removed line by its old number, as a finding would cite it.
+    `end_line` makes a label span lines (a read-modify-write), both ends in the diff.
     """
     where = f"case {name}"
     try:
@@ -84,7 +85,13 @@ def _label(item: Any, where: str, diff: PullRequestDiff) -> Label:
         raise ConfigError(f"{where}: {path}: line must be a positive integer")
     if side not in ("RIGHT", "LEFT"):
         raise ConfigError(f"{where}: {path}:{line}: side must be RIGHT or LEFT")
-    if (path, Side(side), line) not in diff.commentable:
-        shown = "a new" if side == "RIGHT" else "an old (removed)"
-        raise ConfigError(f"{where}: {path}:{line} is not {shown} line the diff shows")
-    return Label(path=path, line=line, problem=problem, side=side, note=note)
+    end_line = item.get("end_line")
+    if end_line is not None and (
+        isinstance(end_line, bool) or not isinstance(end_line, int) or end_line <= line
+    ):
+        raise ConfigError(f"{where}: {path}:{line}: end_line must be a line after line")
+    for number in (line, end_line):
+        if number is not None and (path, Side(side), number) not in diff.commentable:
+            shown = "a new" if side == "RIGHT" else "an old (removed)"
+            raise ConfigError(f"{where}: {path}:{number} is not {shown} line the diff shows")
+    return Label(path=path, line=line, problem=problem, side=side, note=note, end_line=end_line)

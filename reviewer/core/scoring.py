@@ -18,27 +18,32 @@ SideName = Literal["RIGHT", "LEFT"]
 
 @dataclass(frozen=True)
 class Label:
-    """One known problem: the line a reviewer should point at, and its class."""
+    """One known problem: the line (or lines `line`..`end_line`) a reviewer should point at,
+    and its class."""
 
     path: str
     line: int
     problem: str
     side: SideName = "RIGHT"
     note: str = ""
+    end_line: int | None = None
 
 
 def distance(finding: Finding, label: Label) -> int | None:
     """Lines between what `finding` cites and `label`; None for another file or side.
 
-    A finding over a range (`start_line`..`line`) is at distance 0 from every line inside it.
+    A finding over a range (`start_line`..`line`) is at distance 0 from every line inside it,
+    and so is a label over a range from every line inside its own.
     """
     if finding.path != label.path or finding.side != label.side:
         return None
     first = finding.start_line if finding.start_line is not None else finding.line
     low, high = min(first, finding.line), max(first, finding.line)
-    if label.line < low:
-        return low - label.line
-    return max(0, label.line - high)
+    label_low = label.line
+    label_high = label.end_line if label.end_line is not None else label.line
+    if label_high < low:
+        return low - label_high
+    return max(0, label_low - high)
 
 
 def matches(finding: Finding, label: Label, window: int = WINDOW) -> bool:

@@ -46,6 +46,13 @@ def test_labels_may_name_context_and_removed_lines() -> None:
     assert [(lb.line, lb.side) for lb in case.labels] == [(3, "RIGHT"), (2, "LEFT")]
 
 
+def test_a_label_may_span_lines_of_the_diff() -> None:
+    [label] = parse_case(
+        "py-x", MANIFEST.replace("line: 2", "line: 2\n    end_line: 3"), DIFF
+    ).labels
+    assert (label.line, label.end_line) == (2, 3)
+
+
 def test_a_clean_case_has_an_empty_label_list() -> None:
     case = parse_case("py-clean", MANIFEST.split("labels:")[0] + "labels: []\n", DIFF)
     assert case.clean
@@ -62,6 +69,8 @@ def test_a_clean_case_has_an_empty_label_list() -> None:
             "app/a.py:3 is not an old (removed) line",
         ),
         (MANIFEST.replace("line: 2", "line: two"), DIFF, "line must be a positive integer"),
+        (MANIFEST.replace("line: 2", "line: 2\n    end_line: 2"), DIFF, "end_line must be a line"),
+        (MANIFEST.replace("line: 2", "line: 2\n    end_line: 4"), DIFF, "app/a.py:4 is not a new"),
         (MANIFEST.replace("    class: wrong constant\n", ""), DIFF, "needs path and class"),
         (MANIFEST.replace("labels:", "label:"), DIFF, "unknown key(s) label"),
         (MANIFEST.replace("language: python\n", ""), DIFF, "language must be"),

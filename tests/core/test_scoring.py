@@ -89,3 +89,12 @@ def test_summary_takes_the_wall_time_of_a_parallel_run() -> None:
     scores = [score_case("a", [], [], seconds=4.0), score_case("b", [], [], seconds=3.0)]
     assert summarize("m", "realtime", scores).seconds == 7.0
     assert summarize("m", "realtime", scores, seconds=4.5).seconds == 4.5
+
+
+def test_a_label_over_lines_is_found_from_inside_it_or_two_lines_around() -> None:
+    span = Label(path="app/pay.py", line=20, end_line=25, problem="race")
+    assert [distance(finding(n), span) for n in (17, 18, 20, 23, 25, 27, 28)] == [
+        3, 2, 0, 0, 0, 2, 3,
+    ]  # fmt: skip
+    assert score_case("c", [span], [finding(27)]).found == 1
+    assert score_case("c", [span], [finding(28)]).found == 0

@@ -32,7 +32,8 @@ def test_every_shipped_case_parses_and_its_labels_are_lines_of_its_diff(
     case = shipped[name]
     assert (BUILTIN_DATASET / f"{name}.diff").read_text() == case.diff_text
     for label in case.labels:
-        assert (label.path, Side(label.side), label.line) in case.diff.commentable
+        for line in (label.line, label.end_line or label.line):
+            assert (label.path, Side(label.side), line) in case.diff.commentable
         assert label.problem.strip()
     changed = sum(f.added + f.removed for f in case.diff.files)
     assert 10 <= changed <= 80, f"{name}: {changed} changed lines"
