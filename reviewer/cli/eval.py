@@ -155,6 +155,10 @@ def summary_json(s: Summary) -> dict[str, Any]:
             problem: {"found": found, "labels": total}
             for problem, (found, total) in s.recall_by_class.items()
         },
+        "recall_by_language": {
+            language: {"found": found, "labels": total}
+            for language, (found, total) in s.recall_by_language.items()
+        },
     }
 
 

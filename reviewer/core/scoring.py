@@ -65,6 +65,7 @@ class CaseScore:
     error: str | None = None  # the review did not complete (its findings may be partial)
     missed: tuple[str, ...] = ()  # classes of the labels no finding matched
     found_classes: tuple[str, ...] = ()
+    language: str = ""
 
     @property
     def clean(self) -> bool:
@@ -80,6 +81,7 @@ def score_case(
     cost_usd: Decimal = Decimal(0),
     seconds: float = 0.0,
     error: str | None = None,
+    language: str = "",
 ) -> CaseScore:
     """Match every finding against every label; a label found twice still counts once."""
     hit = [any(matches(f, label, window) for f in findings) for label in labels]
@@ -95,6 +97,7 @@ def score_case(
         error=error,
         missed=tuple(label.problem for label, h in zip(labels, hit, strict=True) if not h),
         found_classes=tuple(label.problem for label, h in zip(labels, hit, strict=True) if h),
+        language=language,
     )
 
 
@@ -116,6 +119,7 @@ class Summary:
     cost_usd: Decimal
     seconds: float  # wall time of the whole run
     recall_by_class: dict[str, tuple[int, int]]  # class -> (found, labels)
+    recall_by_language: dict[str, tuple[int, int]]  # language -> (found, labels)
 
     @property
     def recall(self) -> float | None:
@@ -146,10 +150,13 @@ def summarize(
     buggy = [s for s in items if not s.clean]
     clean = [s for s in items if s.clean]
     by_class: dict[str, tuple[int, int]] = {}
+    by_language: dict[str, tuple[int, int]] = {}
     for score in buggy:
         for problem, hit in [(p, 1) for p in score.found_classes] + [(p, 0) for p in score.missed]:
             found, total = by_class.get(problem, (0, 0))
             by_class[problem] = (found + hit, total + 1)
+        found, total = by_language.get(score.language, (0, 0))
+        by_language[score.language] = (found + score.found, total + score.labels)
     return Summary(
         model=model,
         mode=mode,
@@ -165,4 +172,5 @@ def summarize(
         cost_usd=sum((s.cost_usd for s in items), Decimal(0)),
         seconds=sum(s.seconds for s in items) if seconds is None else seconds,
         recall_by_class=dict(sorted(by_class.items())),
+        recall_by_language=dict(sorted(by_language.items())),
     )

@@ -148,11 +148,13 @@ def evaluate(
 def _score(
     case: Case, request: ReviewRequest, services: ReviewServices, review: ReviewFn, clock: Clock
 ) -> CaseScore:
+    lang = case.language
     started = clock()
     try:
         result = review(request, services)
     except RemoteError as exc:  # this case failed; the others still tell something
-        return score_case(case.name, case.labels, (), seconds=clock() - started, error=exc.message)
+        seconds, error = clock() - started, exc.message
+        return score_case(case.name, case.labels, (), seconds=seconds, error=error, language=lang)
     return score_case(
         case.name,
         case.labels,
@@ -160,6 +162,7 @@ def _score(
         cost_usd=result.cost_usd,
         seconds=clock() - started,
         error=_problem(result),
+        language=lang,
     )
 
 

@@ -118,6 +118,7 @@ def test_eval_scores_each_model_exactly_and_records_its_spend(
                 "off-by-one": {"found": 1, "labels": 1},
                 "race": {"found": 1, "labels": 1},
             },
+            "recall_by_language": {"python": {"found": 2, "labels": 3}},
         }  # fmt: skip
         by_case = {c.pop("case"): c for c in cases}
         for case in by_case.values():

@@ -64,8 +64,12 @@ def test_each_label_is_found_on_its_own() -> None:
 
 
 def test_summary_adds_recall_precision_and_false_findings_per_clean_change() -> None:
-    buggy = score_case("b", [LABEL], [finding(21), finding(90)], cost_usd=Decimal("0.02"))
-    missed = score_case("m", [LABEL], [], cost_usd=Decimal("0.01"), error="chunk 0: refused")
+    buggy = score_case(
+        "b", [LABEL], [finding(21), finding(90)], cost_usd=Decimal("0.02"), language="go"
+    )
+    missed = score_case(
+        "m", [LABEL], [], cost_usd=Decimal("0.01"), error="chunk 0: refused", language="rust"
+    )
     clean = score_case("c", [], [finding(5), finding(6)], cost_usd=Decimal("0.03"))
     quiet = score_case("q", [], [], seconds=1.5)
     s = summarize("claude-x", "realtime", [buggy, missed, clean, quiet])
@@ -76,6 +80,7 @@ def test_summary_adds_recall_precision_and_false_findings_per_clean_change() -> 
     assert s.cost_usd == Decimal("0.06") and s.cost_per_change == Decimal("0.015")
     assert s.seconds == 1.5 and s.errors == 1
     assert s.recall_by_class == {"off-by-one": (1, 2)}
+    assert s.recall_by_language == {"go": (1, 1), "rust": (0, 1)}
 
 
 def test_summary_of_nothing_has_no_ratios() -> None:
