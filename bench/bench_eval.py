@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.bench_latency import bench_settings
 from bench.fake_claude_server import serve_in_subprocess
-from reviewer.core.summary import format_usd
+from reviewer.core.text import format_usd
 from reviewer.review.evaluate import (
     BUILTIN_DATASET,
     Dataset,

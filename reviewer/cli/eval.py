@@ -10,9 +10,9 @@ from typing import Any
 
 import click
 
-from reviewer.cli.main import fail
+from reviewer.cli.exit import fail
 from reviewer.core.scoring import CaseScore, Summary
-from reviewer.core.summary import format_usd
+from reviewer.core.text import format_usd
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.review.evaluate import (
     BUILTIN_DATASET,
