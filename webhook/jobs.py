@@ -331,8 +331,14 @@ class JobQueue:
         return len(held)
 
     def close(self) -> None:
-        """Close the services the jobs opened (the ledger, the clients)."""
+        """Close what the queue opened: the jobs' services, the store, huey's connections."""
         self.services.close()
+        self.store.close()
+        storage = self.huey.storage
+        storage.close()
+        pool = getattr(storage, "pool", None)  # RedisStorage: its connection pool
+        if pool is not None:
+            pool.disconnect()
 
     def ping(self) -> None:
         """Raise if the queue or the store cannot be reached."""

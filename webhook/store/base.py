@@ -72,4 +72,7 @@ class DeliveryStore(Protocol):
 
     def ping(self) -> None: ...
 
+    def close(self) -> None:
+        """Close this process's connections (a later call opens new ones)."""
+
     def prune(self, *, older_than_s: float) -> int: ...

@@ -195,6 +195,10 @@ class RedisDeliveryStore:
     def ping(self) -> None:
         self.redis.ping()
 
+    def close(self) -> None:
+        self.redis.close()
+        self.redis.connection_pool.disconnect()
+
     def prune(self, *, older_than_s: float) -> int:
         # Deliveries and finished jobs expire by themselves (TTL); drop dangling set members.
         gone = 0

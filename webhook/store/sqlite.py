@@ -213,6 +213,12 @@ class SqliteDeliveryStore:
     def ping(self) -> None:
         self._conn().execute("select 1 from jobs limit 1").fetchall()
 
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
     def prune(self, *, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
         with self._tx() as db:
