@@ -27,7 +27,12 @@ from reviewer.core.reports import ChunkReport, FileReport
 ProgressFn = Callable[[str], None]
 
 Trigger = Literal["auto", "command", "action", "cli"]
-Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed"]
+# budget_exhausted: the budget stopped every chunk before any was reviewed (not "clean").
+# submitted: a batch was submitted and is not collected yet (--batch --no-wait).
+Status = Literal[
+    "reviewed", "dry_run", "skipped", "refused", "failed", "budget_exhausted", "submitted"
+]
+Mode = Literal["realtime", "batch", "auto"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class ReviewRequest:
     `diff_text` set: review that local diff (no GitHub). Otherwise fetch `repo`#`pr_number`.
     `expected_head_sha`: the head the trigger saw; a PR whose head moved since is skipped.
     `requested_by`: the commenter of a command; the engine checks their permission first.
+    `announce_refusal`: False when that person was told recently; a refusal is then silent.
     """
 
     repo: str
@@ -56,6 +62,12 @@ class ReviewRequest:
     post: bool = True
     model: str | None = None
     config_path: str | None = None
+    announce_refusal: bool = True
+    # realtime | batch | auto; None: the operator's REVIEWER_REVIEW_MODE, else the repository's.
+    mode: Mode | None = None
+    # Batch mode: wait for the batch (None: the trigger's default), at most this long.
+    wait: bool = True
+    batch_max_wait_s: float | None = None
     # `review.context` from the command line (none, hunk, definition, file); None: config.
     context: str | None = None
     # A local checkout: the Action's workspace (files read with git at the head) or, for a
@@ -103,6 +115,9 @@ class ReviewTarget:
     known_fingerprints: frozenset[str] = frozenset()
     rereview: bool = False
     notes: list[str] = field(default_factory=list)
+    draft: bool = False
+    # Hours since the pull request was opened, when known (review.mode auto).
+    age_hours: float | None = None
     # The head's text of a file (None: none), for read-only context; None: no context.
     read_head: Callable[[str], str | None] | None = None
     # (path, text) of the guidance files read from the base branch, in order.
@@ -145,6 +160,7 @@ class PullInfo:
     author_is_bot: bool
     html_url: str
     changed_files: int = 0
+    created_at: str = ""  # ISO 8601, as the API sends it
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> PullInfo:
@@ -167,6 +183,7 @@ class PullInfo:
             author_is_bot=user.get("type") == "Bot",
             html_url=data.get("html_url", ""),
             changed_files=int(data.get("changed_files") or 0),
+            created_at=str(data.get("created_at") or ""),
         )
 
 

@@ -34,6 +34,7 @@ HEADINGS = {
     "model": "MODEL",
     "pr": "PULL REQUEST",
     "day": "DAY (UTC)",
+    "mode": "MODE",
     "calls": "CALLS",
     "input_tokens": "INPUT",
     "output_tokens": "OUTPUT",
@@ -81,7 +82,7 @@ def _parse_when(raw: str, option: str, *, end: bool) -> datetime:
 @click.option("--since", metavar="DATE", help="First day counted (default: the 1st of this month).")
 @click.option("--until", metavar="DATE", help="Last day counted, inclusive (default: now).")
 @click.option("--repo", metavar="OWNER/NAME", help="Only this repository.")
-@click.option("--by", "by", default="repo", metavar="repo|model|pr|day", help="Group rows by.")
+@click.option("--by", "by", default="repo", metavar="repo|model|pr|day|mode", help="Group rows by.")
 @click.option("--format", "fmt", default="table", metavar="table|json|csv", help="Output.")
 def spend(since: str | None, until: str | None, repo: str | None, by: str, fmt: str) -> None:
     """Show what the reviewer's Claude calls cost: calls, tokens and USD per group."""
@@ -118,9 +119,9 @@ def run_spend(
         fail(exc, prefix=PREFIX)
     totals = Totals.of(rows)
     if fmt == "json":
-        click.echo(_json(rows, totals, start=start, stop=stop, repo=repo, by=by))
+        click.echo(_json(rows, start=start, stop=stop, repo=repo, by=by))
     elif fmt == "csv":
-        click.echo(_csv(rows, totals, by=by), nl=False)
+        click.echo(_csv(rows, by=by), nl=False)
     else:
         click.echo(_table(rows, totals, start=start, stop=stop, by=by))
 
@@ -131,7 +132,6 @@ def _fields(item: ReportRow | Totals) -> dict[str, Any]:
 
 def _json(
     rows: Sequence[ReportRow],
-    totals: Totals,
     *,
     start: datetime,
     stop: datetime,
@@ -148,21 +148,21 @@ def _json(
         "until": stop.isoformat(),
         "repo": repo,
         "by": by,
+        # Data rows only: a total among them would be counted twice by whoever sums them.
         "rows": [{by: row.key, **encode(row)} for row in rows],
-        "total": encode(totals),
     }
     return json.dumps(document, indent=2)
 
 
-def _csv(rows: Sequence[ReportRow], totals: Totals, *, by: str) -> str:
+def _csv(rows: Sequence[ReportRow], *, by: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([by, *COLUMNS])
-    items: list[tuple[str, ReportRow | Totals]] = [(row.key, row) for row in rows]
-    for key, item in [*items, ("TOTAL", totals)]:
-        values = _fields(item)
+    # Data rows only, no TOTAL row: summing a column must give the total, not twice it.
+    for row in rows:
+        values = _fields(row)
         writer.writerow(
-            [key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
+            [row.key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
         )
     return out.getvalue()
 

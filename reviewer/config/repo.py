@@ -65,6 +65,11 @@ class ReviewOptions(_Section):
     drafts: StrictBool = False
     incremental: StrictBool = True
     command: Annotated[StrictStr, AfterValidator(_check_command)] = "/review"
+    # realtime | batch (Message Batches, half price, within 24 h) | auto (batch what nobody
+    # waits for: drafts, large pull requests, re-reviews of pushes older than an age).
+    mode: Literal["realtime", "batch", "auto"] = "realtime"
+    batch_min_lines: StrictInt = Field(default=2000, ge=0)
+    batch_min_age_hours: StrictInt = Field(default=24, ge=0)
     context: ContextMode = "definition"
 
 
@@ -186,6 +191,11 @@ class RepoConfig(_Section):
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         return {} if value is None else value  # `output:` with every line commented out
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_id(cls, value: Any) -> Any:
+        return {"default": value} if isinstance(value, str) else value  # `model: ID`
 
     @field_validator("instructions", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult, sanitize
@@ -50,6 +50,7 @@ def build_summary(
     notes: Sequence[str] = (),
     rereview: bool = False,
     config_details: str = "",
+    batch_usd: tuple[Decimal | None, Decimal] | None = None,
 ) -> Summary:
     """Markdown for the review body; every finding is listed, in the body or a follow-up."""
     reviewed = [f for f in files if f.reviewed]
@@ -71,6 +72,12 @@ def build_summary(
             line += f"; this repository this month: {format_usd(month_to_date_usd)}"
         line += "."
     head.append(line)
+    if batch_usd is not None:
+        spent, realtime = batch_usd
+        head.append(
+            f"Reviewed in batch mode: {format_usd(spent or Decimal(0))} "
+            f"(real time: {format_usd(realtime)})."
+        )
     if rereview or anchored.already_posted:
         head.append(
             f"{anchored.already_posted} finding(s) already reported on unchanged code "
@@ -83,6 +90,8 @@ def build_summary(
         head += ["", f"{dropped} malformed finding(s) from the model were discarded."]
 
     problems = [c for c in chunks if c.status not in ("ok", "planned")]
+    if budget_stop:  # said once above, not again for every chunk the budget stopped
+        problems = [replace(c, error=None) if c.error == budget_stop else c for c in problems]
     sections = [
         ("Findings outside the diff", [_finding_item(f) for f in anchored.unanchored]),
         (

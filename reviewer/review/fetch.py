@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from reviewer.config.effective import resolve
 from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
 from reviewer.core.diff import PullRequestDiff, parse_diff
@@ -109,9 +111,22 @@ def fetch_target(
         known_fingerprints=frozenset(gh.previous_fingerprints(repo, number, bot)),
         rereview=last is not None,
         notes=notes,
+        draft=pull.draft,
+        age_hours=hours_since(pull.created_at),
         read_head=read_head,
         guidance=guidance,
     )
+
+
+def hours_since(timestamp: str, now: datetime | None = None) -> float | None:
+    """Hours from an API timestamp (`2026-11-30T04:00:00Z`) to now; None if unreadable."""
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if then.tzinfo is None:
+        return None
+    return ((now or datetime.now(UTC)) - then).total_seconds() / 3600
 
 
 def _base_config(
@@ -124,11 +139,18 @@ def _base_config(
     try:
         return load_repo_config(text, source=path)
     except ConfigError as exc:
-        if request.post and not request.dry_run:
+        # Once per head: every later run on the same commit would say the same again.
+        marker = f"<!-- reviewer:invalid-config {pull.head_sha} -->"
+        if (
+            request.post
+            and not request.dry_run
+            and not gh.has_bot_comment(request.repo, pull.number, marker)
+        ):
             gh.post_issue_comment(
                 request.repo,
                 pull.number,
-                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}",
+                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
+                f"\n\n{marker}",
             )
         return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
 
@@ -149,11 +171,12 @@ def _check_commander(request: ReviewRequest, gh: PullRequests) -> ReviewResult |
     repo, number, login = request.repo, request.pr_number, request.requested_by
     assert number is not None and login is not None
     if not gh.may_trigger(repo, login, is_bot=login.endswith("[bot]")):
-        gh.post_issue_comment(
-            repo,
-            number,
-            f"Sorry @{login}, only collaborators with write access can ask for a review.",
-        )
+        if request.announce_refusal:
+            gh.post_issue_comment(
+                repo,
+                number,
+                f"Sorry @{login}, only collaborators with write access can ask for a review.",
+            )
         return ReviewResult(status="refused", reason=f"{login} may not trigger a review")
     if request.comment_id is not None:
         gh.add_reaction(repo, request.comment_id, "eyes")
