@@ -17,6 +17,7 @@ from reviewer.errors import ConfigError, ReviewerError
 from reviewer.review.evaluate import (
     BUILTIN_DATASET,
     Dataset,
+    EvalMode,
     ModelEstimate,
     ModelReport,
     estimate,
@@ -41,11 +42,14 @@ from reviewer.settings import Settings
 @click.option("--cases", "pattern", help="Only the cases whose name matches this glob.")
 @click.option("--config", "config_path", help="A reviewer.yml to apply to every case.")
 @click.option(
+    "--batch",
+    is_flag=True,
+    help="Send each case as a Message Batch (half price) and wait for it.",
+)
+@click.option(
     "--parallel",
-    type=click.IntRange(1, 32),
-    default=1,
-    show_default=True,
-    help="Cases reviewed at once.",
+    type=click.IntRange(1, 256),
+    help="Cases reviewed at once (default: 1; with --batch, every case).",
 )
 @click.option("--dry-run", is_flag=True, help="Print what the run would cost; call no model.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table")
@@ -54,7 +58,8 @@ def eval_command(
     dataset_path: Path | None,
     pattern: str | None,
     config_path: str | None,
-    parallel: int,
+    batch: bool,
+    parallel: int | None,
     dry_run: bool,
     fmt: str,
 ) -> None:
@@ -65,14 +70,19 @@ def eval_command(
         dataset = load_dataset(dataset_path or BUILTIN_DATASET, pattern)
         # Opened once for the whole run: one ledger and one SDK client serve every case, and
         # a dry run opens neither.
+        mode: EvalMode = "batch" if batch else "realtime"
+        if parallel is None:
+            # A batch case mostly waits for its batch: all of them can wait together.
+            parallel = len(dataset.cases) if batch else 1
         with open_services(settings) as services:
             if dry_run:
-                estimates = estimate(dataset, names, services, config_path=config_path)
+                estimates = estimate(dataset, names, services, mode=mode, config_path=config_path)
             else:
                 reports = evaluate(
                     dataset,
                     names,
                     services,
+                    mode=mode,
                     config_path=config_path,
                     parallel=parallel,
                     progress=_progress,
@@ -207,7 +217,7 @@ def _estimates_json(dataset: Dataset, estimates: Sequence[ModelEstimate]) -> str
         "estimates": [
             {
                 "model": e.model,
-                "mode": "realtime",
+                "mode": e.mode,
                 "cases": e.cases,
                 "calls": e.calls,
                 "input_tokens": e.input_tokens,
@@ -221,9 +231,9 @@ def _estimates_json(dataset: Dataset, estimates: Sequence[ModelEstimate]) -> str
 
 
 def _estimates_table(dataset: Dataset, estimates: Sequence[ModelEstimate]) -> str:
-    headings = ("MODEL", "CASES", "CALLS", "INPUT TOKENS", "COST/CHANGE", "COST")
+    headings = ("MODEL", "MODE", "CASES", "CALLS", "INPUT TOKENS", "COST/CHANGE", "COST")
     rows = [
-        (e.model, str(e.cases), str(e.calls), f"{e.input_tokens:,}",
+        (e.model, e.mode, str(e.cases), str(e.calls), f"{e.input_tokens:,}",
          format_usd(e.cost_per_change), format_usd(e.cost_usd))
         for e in estimates
     ]  # fmt: skip

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from reviewer.core.evalcase import Case, parse_case
 from reviewer.core.scoring import CaseScore, Summary, score_case, summarize
@@ -24,6 +25,9 @@ DIFF_SUFFIX = ".diff"
 
 ReviewFn = Callable[[ReviewRequest, ReviewServices], ReviewResult]
 Clock = Callable[[], float]
+EvalMode = Literal["realtime", "batch"]
+# The Message Batches API bills half of every rate (as spend.pricing.cost_of prices it).
+BATCH_PRICE_FACTOR = Decimal("0.5")
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ class ModelEstimate:
     """What a dataset would cost with one model, from the dry-run plan of every case."""
 
     model: str
+    mode: EvalMode
     cases: int
     calls: int
     input_tokens: int
@@ -81,23 +86,29 @@ def estimate(
     models: Sequence[str],
     services: ReviewServices,
     *,
+    mode: EvalMode = "realtime",
     config_path: str | None = None,
     review: ReviewFn = run_review,
 ) -> list[ModelEstimate]:
-    """Plan every case with every model as `reviewer review --dry-run` would: no key, no call."""
+    """Plan every case with every model as `reviewer review --dry-run` would: no key, no call.
+
+    In batch mode the same plan costs half (the planner's estimate is a real-time one).
+    """
+    factor = BATCH_PRICE_FACTOR if mode == "batch" else Decimal(1)
     out = []
     for model in models:
         results = [
-            review(_request(dataset, case, model, config_path, dry_run=True), services)
+            review(_request(dataset, case, model, config_path, mode, dry_run=True), services)
             for case in dataset.cases
         ]
         out.append(
             ModelEstimate(
                 model=model,
+                mode=mode,
                 cases=len(results),
                 calls=sum(len(r.chunks) for r in results),
                 input_tokens=sum(r.estimated_input_tokens for r in results),
-                cost_usd=sum((r.estimated_cost_usd for r in results), Decimal(0)),
+                cost_usd=sum((r.estimated_cost_usd for r in results), Decimal(0)) * factor,
             )
         )
     return out
@@ -114,14 +125,16 @@ def evaluate(
     models: Sequence[str],
     services: ReviewServices,
     *,
+    mode: EvalMode = "realtime",
     config_path: str | None = None,
     parallel: int = 1,
     progress: ProgressFn | None = None,
     review: ReviewFn = run_review,
     clock: Clock = time.monotonic,
 ) -> list[ModelReport]:
-    """Review each case with each model in real time, like `reviewer review --diff`, and score
-    the findings the review reports (inline and outside the diff) against the case's labels.
+    """Review each case with each model, like `reviewer review --diff` (`--batch` in batch
+    mode, waiting for each case's batch), and score the findings the review reports (inline
+    and outside the diff) against the case's labels.
 
     `parallel` cases are reviewed at once (each with its own chunk concurrency); a model's
     wall time is from its first case's start to its last case's end.
@@ -134,14 +147,14 @@ def evaluate(
         def one(numbered: tuple[int, Case], model: str = model) -> CaseScore:
             number, case = numbered
             say(f"{model}: case {number}/{total} {case.name}")
-            request = _request(dataset, case, model, config_path, dry_run=False)
+            request = _request(dataset, case, model, config_path, mode, dry_run=False)
             return _score(case, request, services, review, clock)
 
         started = clock()
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             scores = tuple(pool.map(one, enumerate(dataset.cases, 1)))
         wall = clock() - started
-        reports.append(ModelReport(summarize(model, "realtime", scores, seconds=wall), scores))
+        reports.append(ModelReport(summarize(model, mode, scores, seconds=wall), scores))
     return reports
 
 
@@ -167,8 +180,16 @@ def _score(
 
 
 def _request(
-    dataset: Dataset, case: Case, model: str, config_path: str | None, *, dry_run: bool
+    dataset: Dataset,
+    case: Case,
+    model: str,
+    config_path: str | None,
+    mode: EvalMode,
+    *,
+    dry_run: bool,
 ) -> ReviewRequest:
+    # The mode is always explicit: neither REVIEWER_REVIEW_MODE nor a config's review.mode
+    # may turn a run labelled realtime into a batch one.
     return ReviewRequest(
         repo=dataset.repo,
         trigger="cli",
@@ -177,6 +198,8 @@ def _request(
         post=False,
         model=model,
         config_path=config_path,
+        mode=mode,
+        wait=True,
     )
 
 

@@ -159,6 +159,50 @@ def test_eval_table_names_each_model_and_what_it_missed(
     assert len(fake_claude.requests) == 1  # --cases kept py-alpha only
 
 
+def test_batch_mode_sends_every_case_as_a_batch_and_scores_it_the_same_at_half_price(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    fake_claude.responder = _respond
+    dataset = _write_dataset(tmp_path / "team-cases")
+    env = {
+        "ANTHROPIC_API_KEY": FAKE_API_KEY,
+        "ANTHROPIC_BASE_URL": fake_claude.base_url,
+        "REVIEWER_BATCH_POLL_S": "0.001",
+    }
+    result = _invoke(
+        "--dataset", str(dataset), "--models", MODELS, "--batch", "--format", "json", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert fake_claude.requests == []  # nothing in real time
+    assert len(fake_claude.batches) == 6  # one batch per case and model, as `review --batch`
+    for run in json.loads(result.stdout)["runs"]:
+        half = CALL_COST[run["model"]] / 2
+        assert run["mode"] == "batch"
+        assert (run["recall"], run["precision"], run["false_per_clean"]) == (0.6667, 0.6, 1.0)
+        assert (run["cost_usd"], run["cost_per_change_usd"]) == (float(3 * half), float(half))
+        assert {c["case"]: c["found"] for c in run["cases"]} == {
+            "py-alpha": 1, "py-beta": 1, "py-clean-gamma": 0,
+        }  # fmt: skip
+    ledger = Ledger.open(Settings.from_env().ledger_url)
+    try:
+        rows = ledger.report(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+    finally:
+        ledger.close()
+    assert {r.key for r in rows} == {"eval/team-cases"}
+    assert sum(r.cost_usd for r in rows) == 3 * sum(CALL_COST.values()) / 2
+
+
+def test_batch_dry_run_is_half_the_real_time_estimate(tmp_path: Path) -> None:
+    dataset = str(_write_dataset(tmp_path / "team-cases"))
+    args = ("--dataset", dataset, "--models", MODELS, "--dry-run", "--format", "json")
+    realtime = json.loads(_invoke(*args).stdout)["estimates"]
+    batch = json.loads(_invoke(*args, "--batch").stdout)["estimates"]
+    for now, later in zip(realtime, batch, strict=True):
+        assert (now["mode"], later["mode"]) == ("realtime", "batch")
+        assert later["input_tokens"] == now["input_tokens"] and later["calls"] == now["calls"]
+        assert later["cost_usd"] == pytest.approx(now["cost_usd"] / 2, abs=1e-6)
+
+
 def test_dry_run_prints_each_model_estimate_with_no_key_and_no_spend(tmp_path: Path) -> None:
     dataset = _write_dataset(tmp_path / "team-cases")
     result = _invoke("--dataset", str(dataset), "--models", MODELS, "--dry-run", "--format",

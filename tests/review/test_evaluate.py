@@ -128,6 +128,7 @@ def test_evaluate_asks_like_a_local_review_and_keeps_going_after_a_failed_case(
         "eval/" + tmp_path.name, "claude-haiku-4-5", "cli",
     )  # fmt: skip
     assert not request.post and not request.dry_run and request.pr_number is None
+    assert request.mode == "realtime"  # explicit: no operator or repository mode applies
     errors = {c.case: c.error for c in report.cases}
     assert errors == {"down": "overloaded", "refused": "chunk 0: cyber", "clean": None}
     s = report.summary
