@@ -5,8 +5,10 @@ python -m bench.bench_eval [--models m1 m2 ...] [--parallel 1 4] [--delay 0.001]
 First the dry-run estimate of every model (the planner's worst case: full-price input, 1,000
 output tokens per call). Then the whole dataset evaluated against bench/fake_claude_server.py
 (which answers no findings, so recall is 0: this measures the engine and the input bill, not
-a model) at each `--parallel`: wall time, calls, input tokens uncached / cache writes / cache
-reads as the fake counts them, and the ledger's cost with the first model's prices.
+a model) in real time at each `--parallel`, then with `--batch` (every case at once, polled
+every 10 ms): wall time, calls (requests, in batches too), input tokens uncached / cache
+writes / cache reads as the fake counts them, and the ledger's cost with the first model's
+prices.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from reviewer.core.text import format_usd
 from reviewer.review.evaluate import (
     BUILTIN_DATASET,
     Dataset,
+    EvalMode,
     estimate,
     evaluate,
     load_dataset,
@@ -66,7 +69,8 @@ def main(argv: list[str] | None = None) -> None:
         model = args.models[0]
         print(f"\nagainst the fake (delay {args.delay * 1000:g} ms), priced as {model}:")
         print(
-            f"{'parallel':>8} {'wall s':>7} {'calls':>5} {'uncached':>9} {'cache write':>11} "
+            f"{'mode':>8} {'parallel':>8} {'wall s':>7} {'calls':>5} {'uncached':>9} "
+            f"{'cache write':>11} "
             f"{'cache read':>10} {'cost':>9}"
         )
         with serve_in_subprocess(args.delay) as remote:
@@ -74,17 +78,22 @@ def main(argv: list[str] | None = None) -> None:
             warm = Dataset(dataset.name, dataset.path, dataset.cases[:1])
             with open_services(bench_settings(remote.url, Path(tmp) / "warm")) as services:
                 evaluate(warm, [model], services)
-            for parallel in args.parallel:
+            runs: list[tuple[EvalMode, int]] = [("realtime", p) for p in args.parallel]
+            runs.append(("batch", len(dataset.cases)))
+            for mode, parallel in runs:
                 remote.reset()
-                settings = bench_settings(remote.url, Path(tmp) / f"p{parallel}")
+                settings = bench_settings(
+                    remote.url, Path(tmp) / f"{mode}{parallel}", batch_poll_s=0.01
+                )
                 started = time.perf_counter()
                 with open_services(settings) as services:
-                    [report] = evaluate(dataset, [model], services, parallel=parallel)
+                    [report] = evaluate(dataset, [model], services, mode=mode, parallel=parallel)
                 wall = time.perf_counter() - started
                 stats = remote.stats()
                 t = stats["totals"]
                 print(
-                    f"{parallel:>8} {wall:>7.2f} {stats['calls']:>5} {t['input_tokens']:>9,} "
+                    f"{mode:>8} {parallel:>8} {wall:>7.2f} {stats['calls']:>5} "
+                    f"{t['input_tokens']:>9,} "
                     f"{t['cache_creation_input_tokens']:>11,} "
                     f"{t['cache_read_input_tokens']:>10,} "
                     f"{format_usd(report.summary.cost_usd):>9}"
