@@ -30,7 +30,7 @@ from reviewer.services import Services
 from reviewer.settings import Settings, ensure_parent
 from webhook import metrics
 from webhook.conversation import run_conversation
-from webhook.logging import log_context
+from webhook.logging import Redactor, log_context, secret_values
 from webhook.store import open_store
 from webhook.store.base import DeliveryStore
 
@@ -161,7 +161,11 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
 
 
 def post_failure_note(job: ReviewJob, services: ReviewServices, reason: str) -> None:
-    """Tell the PR that its review failed for good, and how to ask again."""
+    """Tell the PR that its review failed for good, and how to ask again.
+
+    The reason passes the same redactor as the logs: no secret, no database coordinates.
+    """
+    reason = Redactor(secret_values(services.settings))(reason)
     if job.kind == "thread":
         return  # bookkeeping nobody waits for
     body = (

@@ -22,7 +22,7 @@ from reviewer.core.threads import ReviewThread
 from reviewer.model import Answer, ProgressFn, PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
-from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
+from reviewer.spend.usage import BudgetGate, CallRecord, HandOverGate, UsageSink
 
 
 class Publisher(Protocol):
@@ -110,6 +110,14 @@ class SpendBook(Protocol):
         """Raise errors.BudgetExceeded when the call's worst case would pass a budget."""
         ...
 
+    def release(self) -> None:
+        """The call `before_call` last let through on this thread sent nothing: free it."""
+        ...
+
+    def hand_over(self) -> str | None:
+        """Take this thread's reservation out of the next attempt's hands (a batch round)."""
+        ...
+
     def __call__(self, record: CallRecord, /) -> None:
         """Price and write down one attempt (LedgerError when it cannot be written)."""
         ...
@@ -181,7 +189,7 @@ class BatchModelRunner(Protocol):
         repository: str,
         pr_number: int | None,
         request_json: str,
-        gate: BudgetGate | None = None,
+        gate: HandOverGate | None = None,
     ) -> str: ...
 
     def status(self, key: str) -> BatchRoundStatus: ...
@@ -203,7 +211,7 @@ class BatchModelRunner(Protocol):
         chunks: Sequence[Chunk],
         *,
         sink: UsageSink,
-        gate: BudgetGate | None = None,
+        gate: HandOverGate | None = None,
         waiting: bool,
         canceled_to_realtime: bool = False,
     ) -> ChunkReviewOutcome | None: ...
