@@ -19,7 +19,7 @@ from reviewer.core.tokens import estimate_from_size, estimate_tokens, utf8_lengt
 if TYPE_CHECKING:  # chunking imports this module to cost what it renders
     from reviewer.core.chunking import Chunk, ChunkPart
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 
 # Tags of the data blocks. Inside any block, an opening or closing tag of any of them is
 # escaped (`<` becomes `&lt;`), so a diff line or a PR description cannot end its block early
@@ -30,6 +30,7 @@ _TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNOREC
 OVERLAP_OPEN = "(already reviewed, for context)\n"
 OVERLAP_CLOSE = "(end of context)\n"
 _MARKERS = {"added": "+", "removed": "-", "context": " "}
+_REMOVED = "removed"
 _CACHE = {"type": "ephemeral"}
 # Turn and role markers the API wraps around system and message text; a guess kept generous.
 _FRAMING_TOKENS = 32
@@ -84,20 +85,26 @@ def _text_size(text: str) -> int:
     return utf8_length(text)
 
 
-def render_line(line: DiffLine, width: int) -> str:
-    """Render one diff line (without its newline) as `OLD NEW | marker text`.
+def cited_number(line: DiffLine) -> int:
+    """The one number a line shows and the model cites: old-file for removed, else new-file."""
+    number = line.old_line if line.kind == _REMOVED else line.new_line
+    return number if number is not None else 0
 
-    An added line shows only its new number, a removed line only its old one, a context
-    line both. `width` must be at least the digits of the line's numbers (see line_width).
+
+def render_line(line: DiffLine) -> str:
+    """Render one diff line (without its newline) as `NUMBER` `marker` `text`, unpadded.
+
+    NUMBER is `cited_number(line)`; the marker (`+`, `-` or a space) follows it directly and
+    the code follows the marker directly, as in the diff itself: `12+x = 1`, `9-x = 0`,
+    `13 return x`. A line's text cannot pass for a header: every rendered line starts with
+    a digit.
     """
-    old = line.old_line if line.kind != "added" and line.old_line is not None else ""
-    new = line.new_line if line.kind != "removed" and line.new_line is not None else ""
-    return f"{old:>{width}} {new:>{width}} | {_MARKERS[line.kind]} {_clean(line.text)}"
+    return f"{cited_number(line)}{_MARKERS[line.kind]}{_clean(line.text)}"
 
 
-def line_size(line: DiffLine, width: int) -> int:
-    """Return the UTF-8 bytes of `render_line(line, width)` without rendering it."""
-    return 2 * width + 6 + _text_size(line.text)
+def line_size(line: DiffLine) -> int:
+    """Return the UTF-8 bytes of `render_line(line)` without rendering it."""
+    return len(str(cited_number(line))) + 1 + _text_size(line.text)
 
 
 def render_hunk_header(hunk: Hunk) -> str:
@@ -107,20 +114,23 @@ def render_hunk_header(hunk: Hunk) -> str:
 
 def render_hunk(hunk: Hunk) -> str:
     """Render a hunk: its `@@` header, then every line with its numbers."""
-    width = line_width(hunk.lines)
-    lines = "".join([render_line(line, width) + "\n" for line in hunk.lines])
+    lines = "".join([render_line(line) + "\n" for line in hunk.lines])
     return render_hunk_header(hunk) + lines
 
 
 def _lines_size(lines: Sequence[DiffLine]) -> int:
-    """Bytes of `lines` rendered one per line (with their newlines) at their own width."""
+    """Bytes of `lines` rendered one per line (with their newlines)."""
     texts = [line.text for line in lines]
     joined = "".join(texts)
     if "<" in joined or "\n" in joined:
         text_bytes = sum([_text_size(text) for text in texts])
     else:
         text_bytes = utf8_length(joined)
-    return text_bytes + len(lines) * (2 * line_width(lines) + 7)
+    removed = _REMOVED
+    digits = sum(
+        [len(str((ln.old_line if ln.kind == removed else ln.new_line) or 0)) for ln in lines]
+    )
+    return text_bytes + digits + 2 * len(lines)
 
 
 def hunk_size(hunk: Hunk) -> tuple[int, int]:
@@ -132,8 +142,7 @@ def render_overlap(lines: Sequence[DiffLine]) -> str:
     """Render lines already owned by another part, between context-only markers."""
     if not lines:
         return ""
-    width = line_width(lines)
-    body = "".join(render_line(line, width) + "\n" for line in lines)
+    body = "".join([render_line(line) + "\n" for line in lines])
     return OVERLAP_OPEN + body + OVERLAP_CLOSE
 
 
@@ -177,11 +186,11 @@ def part_tokens(part: ChunkPart, model: str) -> int:
 
 @functools.cache
 def system_prompt() -> str:
-    """Return the versioned system prompt with the answer's JSON schema filled in."""
-    template = (
-        resources.files("reviewer").joinpath(f"prompts/system_{PROMPT_VERSION}.md").read_text()
-    )
-    return template.replace("{{FINDING_SCHEMA}}", json.dumps(findings_json_schema(), indent=2))
+    """Return the versioned system prompt.
+
+    The answer's JSON schema is not in it: it goes once, in the request's `output_config`.
+    """
+    return resources.files("reviewer").joinpath(f"prompts/system_{PROMPT_VERSION}.md").read_text()
 
 
 def _data(tag: str, text: str) -> str:
