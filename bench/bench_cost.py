@@ -1,9 +1,10 @@
-"""Cost efficiency: the input tokens a 40-chunk PR's review sends, against its diff's own tokens.
+"""Cost efficiency: the input tokens a PR's review sends, against its diff's own tokens.
 
-python -m bench.bench_cost [--chunks 40] [--concurrency 1 4 8] [--delay 0.2]
+python -m bench.bench_cost [--chunks N] [--concurrency 1 4 8] [--delay 0.2]
 
-Reviews the PR of bench/bench_latency.py against bench/fake_claude_server.py, which counts
-tokens with the proxy ceil(UTF-8 bytes / 3.5) and simulates prompt caching (the first call
+Reviews issue 17's PR (bench/synthetic_pr.py: 200 files, 580 hunks, 21,449 changed lines;
+`--chunks N` takes bench_latency's N-chunk PR instead) against bench/fake_claude_server.py,
+which counts tokens with its BPE-style proxy and simulates prompt caching (the first call
 with a given cached prefix writes it, later ones read it; calls in flight together all
 write, so how many calls overlap matters: the fake answers after `--delay`). Every review
 starts with a cold cache. Reports, as the fake counts them: input tokens
@@ -20,27 +21,32 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.bench_latency import LINES_PER_CHUNK, bench_settings, pr_diff, review_once
-from bench.fake_claude_server import count_tokens, serve_in_subprocess
+from bench.fake_claude_server import count_tokens, count_tokens_by_bytes, serve_in_subprocess
+from bench.synthetic_pr import issue_pr
 from reviewer.settings import DEFAULT_MODEL
 from reviewer.spend.pricing import PriceTable
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=40)
+    parser.add_argument("--chunks", type=int, default=None, help="bench_latency's PR instead")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
     parser.add_argument("--delay", type=float, default=0.2, help="the fake model's delay, s")
     args = parser.parse_args(argv)
 
-    text = pr_diff(args.chunks)
+    text = issue_pr() if args.chunks is None else pr_diff(args.chunks)
     diff_tokens = count_tokens(text)
     price = PriceTable.load().price(DEFAULT_MODEL)
     write_w = price.cache_write_5m / price.input
     read_w = price.cache_read / price.input
+    shape = (
+        "issue 17's PR: 200 files, 580 hunks, 21,449 changed lines"
+        if args.chunks is None
+        else f"{args.chunks} files, {args.chunks * LINES_PER_CHUNK:,} changed lines"
+    )
     print(
-        f"PR: {args.chunks} files, {args.chunks * LINES_PER_CHUNK:,} changed lines; "
-        f"diff text {len(text):,} bytes = {diff_tokens:,} tokens "
-        "(proxy: ceil(UTF-8 bytes / 3.5))"
+        f"PR: {shape}; diff text {len(text):,} bytes = {diff_tokens:,} tokens "
+        f"(BPE-style proxy; {count_tokens_by_bytes(text):,} by bytes / 3.5)"
     )
     print(
         f"price weights of {DEFAULT_MODEL}: input 1, cache write (5 min) {write_w:.2f}, "
