@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -129,12 +130,43 @@ def parse_diff(text: str) -> PullRequestDiff:
         # git never ends a header line with \r: the whole diff went through a CRLF
         # conversion (a Windows editor, a mail client), so content \r cannot be told apart.
         text = text.replace("\r\n", "\n")
-    patch = read_patchset(text)
-    if not patch:
+    files: list[FileDiff] = []
+    for before, start, end in _file_segments(text):
+        # One file's unidiff objects at a time: they take several times the memory of the
+        # project's own, so a large diff never holds them all at once.
+        try:
+            patch = read_patchset(text[start:end], header_lines=-before)
+        except DiffParseError:
+            if end == len(text):
+                raise
+            # Say what the whole text would: a hunk cut short is noticed at the next header.
+            patch = read_patchset(text[start:], header_lines=-before)
+            files.extend(_file_from_patch(pf) for pf in patch)
+            break
+        files.extend(_file_from_patch(pf) for pf in patch)
+    if not files:
         raise DiffParseError(
             "not a unified diff: no file header ('diff --git' or '---'/'+++') found"
         )
-    return PullRequestDiff(files=tuple(_file_from_patch(pf) for pf in patch))
+    return PullRequestDiff(files=tuple(files))
+
+
+def _file_segments(text: str) -> Iterator[tuple[int, int, int]]:
+    """Cut `text` before each line that starts with `diff ` (a file's first header line in
+    git's and in `diff -r`'s output; a hunk line always starts with a marker, so never
+    with it). Yields (lines before the piece, its start, its end); a diff without such
+    lines is one piece."""
+    starts = [0]
+    found = text.find("\ndiff ")
+    while found >= 0:
+        starts.append(found + 1)
+        found = text.find("\ndiff ", found + 1)
+    starts.append(len(text))
+    before = 0
+    for start, end in itertools.pairwise(starts):
+        if end > start:
+            yield before, start, end
+            before += text.count("\n", start, end)
 
 
 # --- unified diff text (git or plain `diff -u`) ---------------------------------------------
