@@ -103,6 +103,7 @@ class Services:
             model=model,
             max_output_tokens=settings.max_output_tokens,
             concurrency=settings.concurrency,
+            max_concurrency=settings.max_concurrency,
             fallback_model=settings.fallback_model,
             count_tokens=settings.count_tokens,
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import anthropic
@@ -129,11 +129,13 @@ class _AttemptRecorder(anthropic.Middleware):
         chunk_index: int,
         attempts: Iterator[int],
         records: list[CallRecord],
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         self.model = model
         self.chunk_index = chunk_index
         self.attempts = attempts
         self.records = records
+        self.on_headers = on_headers  # sees every response's headers (rate-limit headroom)
 
     def handle(
         self, request: anthropic.APIRequest, call_next: anthropic.CallNext
@@ -145,6 +147,8 @@ class _AttemptRecorder(anthropic.Middleware):
             self.records.append(self._record(attempt, "error", error=_describe(exc)))
             raise
         self.records.append(self._from_response(attempt, response))
+        if self.on_headers is not None:
+            self.on_headers(response.headers)
         return response
 
     def _record(self, attempt: int, outcome: str, **values: Any) -> CallRecord:
@@ -241,6 +245,7 @@ class ChunkReviewer(ChunkOrchestrator):
         model: str,
         max_output_tokens: int = 4096,
         concurrency: int = 4,
+        max_concurrency: int | None = None,
         fallback_model: str | None = None,
         count_tokens: bool = False,
     ) -> None:
@@ -250,6 +255,7 @@ class ChunkReviewer(ChunkOrchestrator):
             model=model,
             max_output_tokens=max_output_tokens,
             concurrency=concurrency,
+            max_concurrency=max_concurrency,
             fallback_model=fallback_model,
             count=self._count_via_sdk if count_tokens else None,
         )
@@ -282,7 +288,11 @@ class ChunkReviewer(ChunkOrchestrator):
         records: list[CallRecord],
     ) -> Reply:
         recorder = _AttemptRecorder(
-            model=model, chunk_index=chunk_index, attempts=attempts, records=records
+            model=model,
+            chunk_index=chunk_index,
+            attempts=attempts,
+            records=records,
+            on_headers=self.rate_limits.observe,
         )
         client = self._client.with_options(middleware=[*self._client.middleware, recorder])
         try:
