@@ -2,7 +2,7 @@
 
     python -m bench.fake_claude_server [--port 0] [--delay 0.2]    # prints "listening on URL"
 
-Every `POST /v1/messages` is answered after `--delay` seconds with `{"findings": []}` and a
+Every `POST /v1/messages` is answered `--delay` seconds after it arrived with `{"findings": []}` and a
 `usage` counted the way the API would, with these stated approximations:
 
 - Tokens: `count_tokens`, a BPE-style proxy (see its docstring) of each text block, plus the
@@ -18,6 +18,12 @@ Every `POST /v1/messages` is answered after `--delay` seconds with `{"findings":
   model's minimum (1,024 tokens; 2,048 for Haiku) is not cached. As on the API, an entry is
   readable only once the response that wrote it has started: calls that arrive together
   all pay the write.
+
+Rate limits: every answer carries `anthropic-ratelimit-requests-remaining` and
+`anthropic-ratelimit-input-tokens-remaining`, what is left of per-minute limits of
+`--rpm` requests (default 4,000) and `--itpm` uncached input tokens (default 2,000,000,
+Anthropic's tier 4 for Sonnet) over the last 60 seconds; cache reads do not count, as on the
+API. Nothing is refused: the headers only inform the client's concurrency.
 
 `GET /stats` answers the totals (calls, usage sums, each call's usage, the most calls in
 flight at once); `POST /reset` clears them and the cache. Threads serve calls concurrently.
@@ -104,10 +110,25 @@ def _blocks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
 class State:
     """Counters and the prompt cache, shared by the handler threads."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, rpm: int = 4_000, itpm: int = 2_000_000) -> None:
         self.delay = delay
+        self.rpm, self.itpm = rpm, itpm
         self.lock = threading.Lock()
         self.reset()
+
+    def headroom(self, input_tokens: int) -> dict[str, str]:
+        """Record a request of `input_tokens` (uncached) now; the rate-limit headers after it."""
+        now = time.monotonic()
+        with self.lock:
+            self.window.append((now, input_tokens))
+            while self.window and self.window[0][0] < now - 60:
+                self.window.pop(0)
+            used = sum(tokens for _, tokens in self.window)
+            count = len(self.window)
+        return {
+            "anthropic-ratelimit-requests-remaining": str(max(0, self.rpm - count)),
+            "anthropic-ratelimit-input-tokens-remaining": str(max(0, self.itpm - used)),
+        }
 
     def reset(self) -> None:
         with self.lock:
@@ -115,6 +136,7 @@ class State:
             self.calls: list[dict[str, int]] = []
             self.in_flight = 0
             self.max_in_flight = 0
+            self.window: list[tuple[float, int]] = []
 
     def usage(self, body: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
         """The usage of one request, and the cache keys it writes when it answers."""
@@ -153,9 +175,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-        def _send(self, status: int, payload: Any) -> None:
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
             self.send_header("request-id", f"req_bench_{time.monotonic_ns()}")
@@ -176,6 +200,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
+            received = time.monotonic()
             if self.path == "/reset":
                 state.reset()
                 self._send(200, {"ok": True})
@@ -189,7 +214,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
             try:
                 usage, writes = state.usage(body)
-                time.sleep(state.delay)
+                limits = state.headroom(
+                    usage["input_tokens"] + usage["cache_creation_input_tokens"]
+                )
+                # The answer comes `delay` after the request, however long counting took.
+                time.sleep(max(0.0, state.delay - (time.monotonic() - received)))
             finally:
                 with state.lock:
                     state.in_flight -= 1
@@ -212,7 +241,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                     "service_tier": "standard",
                 },
             }
-            self._send(200, message)
+            self._send(200, message, limits)
 
     return Handler
 
@@ -281,8 +310,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--rpm", type=int, default=4_000, help="requests per minute")
+    parser.add_argument("--itpm", type=int, default=2_000_000, help="input tokens per minute")
     args = parser.parse_args()
-    server = Server(("127.0.0.1", args.port), make_handler(State(args.delay)))
+    state = State(args.delay, args.rpm, args.itpm)
+    server = Server(("127.0.0.1", args.port), make_handler(state))
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()
