@@ -2,8 +2,9 @@
 
     python -m bench.fake_claude_server [--port 0] [--delay 0.2]    # prints "listening on URL"
 
-Every `POST /v1/messages` is answered `--delay` seconds after it arrived with `{"findings": []}` and a
-`usage` counted the way the API would, with these stated approximations:
+Every `POST /v1/messages` is answered `--delay` seconds after it arrived, with
+`{"findings": []}` and a `usage` counted the way the API would, with these stated
+approximations:
 
 - Tokens: `count_tokens`, a BPE-style proxy (see its docstring) of each text block, plus the
   JSON of `output_config` once per request (structured outputs put the schema into the
