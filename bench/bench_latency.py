@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import figures
 from bench.bench_plan import synthetic_diff
 from bench.fake_claude_server import Remote, serve_in_subprocess
 from reviewer.model import ReviewRequest, ReviewResult
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> None:
             waves = math.ceil((args.chunks - 1) / peak)
             bound = 1.2 * waves * args.delay + args.delay
             wall, cpu = statistics.median(walls), statistics.median(cpus)
+            if index == 0 and args.chunks == 40 and args.delay == 2.0:
+                figures.record("latency", wall / bound, f"{wall / bound:.2f}")
             print(
                 f"{label:>14} {calls:>5} {peak:>9} {waves:>5} {bound:>7.2f} {wall:>7.2f} "
                 f"{wall / bound:>10.2f} {cpu:>12.2f}"

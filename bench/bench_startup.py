@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import figures
 from bench.fake_claude_server import serve_in_subprocess
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> None:
         f"(median of {args.runs}; min {min(real):.2f})"
     )
     print(f"review wall / {GOAL_S} s goal:  {median / GOAL_S:5.2f}")
+    figures.record("startup", median, f"{median:.2f} s")
+    figures.record("startup_sdk", float(imported), "yes" if imported else "no")
 
 
 if __name__ == "__main__":

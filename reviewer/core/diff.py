@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import Hunk as UnidiffHunk
@@ -40,9 +40,13 @@ class Side(StrEnum):
 LineKind = Literal["added", "removed", "context"]
 
 
-@dataclass(frozen=True, slots=True)
-class DiffLine:
-    """One line of a hunk, with its text (no marker, no line ending) and its real numbers."""
+class DiffLine(NamedTuple):
+    """One line of a hunk, with its text (no marker, no line ending) and its real numbers.
+
+    A named tuple rather than a frozen dataclass: a large diff has millions of lines, and a
+    tuple is built about twice as fast (a frozen dataclass sets each field through
+    object.__setattr__).
+    """
 
     kind: LineKind
     text: str

@@ -117,11 +117,19 @@ def _lines_size(lines: Sequence[DiffLine]) -> int:
         text_bytes = sum([_text_size(text) for text in texts])
     else:
         text_bytes = utf8_length(joined)
+    return text_bytes + _digits(lines) + 2 * len(lines)
+
+
+def _digits(lines: Sequence[DiffLine]) -> int:
+    """The digits of every line's cited number, summed."""
+    if not lines:
+        return 0
     removed = _REMOVED
-    digits = sum(
-        [len(str((ln.old_line if ln.kind == removed else ln.new_line) or 0)) for ln in lines]
-    )
-    return text_bytes + digits + 2 * len(lines)
+    numbers = [(ln.old_line if ln.kind == removed else ln.new_line) or 0 for ln in lines]
+    width = len(str(max(numbers)))
+    if len(str(min(numbers))) == width:  # the usual case: one width for the whole run
+        return width * len(numbers)
+    return sum([len(str(number)) for number in numbers])
 
 
 def hunk_size(hunk: Hunk) -> tuple[int, int]:
