@@ -6,8 +6,8 @@ Runs the installed `reviewer` command in a fresh process each time (as hyperfine
 median of `--runs`, after one untimed warm-up run that fills the OS file cache), on
 examples/sample.diff: once with `--dry-run` (parse, plan, estimate: no model, no ledger) and
 once for real against bench/fake_claude_server.py answering at once (the SDK, one call, the
-ledger on SQLite in a fresh data directory each run). Also reports whether the dry run
-imported the anthropic SDK (it must not).
+ledger on SQLite; the warm-up run creates it, as a first run would). Also reports whether
+the dry run imported the anthropic SDK (it must not).
 """
 
 from __future__ import annotations
@@ -79,13 +79,17 @@ def main(argv: list[str] | None = None) -> None:
             cwd=ROOT,
         )
     imported = "anthropic imported: True" in probe.stderr
-    with serve_in_subprocess(0.0) as remote:
+    with (
+        serve_in_subprocess(0.0) as remote,
+        tempfile.TemporaryDirectory(prefix="bench-startup-") as data_dir,
+    ):
         env = base_env | {
             "ANTHROPIC_API_KEY": "sk-ant-bench-fake",
             "ANTHROPIC_BASE_URL": remote.url,
             "REVIEWER_MAX_RETRIES": "0",
+            "REVIEWER_DATA_DIR": data_dir,
         }
-        real = timed_runs([*command, *review], env, args.runs, fresh_dir=True)
+        real = timed_runs([*command, *review], env, args.runs, fresh_dir=False)
     print(f"command: {' '.join(command)} review --diff examples/sample.diff [--dry-run]")
     print(
         f"dry run:                    {statistics.median(dry):5.2f} s wall "
