@@ -1,6 +1,6 @@
 """Start-up: `reviewer review --diff` of a small diff, as a user runs it, against an instant model.
 
-python -m bench.bench_startup [--runs 7]
+python -m bench.bench_startup [--runs 7] [--command PATH]
 
 Runs the installed `reviewer` command in a fresh process each time (as hyperfine would; the
 median of `--runs`, after one untimed warm-up run that fills the OS file cache), on
@@ -61,12 +61,13 @@ def timed_runs(argv: list[str], env: dict[str, str], runs: int, fresh_dir: bool)
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--command", help="the reviewer command to time (default: installed)")
     args = parser.parse_args(argv)
 
     base_env = {
         k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "ANTHROPIC_"))
     }
-    command = reviewer_command()
+    command = [args.command] if args.command else reviewer_command()
     review = ["review", "--diff", str(SAMPLE)]
     with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
         dry_env = base_env | {"REVIEWER_DATA_DIR": tmp}

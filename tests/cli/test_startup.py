@@ -37,3 +37,34 @@ def test_a_dry_run_never_imports_the_anthropic_sdk(tmp_path: Path) -> None:
     assert "files to review" in done.stderr
     imported = done.stderr.rsplit("imported:", 1)[1].strip()
     assert imported == "", f"a dry run imported {imported}"
+
+
+def _entry(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """The console script's code path (`reviewer.cli.entry:run`) in a fresh process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "ANTHROPIC_"))}
+    env["REVIEWER_DATA_DIR"] = str(data_dir)
+    code = "import sys; from reviewer.cli.entry import run; sys.argv[0] = 'reviewer'; run()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_quick_exit_keeps_every_line_of_output_and_the_exit_code(tmp_path: Path) -> None:
+    done = _entry("review", "--diff", str(SAMPLE_DIFF), "--dry-run", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Dry run:")
+    assert done.stdout.rstrip().endswith("(no model was called)")
+    missing = _entry("review", "--diff", str(tmp_path / "none.diff"), data_dir=tmp_path)
+    assert missing.returncode == 2
+    assert "reviewer: error: cannot read the diff" in missing.stderr
+
+
+def test_exit_codes_follow_sys_exit() -> None:
+    from reviewer.cli.entry import exit_code
+
+    assert (exit_code(None), exit_code(0), exit_code(3), exit_code("boom")) == (0, 0, 3, 1)
