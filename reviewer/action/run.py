@@ -346,12 +346,16 @@ def _run(
         requested_by=target.requested_by,
         comment_id=target.comment_id,
         event_action=target.event_action,
+        # The diff came from this checkout: read-only context is read there too, at the head.
+        checkout=str(env.workspace) if diff_text is not None and env.workspace else None,
         # request.config_path names a local file; the repository's config must come from
         # the base branch (settings.config_path), never from the checked-out head.
     )
     if review is None:
+        from reviewer.cli.main import warn_about_models
         from reviewer.review import pipeline  # imported late: it pulls in every stage
 
+        warn_about_models(settings)
         review = pipeline.run_review
     from reviewer.services import open_services
 

@@ -13,6 +13,7 @@ from anthropic.types import Message, MessageParam, TextBlockParam
 
 from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
+from reviewer.core.models import model_spec
 from reviewer.core.policy import Reply
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.settings import Settings
@@ -22,6 +23,9 @@ log = logging.getLogger(__name__)
 # The SDK client, by a name the rest of the code can use without importing anthropic.
 ClaudeClient = anthropic.Anthropic
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+# The GA MessageCreateParams of SDK 2.14 has no `fallbacks`; only the beta messages API does.
+# It is sent as an extra body field with its beta header, so the answer stays a GA Message.
+SERVER_FALLBACK_BETA = "server-side-fallback-2026-07-01"
 
 # CallRecord.outcome of an attempt that got an answer, by stop_reason.
 _OUTCOMES = {
@@ -132,12 +136,17 @@ class _AttemptRecorder(anthropic.Middleware):
         chunk_index: int,
         attempts: Iterator[int],
         records: list[CallRecord],
+        fallback: str | None = None,
         on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         self.model = model
         self.chunk_index = chunk_index
         self.attempts = attempts
         self.records = records
+        # With server-side fallbacks the answer may come from the fallback model, named in
+        # the reply's `model`: that attempt is priced at the fallback's rates (a model the
+        # start-up check found in the price table, whatever dated id the reply spells).
+        self.fallback = fallback
         self.on_headers = on_headers  # sees every response's headers (rate-limit headroom)
 
     def handle(
@@ -155,10 +164,8 @@ class _AttemptRecorder(anthropic.Middleware):
         return response
 
     def _record(self, attempt: int, outcome: str, **values: Any) -> CallRecord:
-        return CallRecord(
-            model=self.model, chunk_index=self.chunk_index, attempt=attempt, outcome=outcome,
-            **values,
-        )  # fmt: skip
+        values.setdefault("model", self.model)
+        return CallRecord(chunk_index=self.chunk_index, attempt=attempt, outcome=outcome, **values)
 
     def _from_response(self, attempt: int, response: anthropic.APIResponse[Any]) -> CallRecord:
         common: dict[str, Any] = {
@@ -176,6 +183,9 @@ class _AttemptRecorder(anthropic.Middleware):
             return self._record(attempt, "error", error="unexpected response type", **common)
         usage = message.usage
         split = usage.cache_creation
+        served = message.model or self.model
+        if self.fallback and served != self.model and not served.startswith(self.model + "-"):
+            common["model"] = self.fallback
         return self._record(
             attempt,
             _OUTCOMES.get(message.stop_reason or "", "unexpected_stop"),
@@ -251,15 +261,23 @@ class ChunkReviewer(ChunkOrchestrator):
         max_concurrency: int | None = None,
         fallback_model: str | None = None,
         count_tokens: bool = False,
+        effort: str | None = None,
     ) -> None:
         self._client = client
+        self._effort = effort
+        # A model that takes server-side fallbacks gets the fallback model in its request,
+        # and the API retries a refusal itself; others fall back here, with a second call.
+        server = fallback_model is not None and fallback_model != model
+        self._server_fallback = (
+            fallback_model if server and model_spec(model).server_fallbacks else None
+        )
         super().__init__(
             self._send_via_sdk,
             model=model,
             max_output_tokens=max_output_tokens,
             concurrency=concurrency,
             max_concurrency=max_concurrency,
-            fallback_model=fallback_model,
+            fallback_model=None if self._server_fallback else fallback_model,
             count=self._count_via_sdk if count_tokens else None,
         )
 
@@ -290,21 +308,36 @@ class ChunkReviewer(ChunkOrchestrator):
         attempts: Iterator[int],
         records: list[CallRecord],
     ) -> Reply:
+        spec = model_spec(model)
+        fallback = self._server_fallback if model == self.model else None
         recorder = _AttemptRecorder(
             model=model,
             chunk_index=chunk_index,
             attempts=attempts,
             records=records,
+            fallback=fallback,
             on_headers=self.rate_limits.observe,
         )
         client = self._client.with_options(middleware=[*self._client.middleware, recorder])
+        options = spec.request_options(effort=self._effort)
+        output_config: dict[str, Any] = {
+            "format": {"type": "json_schema", "schema": findings_json_schema()},
+            **options.pop("output_config", {}),
+        }
+        extra: dict[str, Any] = {}
+        if fallback is not None:
+            extra["extra_body"] = {"fallbacks": [{"model": fallback}]}
+            extra["extra_headers"] = {"anthropic-beta": SERVER_FALLBACK_BETA}
         try:
+            # No temperature and no tool_choice, for any model (see ModelSpec.request_options).
             message = client.messages.create(
                 model=model,
-                max_tokens=max_tokens,
+                max_tokens=min(max_tokens, spec.max_output_tokens),
                 system=cast("list[TextBlockParam]", system),
                 messages=cast("list[MessageParam]", messages),
-                output_config={"format": {"type": "json_schema", "schema": findings_json_schema()}},
+                output_config=cast("Any", output_config),
+                **options,
+                **extra,
             )
         except (anthropic.APIError, ClaudeError) as exc:
             # APIError: what the SDK raises after its retries, or for an answer it cannot read.

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from reviewer.claude.concurrency import RateLimits, allowed_in_flight, warm_up_first
 from reviewer.core.chunking import Chunk, split_chunk
+from reviewer.core.models import model_spec
 from reviewer.core.policy import (
     Attempt,
     ChunkResult,
@@ -26,7 +27,7 @@ from reviewer.core.policy import (
     next_step,
 )
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
-from reviewer.core.tokens import context_window, min_cacheable_tokens
+from reviewer.core.tokens import context_window
 from reviewer.errors import BudgetExceeded
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
 
@@ -147,11 +148,12 @@ class ChunkOrchestrator:
             chunks=len(ordered),
             start=self.concurrency,
             prefix_tokens=prefix,
-            min_cacheable_tokens=min_cacheable_tokens(self.model),
+            min_cacheable_tokens=model_spec(self.model).min_cacheable_tokens,
         ):
             # The first call alone writes the prompt cache that every later call reads (at a
             # tenth of the price), and its answer states the rate-limit headroom. Calls
-            # started together would each write the cache.
+            # started together would each write the cache; a prefix under the model's
+            # minimum cacheable length is not cached at all, so no warm-up waits for it.
             position, first = waiting.popleft()
             results[position] = self._review_chunk(review, first)
         workers = self.max_concurrency

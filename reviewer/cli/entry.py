@@ -9,6 +9,7 @@ The long-running ones (`serve`, `worker`, `action`) exit the ordinary way.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -30,10 +31,8 @@ def run() -> None:
         code = exit_code(done.code)
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 

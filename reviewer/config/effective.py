@@ -55,6 +55,7 @@ SETTINGS_KEYS = {
     "model": "model.default",
     "review_drafts": "review.drafts",
     "command": "review.command",
+    "context": "review.context",
     "max_comments": "output.max_comments",
     "monthly_budget_usd": "budget.monthly_usd",
     "review_budget_usd": "budget.per_review_usd",
@@ -281,6 +282,7 @@ _NULL_MEANS = {
     "budget.per_review_usd": "no limit",
     "output.request_changes_on": "never",
     "model.default": "the operator's default",
+    "output.language": "English (the model's default)",
 }
 
 

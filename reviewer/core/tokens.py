@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from reviewer.core.models import model_spec
+
 # Every current Claude model has a 200k-token context window. Larger windows (1M) are opt-in
 # per request (a beta header on some models), which the reviewer does not send, so assuming
 # more than 200k would make the API answer "prompt is too long".
@@ -52,28 +54,6 @@ def uses_newer_tokenizer(model: str) -> bool:
     return family == "opus" and (major, minor) >= (4, 7)
 
 
-# The shortest prefix the API caches, by model (a shorter one is sent uncached, silently):
-# 4,096 tokens for Haiku 4.5 and later Haikus and for Opus 4.5 to 4.7, 2,048 for the
-# claude-3 Haikus, 1,024 for the other Sonnets and Opuses. Unknown names get 4,096, so the
-# reviewer never pays a warm-up call for a cache that may not exist.
-@lru_cache(maxsize=64)
-def min_cacheable_tokens(model: str) -> int:
-    """The minimum cacheable prompt length of `model`, in tokens."""
-    name = model.lower()
-    legacy = _LEGACY.search(name)
-    if legacy is not None:
-        return 2048 if legacy.group(1) == "haiku" else 1024
-    match = _VERSIONED.search(name)
-    if match is None:
-        return 4096
-    family, version = match.group(1), (int(match.group(2)), int(match.group(3) or 0))
-    if family == "haiku":
-        return 4096 if version >= (4, 5) else 2048
-    if family == "opus" and (4, 5) <= version <= (4, 7):
-        return 4096
-    return 1024
-
-
 def utf8_length(text: str) -> int:
     """Return the number of bytes of `text` in UTF-8, without encoding ASCII text."""
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
@@ -108,8 +88,8 @@ def estimate_tokens(text: str, model: str) -> int:
 
 
 def context_window(model: str) -> int:
-    """Return the context window of `model` in tokens (200k for every model; see above)."""
-    return DEFAULT_CONTEXT_WINDOW
+    """Return the context window of `model` in tokens, from data/models.json (see above)."""
+    return model_spec(model).context_window
 
 
 def input_budget(

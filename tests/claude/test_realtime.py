@@ -13,8 +13,9 @@ from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.chunking import Chunk
 from reviewer.core.diff import DiffLine, FileStatus, Hunk
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.models import model_spec
 from reviewer.core.policy import Reply
-from reviewer.core.prompt import PromptContext
+from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.core.render import ChunkPart
 from reviewer.errors import BudgetExceeded
 from reviewer.spend.usage import CallRecord
@@ -135,6 +136,19 @@ def test_first_call_alone_warms_the_cache_when_there_are_several_waves() -> None
     assert [r.index for r in outcome.results] == [0, 1, 2, 3, 4]
     assert send.events[:2] == [("start", 0), ("end", 0)]
     assert len(send.events) == 10
+
+
+def test_no_warm_up_call_when_the_prefix_is_under_the_models_cacheable_minimum() -> None:
+    # claude-haiku-4-5 caches nothing under 4,096 tokens; this prefix is estimated below it,
+    # so all four calls go out in pairs (the barrier fails unless two calls overlap).
+    model = "claude-haiku-4-5"
+    assert prefix_tokens(CONTEXT, model) < model_spec(model).min_cacheable_tokens
+    send = TimedSend(barrier=threading.Barrier(2))
+    chunks = [_chunk(i, f"f{i}.py") for i in range(4)]
+    outcome = ChunkOrchestrator(send, model=model, concurrency=2).review(
+        CONTEXT, chunks, sink=lambda r: None
+    )
+    assert [r.status for r in outcome.results] == ["ok"] * 4
 
 
 def test_one_wave_of_calls_runs_at_once() -> None:

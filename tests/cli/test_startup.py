@@ -39,11 +39,17 @@ def test_a_dry_run_never_imports_the_anthropic_sdk(tmp_path: Path) -> None:
     assert imported == "", f"a dry run imported {imported}"
 
 
-def _entry(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-    """The console script's code path (`reviewer.cli.entry:run`) in a fresh process."""
+def _entry(*args: str, data_dir: Path, quick: bool = True) -> subprocess.CompletedProcess[str]:
+    """The console script's code path (`reviewer.cli.entry:run`), or the plain click CLI, in
+    a fresh process."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "ANTHROPIC_"))}
     env["REVIEWER_DATA_DIR"] = str(data_dir)
-    code = "import sys; from reviewer.cli.entry import run; sys.argv[0] = 'reviewer'; run()"
+    call = (
+        "from reviewer.cli.entry import run; run()"
+        if quick
+        else "from reviewer.cli.main import main; main()"
+    )
+    code = f"import sys; sys.argv[0] = 'reviewer'; {call}"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         env=env,
@@ -55,10 +61,12 @@ def _entry(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_quick_exit_keeps_every_line_of_output_and_the_exit_code(tmp_path: Path) -> None:
-    done = _entry("review", "--diff", str(SAMPLE_DIFF), "--dry-run", data_dir=tmp_path)
-    assert done.returncode == 0, done.stderr
+    args = ("review", "--diff", str(SAMPLE_DIFF), "--dry-run")
+    done = _entry(*args, data_dir=tmp_path)
+    plain = _entry(*args, data_dir=tmp_path, quick=False)
+    assert done.returncode == plain.returncode == 0, done.stderr
     assert done.stdout.startswith("Dry run:")
-    assert done.stdout.rstrip().endswith("(no model was called)")
+    assert (done.stdout, done.stderr) == (plain.stdout, plain.stderr)
     missing = _entry("review", "--diff", str(tmp_path / "none.diff"), data_dir=tmp_path)
     assert missing.returncode == 2
     assert "reviewer: error: cannot read the diff" in missing.stderr

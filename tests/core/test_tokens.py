@@ -115,14 +115,3 @@ def test_context_window_and_budget() -> None:
     )
     with pytest.raises(ValueError, match="no room"):
         input_budget(OLD, system_tokens=190_000, output_reserve=10_000, max_chunk_tokens=1)
-
-
-def test_minimum_cacheable_prefix_per_model() -> None:
-    from reviewer.core.tokens import min_cacheable_tokens
-
-    assert min_cacheable_tokens("claude-sonnet-4-6") == 1024
-    assert min_cacheable_tokens("claude-opus-4-1") == 1024
-    assert min_cacheable_tokens("claude-opus-4-6") == 4096
-    assert min_cacheable_tokens("claude-haiku-4-5") == 4096
-    assert min_cacheable_tokens("claude-3-5-haiku-20241022") == 2048
-    assert min_cacheable_tokens("some-future-model") == 4096  # unknown: no warm-up bet

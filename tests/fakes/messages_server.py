@@ -293,7 +293,9 @@ class FakeMessages:
         payload = dict(answer.body or {})
         if payload.get("type") == "message":
             payload["id"] = f"msg_fake_{number:04d}"
-            if isinstance(body, dict) and body.get("model"):
+            # The requested model answers; with server-side `fallbacks`, a scripted answer
+            # may come from the fallback model instead.
+            if isinstance(body, dict) and body.get("model") and "fallbacks" not in body:
                 payload["model"] = body["model"]
         headers = {"request-id": f"req_fake_{number:04d}", **self.headers, **answer.headers}
         return Response(
