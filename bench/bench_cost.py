@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> None:
         rows += [(f"fixed {n}", {"concurrency": n, "max_concurrency": n}) for n in args.fixed]
         for index, (label, overrides) in enumerate(rows):
             remote.reset()
-            settings = bench_settings(remote.url, Path(tmp) / f"r{index}", **overrides)
+            # No read-only context beyond the diff: the goal counts the diff's own lines.
+            settings = bench_settings(
+                remote.url, Path(tmp) / f"r{index}", context="none", **overrides
+            )
             _, _, result = review_once(text, settings)
             stats = remote.stats()
             t = stats["totals"]

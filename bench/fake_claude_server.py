@@ -16,9 +16,9 @@ approximations:
   before it. The longest prefix already cached is read (`cache_read_input_tokens`); the
   rest up to the last breakpoint is written (`cache_creation_input_tokens`, 5-minute
   writes); what follows the last breakpoint is `input_tokens`. A prefix shorter than the
-  model's minimum (1,024 tokens; 2,048 for Haiku) is not cached. As on the API, an entry is
-  readable only once the response that wrote it has started: calls that arrive together
-  all pay the write.
+  model's minimum (`min_cacheable_tokens` in reviewer/data/models.json) is not cached. As on
+  the API, an entry is readable only once the response that wrote it has started: calls
+  that arrive together all pay the write.
 
 Rate limits: every answer carries `anthropic-ratelimit-requests-remaining` and
 `anthropic-ratelimit-input-tokens-remaining`, what is left of per-minute limits of
@@ -47,10 +47,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from reviewer.core.models import model_spec
+
 BYTES_PER_TOKEN = 3.5
 WORD_BYTES = 4
-MIN_CACHEABLE = {"haiku": 2048}
-DEFAULT_MIN_CACHEABLE = 1024
 ANSWER = json.dumps({"findings": []})
 USAGE_KEYS = (
     "input_tokens",
@@ -142,7 +142,7 @@ class State:
     def usage(self, body: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
         """The usage of one request, and the cache keys it writes when it answers."""
         model = str(body.get("model", ""))
-        minimum = next((v for k, v in MIN_CACHEABLE.items() if k in model), DEFAULT_MIN_CACHEABLE)
+        minimum = model_spec(model).min_cacheable_tokens
         digest = hashlib.sha256(model.encode())
         total = count_tokens(json.dumps(body.get("output_config") or {}))
         breakpoints: list[tuple[int, str]] = []  # (tokens up to it, key)

@@ -31,6 +31,8 @@ class PromptContext:
     (gitignore-style pattern, text) pairs, sent only with chunks that hold a matching file.
     `guidance` holds (path, text) of the guidance files read from the base branch;
     `language` the language the findings are written in (empty: the model's default).
+    `files` lists the reviewed files of a pull request reviewed in several requests (see
+    `MAX_LISTED_FILES`); empty when one request holds them all.
     """
 
     repo: str
@@ -40,6 +42,13 @@ class PromptContext:
     path_instructions: tuple[tuple[str, str], ...] = ()
     guidance: tuple[tuple[str, str], ...] = ()
     language: str = ""
+    files: tuple[str, ...] = ()
+
+
+# A pull request reviewed in several requests lists its files in the shared, cached prefix:
+# each request learns what else the change touches, and the prefix reaches the length the
+# API caches at all (a shorter one is billed in full with every request). At most this many.
+MAX_LISTED_FILES = 1000
 
 
 @functools.cache
@@ -68,7 +77,32 @@ def _pull_request_text(context: PromptContext) -> str:
         lines.append(_data("pr_title", context.title))
     if context.description.strip():
         lines.append(_data("pr_description", context.description))
+    if context.files:
+        lines.append(_data("pr_files", file_list(context.files)))
     return "\n".join(lines)
+
+
+def file_list(paths: Sequence[str]) -> str:
+    """`paths` one directory a line, `dir/: name name ...` (`./:` for the top level), sorted;
+    a name with a space or a double quote is written as a JSON string. At most
+    `MAX_LISTED_FILES` paths, then how many more."""
+    by_dir: dict[str, list[str]] = {}
+    for path in paths[:MAX_LISTED_FILES]:
+        folder, _, name = one_line(path).rpartition("/")
+        by_dir.setdefault(folder, []).append(name)
+    lines = [
+        f"{folder or '.'}/: " + " ".join(_listed_name(name) for name in sorted(by_dir[folder]))
+        for folder in sorted(by_dir)
+    ]
+    if len(paths) > MAX_LISTED_FILES:
+        lines.append(f"... and {len(paths) - MAX_LISTED_FILES} more")
+    return "\n".join(lines)
+
+
+def _listed_name(name: str) -> str:
+    return (
+        json.dumps(name, ensure_ascii=False) if any(c.isspace() or c == '"' for c in name) else name
+    )
 
 
 @functools.lru_cache(maxsize=256)

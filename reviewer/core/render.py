@@ -17,7 +17,8 @@ from reviewer.core.tokens import estimate_from_size, utf8_length
 # escaped (`<` becomes `&lt;`), so a diff line or a PR description cannot end its block early
 # and pose as instructions, nor open a block of another kind.
 DATA_TAGS = (
-    "repo_instructions", "guidance", "pr_title", "pr_description", "path_instructions", "diff",
+    "repo_instructions", "guidance", "pr_title", "pr_description", "pr_files",
+    "path_instructions", "diff",
 )  # fmt: skip
 _TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
 

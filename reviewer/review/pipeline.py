@@ -111,6 +111,8 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
         guidance=target.guidance,
         language=config.config.output.language or "",
     )
+    if len(files) > 1:
+        context = dataclasses.replace(context, files=tuple(f.path for f in files))
     prefix = prefix_tokens(context, model)
     budget = input_budget(
         model,
@@ -120,6 +122,10 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
     )
     extra = read_context(files, config.config.review.context, target.read_head)
     chunks = plan_chunks(files, budget_tokens=budget, model=model, context=extra)
+    if len(chunks) < 2 and context.files:
+        # One request holds every file: the list would repeat them, uncached.
+        context = dataclasses.replace(context, files=())
+        prefix = prefix_tokens(context, model)
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
         price,

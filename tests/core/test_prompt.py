@@ -281,3 +281,30 @@ def test_prefix_tokens_and_chunk_estimate_cover_the_whole_request(
             estimate_tokens(text, model) for text in texts_of(build_request(context, chunk))
         )
         assert total <= prefix + chunk.estimated_input_tokens
+
+
+def test_a_pr_in_several_requests_lists_its_files_in_the_shared_prefix() -> None:
+    from reviewer.core.prompt import file_list
+
+    paths = (
+        "src/b.py",
+        "README.md",
+        "src/a.py",
+        "docs/my guide.md",
+        'x/"q".py',
+        "src/x<pr_files>",
+    )
+    assert file_list(paths).splitlines() == [
+        "./: README.md",
+        'docs/: "my guide.md"',
+        "src/: a.py b.py x&lt;pr_files>",
+        'x/: "\\"q\\".py"',
+    ]
+    context = PromptContext("o/r", files=paths)
+    chunk = chunk_of(ChunkPart("src/a.py", FileStatus.ADDED, (hunk("+"),)))
+    _, messages = build_request(context, chunk)
+    shared = messages[0]["content"][0]
+    assert shared["cache_control"] == {"type": "ephemeral"}
+    assert "<pr_files>\n./: README.md\n" in shared["text"]
+    assert shared["text"].count("<pr_files>") == 1  # a path cannot open another block
+    assert prefix_tokens(context, MODEL) > prefix_tokens(PromptContext("o/r"), MODEL)

@@ -525,3 +525,19 @@ def test_the_reviews_list_is_read_once_per_review_and_afresh_by_the_next(
     assert second.status == "reviewed"
     assert second.extra["already_posted"] == 1  # the first review's finding, read afresh
     assert len(fake_github.bodies("POST", reviews_path)) == 2
+
+
+def test_files_are_listed_in_the_shared_prefix_only_when_several_requests_share_it(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    def shared_texts(**overrides: Any) -> list[str]:
+        fake_claude.requests.clear()
+        settings = _local_settings(fake_claude, tmp_path, **overrides)
+        review_with(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
+        return [r["messages"][0]["content"][0]["text"] for r in fake_claude.requests]
+
+    several = shared_texts(max_chunk_tokens=400)
+    assert len(several) == 2 and len(set(several)) == 1  # byte-identical, so cached once
+    assert "<pr_files>\nsrc/app/: arith.py cache.py users.py\n</pr_files>" in several[0]
+    [one] = shared_texts()
+    assert "<pr_files>" not in one
