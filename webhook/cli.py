@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.settings import Settings
 
@@ -86,13 +86,8 @@ def _load(*, web: bool) -> Settings:
         check_settings(settings, web=web)
         check_services(settings)
     except ReviewerError as exc:
-        _fail(exc)
+        fail(exc)
     return settings
-
-
-def _fail(error: ReviewerError) -> NoReturn:
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
 
 
 @click.command()

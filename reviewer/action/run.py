@@ -21,7 +21,7 @@ from reviewer.action.report import (
     was_posted,
 )
 from reviewer.core.findings import Finding, Severity
-from reviewer.core.summary import format_usd
+from reviewer.core.text import format_usd
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices

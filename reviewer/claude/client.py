@@ -15,6 +15,7 @@ from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
 from reviewer.core.models import model_spec
 from reviewer.core.policy import Reply
+from reviewer.core.text import one_line
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.usage import CallRecord
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 # The SDK client, by a name the rest of the code can use without importing anthropic.
 ClaudeClient = anthropic.Anthropic
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+MESSAGE_CHARS = 300  # an API error told to a user is folded to one line of at most this
 # The GA MessageCreateParams of SDK 2.14 has no `fallbacks`; only the beta messages API does.
 # It is sent as an extra body field with its beta header, so the answer stays a GA Message.
 SERVER_FALLBACK_BETA = "server-side-fallback-2026-07-01"
@@ -208,28 +210,28 @@ def _error_body(response: anthropic.APIResponse[Any]) -> str:
         return f"HTTP {response.status_code}"
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        return _one_line(f"HTTP {response.status_code} {error.get('type')}: {error.get('message')}")
+        return one_line(
+            f"HTTP {response.status_code} {error.get('type')}: {error.get('message')}",
+            MESSAGE_CHARS,
+        )
     return f"HTTP {response.status_code}"
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _describe(exc: BaseException) -> str:
     """One line about a failed call, for a user; no request content, no secrets."""
     if isinstance(exc, anthropic.APIStatusError):
         kind = exc.type or type(exc).__name__
-        return _one_line(f"HTTP {exc.status_code} {kind}: {exc.api_message or exc.message}")
+        return one_line(
+            f"HTTP {exc.status_code} {kind}: {exc.api_message or exc.message}", MESSAGE_CHARS
+        )
     if isinstance(exc, anthropic.APITimeoutError):
         return "the request timed out"
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__
-        return _one_line(f"connection error: {cause or exc.message}")
+        return one_line(f"connection error: {cause or exc.message}", MESSAGE_CHARS)
     if isinstance(exc, ClaudeError):
         return exc.message
-    return _one_line(f"{type(exc).__name__}: {exc}")
+    return one_line(f"{type(exc).__name__}: {exc}", MESSAGE_CHARS)
 
 
 def _is_transient(exc: BaseException) -> bool:

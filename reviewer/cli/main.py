@@ -8,10 +8,11 @@ import os
 import re
 import subprocess
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_text
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
@@ -62,12 +63,6 @@ def warn_about_models(settings: Settings, model: str | None = None) -> None:
     prices = PriceTable.load(settings.prices_path)
     for warning in check_models([model or settings.model, settings.fallback_model], prices):
         click.echo(f"reviewer: warning: {warning}", err=True)
-
-
-def fail(error: ReviewerError) -> NoReturn:
-    """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
 
 
 def parse_target(target: str) -> tuple[str, int]:

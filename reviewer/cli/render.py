@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from reviewer.core.summary import format_usd, plural, severity_counts
+from reviewer.core.summary import plural, severity_counts
+from reviewer.core.text import format_usd, usd_digits
 from reviewer.model import ReviewResult
 
 
@@ -158,4 +159,5 @@ def render_text(result: ReviewResult) -> str:
 
 
 def _usd(amount: Decimal) -> float:
-    return float(amount.quantize(Decimal("0.000001")))
+    """A JSON number of dollars, to the micro-dollar."""
+    return float(usd_digits(amount, places=6))

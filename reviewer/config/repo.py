@@ -5,11 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import pathspec
 import yaml
 from pydantic import (
     AfterValidator,
@@ -26,6 +24,7 @@ from pydantic import (
 
 from reviewer.core.context import ContextMode
 from reviewer.core.findings import Severity
+from reviewer.core.patterns import path_spec
 from reviewer.errors import ConfigError
 
 CONFIG_PATH = ".github/reviewer.yml"
@@ -34,12 +33,6 @@ Event = Literal["opened", "reopened", "synchronize", "ready_for_review"]
 EVENTS: tuple[Event, ...] = get_args(Event)
 # Files teams already keep for reviewers and coding agents, read from the base branch.
 GUIDANCE_FILES = ("REVIEW.md", "AGENTS.md", "CLAUDE.md", ".github/copilot-instructions.md")
-
-
-@lru_cache(maxsize=512)
-def path_spec(patterns: tuple[str, ...]) -> Any:
-    """The compiled gitignore-style spec of `patterns`, cached."""
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
 
 
 def _check_pattern(pattern: str) -> str:

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import pathspec
-
 from reviewer.core.chunking import Chunk
 from reviewer.core.findings import findings_json_schema
+from reviewer.core.patterns import path_spec
 from reviewer.core.render import neutralise, one_line, render_part
 from reviewer.core.tokens import estimate_tokens
 
@@ -100,14 +99,8 @@ def file_list(paths: Sequence[str]) -> str:
 
 
 def _listed_name(name: str) -> str:
-    return (
-        json.dumps(name, ensure_ascii=False) if any(c.isspace() or c == '"' for c in name) else name
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _spec(pattern: str) -> Any:
-    return pathspec.GitIgnoreSpec.from_lines([pattern])
+    plain = not any(c.isspace() or c == '"' for c in name)
+    return name if plain else json.dumps(name, ensure_ascii=False)
 
 
 def matching_path_instructions(
@@ -118,7 +111,7 @@ def matching_path_instructions(
     return tuple(
         (pattern, text)
         for pattern, text in context.path_instructions
-        if text.strip() and any(_spec(pattern).match_file(path) for path in wanted)
+        if text.strip() and any(path_spec((pattern,)).match_file(path) for path in wanted)
     )
 
 

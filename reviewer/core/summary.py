@@ -10,6 +10,7 @@ from decimal import Decimal
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult, sanitize
 from reviewer.core.findings import Finding, Severity
 from reviewer.core.reports import ChunkReport, FileReport
+from reviewer.core.text import format_usd, one_line
 
 # Room left in the review body for what the GitHub adapter appends (refused comments, marker).
 BODY_BUDGET = MAX_BODY_CHARS - 8_192
@@ -28,11 +29,6 @@ class Summary:
 def plural(count: int, noun: str) -> str:
     """`1 chunk`, `2 chunks`."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def format_usd(amount: Decimal) -> str:
-    """Dollars with enough places to show a cheap review's cost (4 below a cent)."""
-    return f"${amount.quantize(Decimal('0.0001'))}"
 
 
 def severity_counts(findings: Sequence[Finding]) -> str:
@@ -156,8 +152,6 @@ def _chunk_item(c: ChunkReport) -> str:
 
 def _finding_item(f: Finding) -> str:
     where = f"`{f.path}:{f.start_line}-{f.line}`" if f.start_line else f"`{f.path}:{f.line}`"
-    body = " ".join(sanitize(f.body).split())
-    if len(body) > MAX_ITEM_CHARS:
-        body = body[:MAX_ITEM_CHARS] + "…"
+    body = one_line(sanitize(f.body), MAX_ITEM_CHARS)
     sure = f" (confidence {f.confidence:.2f})" if f.confidence < 1 else ""
     return f"{where} **{f.severity.value}**{sure} {sanitize(f.title)} — {body}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import RepoConfig, ReviewOptions, load_repo_config
+from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
 from reviewer.core.diff import PullRequestDiff, parse_diff
 from reviewer.errors import ConfigError
 from reviewer.github import payloads
@@ -11,8 +11,6 @@ from reviewer.model import ProgressFn, PullInfo, ReviewRequest, ReviewResult, Re
 from reviewer.review.checkout import ReadFn, git_reader, read_guidance
 from reviewer.review.ports import PullRequests
 from reviewer.settings import Settings
-
-REPO_CONFIG_PATH = ".github/reviewer.yml"
 
 
 def fetch_target(
@@ -121,7 +119,7 @@ def _base_config(
 ) -> RepoConfig | ReviewResult:
     """The repository's config from the base branch; a broken one is named on the PR."""
     # The base branch's file, never the head's: a PR must not set its own rules or budget.
-    path = settings.config_path or REPO_CONFIG_PATH
+    path = settings.config_path or CONFIG_PATH
     text = gh.get_file_text(request.repo, path, pull.base_sha)
     try:
         return load_repo_config(text, source=path)

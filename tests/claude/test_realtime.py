@@ -82,6 +82,23 @@ def test_max_tokens_is_retried_larger_then_split_and_merged() -> None:
     assert [(r.chunk_index, r.attempt) for r in records] == [(0, 1), (0, 2), (0, 3), (0, 4)]
 
 
+def test_a_split_chunk_whose_halves_fail_transiently_stays_transient() -> None:
+    overloaded = Reply(error="HTTP 529 overloaded_error: Overloaded", transient=True)
+    send = ScriptedSend(
+        Reply(stop_reason="max_tokens"), Reply(stop_reason="max_tokens"), overloaded, overloaded
+    )
+    records: list[CallRecord] = []
+
+    outcome = ChunkOrchestrator(send, model=MODEL, max_output_tokens=4096).review(
+        CONTEXT, [_chunk(0, "left.py", "right.py")], sink=records.append
+    )
+
+    (result,) = outcome.results
+    assert len(send.calls) == 4, "the chunk was split and each half sent once"
+    assert (result.status, result.transient) == ("error", True)
+    assert result.error == "HTTP 529 overloaded_error: Overloaded"
+
+
 def test_invalid_output_marks_the_last_attempt() -> None:
     send = ScriptedSend(Reply(stop_reason="end_turn", error="invalid output", invalid_output=True))
     records: list[CallRecord] = []
