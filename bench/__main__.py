@@ -99,7 +99,8 @@ def main() -> None:
     )
     failed: list[str] = []
     figures_file = Path(tempfile.mkstemp(prefix="bench-figures-", suffix=".jsonl")[1])
-    env = os.environ | {figures.ENV: str(figures_file)}
+    os.environ[figures.ENV] = str(figures_file)  # this process records the webhook's figures
+    env = dict(os.environ)
     for name in names:
         what, full, quick = BENCHMARKS[name]
         module = f"bench.bench_{name}"
