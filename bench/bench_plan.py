@@ -6,6 +6,7 @@ python -m bench.bench_plan [--files 2000] [--lines 200000] [--repeat 5]
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import time
@@ -86,14 +87,17 @@ def main() -> None:
         return diff, files, plan_chunks(files, budget_tokens=budget, model=model)
 
     # Interleaved rounds (unidiff, parse, plan, unidiff, ...), so that a busy machine slows
-    # all three alike; medians of `repeat` rounds each.
+    # all three alike; each run starts with nothing of the previous one alive and after a
+    # collection, so neither is charged for the other's garbage. Medians of `repeat` rounds.
     walls: dict[str, list[float]] = {"unidiff": [], "parse": [], "plan": []}
+    runs: dict[str, Callable[[], Any]] = {
+        "unidiff": lambda: PatchSet(text), "parse": lambda: parse_diff(text), "plan": plan,
+    }  # fmt: skip
     for _ in range(args.repeat):
-        walls["unidiff"].append(timed(lambda: PatchSet(text), 1)[0])
-        t, diff = timed(lambda: parse_diff(text), 1)
-        walls["parse"].append(t)
-        t, (diff, files, chunks) = timed(plan, 1)
-        walls["plan"].append(t)
+        for name, run in runs.items():
+            gc.collect()
+            walls[name].append(timed(run, 1)[0])
+    diff, files, chunks = plan()
     t_unidiff, t_parse, t_plan = (statistics.median(walls[k]) for k in ("unidiff", "parse", "plan"))
     tracemalloc.start()
     plan()

@@ -240,16 +240,41 @@ def read_patchset(text: str, *, header_lines: int = 0) -> PatchSet:
 
     `header_lines` is how many synthetic lines were put in front (subtracted from numbers).
     """
-    lines = _CountedLines(text)
-    try:
-        patch = PatchSet(lines)
-    except UnidiffParseError as exc:
-        number = max(lines.number - header_lines, 1)
-        raise DiffParseError(
-            f"malformed diff at line {number}: {one_line(str(exc))}", line_number=number
-        ) from exc
+    patch: PatchSet | None = None
+    if not _has_ambiguous_header(text):
+        # The usual case, at C speed: lines split on \n only (as `_CountedLines` does), and
+        # no header to requote. An error is read again below, counting lines.
+        try:
+            patch = PatchSet(io.StringIO(text))
+        except UnidiffParseError:
+            patch = None
+    if patch is None:
+        lines = _CountedLines(text)
+        try:
+            patch = PatchSet(lines)
+        except UnidiffParseError as exc:
+            number = max(lines.number - header_lines, 1)
+            raise DiffParseError(
+                f"malformed diff at line {number}: {one_line(str(exc))}", line_number=number
+            ) from exc
     _check_hunk_ends(patch, text, header_lines)
     return patch
+
+
+def _has_ambiguous_header(text: str) -> bool:
+    """Whether a `diff --git` line of `text` names " b/" twice (see `_requote_header`)."""
+    start = 0
+    while True:
+        found = text.find("diff --git ", start)
+        if found < 0:
+            return False
+        end = text.find("\n", found)
+        line = text[found : end if end >= 0 else len(text)]
+        if line.count(" b/") >= 2:
+            return True
+        if end < 0:
+            return False
+        start = end
 
 
 def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
@@ -259,26 +284,33 @@ def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
     lines as free text: a header that counts too few lines would silently drop code.
     """
     lines: list[str] | None = None
-    for patched in patch:
-        for hunk in patched:
-            last = next((ln.diff_line_no for ln in reversed(hunk) if ln.diff_line_no), None)
-            if last is None:
+    hunks = [hunk for patched in patch for hunk in patched]
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    for position, hunk in enumerate(hunks):
+        last = next((ln.diff_line_no for ln in reversed(hunk) if ln.diff_line_no), None)
+        if last is None:
+            continue
+        # The usual cases, without reading the text: the next hunk's header, or the end,
+        # comes right after the last line.
+        if last == total:
+            continue
+        if position + 1 < len(hunks):
+            first = next((ln.diff_line_no for ln in hunks[position + 1] if ln.diff_line_no), 0)
+            if first - 1 == last + 1:
                 continue
-            if lines is None:
-                lines = text.split("\n")
-            index = last  # the 0-based index of the line after `last` (1-based)
-            while index < len(lines) and lines[index].startswith("\\"):
-                index += 1
-            following = lines[index] if index < len(lines) else ""
-            if following[:1] in ("+", "-", " ") and not following.startswith(
-                ("--- ", "+++ ", "-- ")
-            ):
-                number = index + 1 - header_lines
-                raise DiffParseError(
-                    f"malformed diff at line {number}: {one_line(following)!r} comes after "
-                    "the end of a hunk (does the hunk header count too few lines?)",
-                    line_number=number,
-                )
+        if lines is None:
+            lines = text.split("\n")
+        index = last  # the 0-based index of the line after `last` (1-based)
+        while index < len(lines) and lines[index].startswith("\\"):
+            index += 1
+        following = lines[index] if index < len(lines) else ""
+        if following[:1] in ("+", "-", " ") and not following.startswith(("--- ", "+++ ", "-- ")):
+            number = index + 1 - header_lines
+            raise DiffParseError(
+                f"malformed diff at line {number}: {one_line(following)!r} comes after "
+                "the end of a hunk (does the hunk header count too few lines?)",
+                line_number=number,
+            )
 
 
 def _header(patched: PatchedFile) -> dict[str, str]:
