@@ -453,15 +453,19 @@ def _plain(name: str | None) -> str | None:
 def to_hunk(hunk: UnidiffHunk) -> Hunk:
     """Convert one unidiff hunk into the project's `Hunk`."""
     kinds = _KINDS
-    lines = []
-    for line in hunk:
-        kind = kinds.get(line.line_type)
-        if kind is None:
-            continue  # "\ No newline at end of file", or a blank separator after the hunk
-        text = line.value
-        if text.endswith("\n"):
-            text = text[:-1]  # a CRLF file keeps its \r: it is part of the content
-        lines.append(DiffLine(kind, text, line.source_line_no, line.target_line_no))
+    # One comprehension (this runs on every line): "\ No newline at end of file" and a blank
+    # separator after the hunk have no kind and are left out; the line ending goes, but a
+    # CRLF file keeps its \r, which is part of the content.
+    lines = [
+        DiffLine(
+            kinds[line.line_type],
+            line.value[:-1] if line.value[-1:] == "\n" else line.value,
+            line.source_line_no,
+            line.target_line_no,
+        )
+        for line in hunk
+        if line.line_type in kinds
+    ]
     return Hunk(
         old_start=hunk.source_start,
         old_count=hunk.source_length,
