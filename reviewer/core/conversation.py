@@ -52,33 +52,37 @@ def _verbatim(turn: Turn) -> str:
 
 def cap_history(turns: Sequence[Turn], *, recent: int, max_tokens: int, model: str) -> str:
     """The conversation so far, within `max_tokens`: the last `recent` turns verbatim,
-    older ones summarised in a line each; the oldest go first when even that is too long.
-    A verbatim turn too long for the ceiling is summarised instead."""
+    older ones summarised in a line each. Over the ceiling, the oldest summaries go first;
+    then a verbatim turn too long for what is left is summarised, the longest first."""
     if not turns:
         return ""
     cut = max(0, len(turns) - recent)
-    lines = [_summary(t) for t in turns[:cut]]
-    for turn in turns[cut:]:
-        lines.append(_verbatim(turn))
-    used = [estimate_tokens(line, model) + 1 for line in lines]
+    # (turn, verbatim?) from oldest to newest; `dropped` counts the oldest left out.
+    kept: list[tuple[Turn, bool]] = [(t, i >= cut) for i, t in enumerate(turns)]
     dropped = 0
-    # Over the ceiling: summarise the longest verbatim turns, then drop the oldest lines.
-    while sum(used) > max_tokens:
-        verbatim = [i for i in range(cut, len(lines)) if not lines[i].startswith("- ")]
-        if verbatim:
-            i = max(verbatim, key=lambda j: used[j])
-            lines[i] = _summary(turns[i])
-            used[i] = estimate_tokens(lines[i], model) + 1
-            continue
-        if not lines:
-            break
-        lines.pop(0)
-        used.pop(0)
-        turns = turns[1:]
-        cut = max(0, cut - 1)
-        dropped += 1
+
+    def render() -> str:
+        lines = [_verbatim(t) if whole else _summary(t) for t, whole in kept]
+        return _joined(lines, dropped)
+
+    text = render()
+    while kept and estimate_tokens(text, model) > max_tokens:
+        if not kept[0][1]:  # the oldest is a summary: leave it out
+            kept.pop(0)
+            dropped += 1
+        else:  # only verbatim turns ahead: summarise the longest of them
+            longest = max(
+                (i for i, (_, whole) in enumerate(kept) if whole),
+                key=lambda i: len(kept[i][0].text),
+            )
+            kept[longest] = (kept[longest][0], False)
+        text = render()
+    return text
+
+
+def _joined(lines: Sequence[str], dropped: int) -> str:
     head = [f"({dropped} earlier comments left out)"] if dropped > 0 else []
-    return "\n\n".join(head + lines)
+    return "\n\n".join(head + list(lines))
 
 
 def thread_prompt(
