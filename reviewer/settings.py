@@ -54,6 +54,9 @@ class Settings:
     command: str = "/review"
     fail_on: str | None = None
     config_path: str | None = None
+    # The Action's `sarif-file`: where to write the review as SARIF 2.1.0 (relative to the
+    # workspace), for github/codeql-action/upload-sarif.
+    sarif_file: Path | None = None
     # A YAML file like .github/reviewer.yml: organisation-wide defaults for every repository.
     repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.

@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import click
 
-from reviewer.cli.render import render_json, render_text
+from reviewer.cli.render import render_json, render_sarif, render_text
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
@@ -98,7 +98,13 @@ def read_diff(path: str) -> str:
 @click.argument("target", required=False)
 @click.option("--diff", "diff_path", help="A unified diff file to review, or - for stdin.")
 @click.option("--dry-run", is_flag=True, help="Plan and estimate; call no model, post nothing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    help="text for people, json for scripts, sarif (2.1.0) for GitHub code scanning.",
+)
 @click.option("--model", help="Model id (overrides every configuration).")
 @click.option(
     "--fail-on",
@@ -126,7 +132,8 @@ def review(
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
-    click.echo(render_json(result) if fmt == "json" else render_text(result), nl=fmt == "json")
+    renderers = {"json": render_json, "sarif": render_sarif, "text": render_text}
+    click.echo(renderers[fmt](result), nl=fmt == "json")
     if fail_on and any(f.severity.at_least(Severity(fail_on)) for f in result.findings):
         sys.exit(1)
 

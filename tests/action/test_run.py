@@ -583,6 +583,14 @@ INPUT_EFFECTS: dict[str, tuple[str, Callable[[FakeEngine, int], Any], Any]] = {
     "fail-on": ("major", lambda _, code: code, 1),
     "max-cost-usd": ("0.75", lambda e, _: settings_of(e).review_budget_usd, Decimal("0.75")),
     "command": ("/claude", lambda e, _: len(e.calls), 1),
+    # The runner fixture's workspace is beside its data directory.
+    "sarif-file": (
+        "out/reviewer.sarif",
+        lambda e, _: json.loads(
+            (settings_of(e).data_dir.parent / "workspace/out/reviewer.sarif").read_text()
+        )["runs"][0]["results"][0]["level"],
+        "error",
+    ),
 }
 
 

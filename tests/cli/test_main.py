@@ -125,3 +125,33 @@ def test_local_repo_name_from_the_github_remote(
     subprocess.run(["git", "init", "-q"], check=True)
     subprocess.run(["git", "remote", "add", "origin", "git@github.com:octo/tool.git"], check=True)
     assert local_repo_name() == "octo/tool"
+
+
+def test_review_sarif_is_valid_and_keeps_fail_on(fake_claude: FakeMessages) -> None:
+    from tests.core.test_sarif import assert_valid
+
+    fake_claude.default = findings_answer([FINDING])
+    env = {"ANTHROPIC_API_KEY": FAKE_API_KEY, "ANTHROPIC_BASE_URL": fake_claude.base_url}
+
+    result = _invoke(
+        "review", "--diff", str(SAMPLE), "--format", "sarif", "--fail-on", "major", env=env
+    )
+
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    assert_valid(log)
+    [sarif_result] = log["runs"][0]["results"]
+    assert sarif_result["ruleId"] == "reviewer/security"
+    assert sarif_result["level"] == "error"
+    assert sarif_result["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "src/app/users.py"
+    }
+
+
+def test_dry_run_sarif_has_no_results_and_says_why() -> None:
+    result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "sarif")
+
+    assert result.exit_code == 0, result.output
+    log = json.loads(result.stdout)
+    assert log["runs"][0]["results"] == []
+    assert "Dry run" in json.dumps(log["runs"][0]["invocations"])

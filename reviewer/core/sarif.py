@@ -1,0 +1,209 @@
+"""SARIF 2.1.0 for GitHub code scanning, built from a review's findings (plain data in and out)."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, get_args
+from urllib.parse import quote
+
+from reviewer.core.anchoring import InlineComment, fingerprint
+from reviewer.core.findings import Category, Finding, Severity
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+TOOL_NAME = "reviewer"
+# GitHub code scanning keeps at most 5,000 results per run and refuses an upload over 10 MB
+# once gzipped (docs: "SARIF support for code scanning", upload limits).
+MAX_RESULTS = 5_000
+MAX_GZIP_BYTES = 10 * 1024 * 1024
+# One result's message; a longer body is cut (the review comment keeps the whole text).
+MAX_MESSAGE_CHARS = 20_000
+FINGERPRINT_KEY = "reviewerFinding/v1"
+
+LEVELS = {
+    Severity.CRITICAL: "error",
+    Severity.MAJOR: "error",
+    Severity.MINOR: "warning",
+    Severity.NIT: "note",
+}
+CATEGORIES: tuple[str, ...] = get_args(Category)
+_RULE_TEXT = {
+    "bug": "Code that does not do what it intends.",
+    "security": "A weakness an attacker could use.",
+    "performance": "Work that costs more time or memory than it needs.",
+    "concurrency": "Races, deadlocks and unsafe sharing between threads or processes.",
+    "error-handling": "Failures that are lost, hidden or handled wrongly.",
+    "api-misuse": "A library or service used against its contract.",
+    "maintainability": "Code that will be hard to change safely.",
+    "tests": "Tests that are missing, wrong or cannot fail.",
+    "docs": "Documentation that is missing, wrong or out of date.",
+    "style": "Naming, layout and idiom.",
+}
+
+
+def rule_id(category: str) -> str:
+    return f"{TOOL_NAME}/{category}"
+
+
+def build_sarif(
+    comments: Sequence[InlineComment],
+    unanchored: Sequence[Finding] = (),
+    *,
+    tool_version: str = "0",
+    notes: Sequence[str] = (),
+    successful: bool = True,
+    max_results: int = MAX_RESULTS,
+    max_gzip_bytes: int = MAX_GZIP_BYTES,
+) -> dict[str, Any]:
+    """Return one SARIF 2.1.0 log (a JSON-able dict) with one run for these findings.
+
+    Results are ordered most severe first; past `max_results`, or past `max_gzip_bytes` once
+    gzipped, the least severe are left out and the run says so (its `properties` and a
+    notification). A finding on a removed line is left out: SARIF describes the head commit,
+    where that line no longer exists. `notes` become notifications (budget stops, files not
+    reviewed); `successful` false marks a run that could not review.
+    """
+    pairs = [(c.finding, c.fingerprint) for c in comments]
+    # A finding that cites no diff line has no code to hash; its path and wording identify it.
+    pairs += [(f, fingerprint(f.path, f, "")) for f in unanchored]
+    removed = [f for f, _ in pairs if f.side == "LEFT"]
+    kept = sorted(
+        ((f, fp) for f, fp in pairs if f.side == "RIGHT"),
+        key=lambda pair: (pair[0].severity.rank, pair[0].path, pair[0].line),
+    )
+    results = [_result(f, fp) for f, fp in kept]
+    notifications = [_notification("note", text) for text in notes]
+    if removed:
+        notifications.append(
+            _notification(
+                "note",
+                f"{len(removed)} finding(s) on removed lines are not in this file "
+                "(they are in the pull request review).",
+            )
+        )
+    total = len(results)
+    count = min(total, max_results)
+    log = _log(results[:count], tool_version, notifications, successful, total)
+    if _gzip_size(log) > max_gzip_bytes:
+        fits = functools.partial(
+            _fits, results, tool_version, notifications, successful, total, max_gzip_bytes
+        )
+        count = _largest(fits, count)
+        log = _log(results[:count], tool_version, notifications, successful, total)
+    return log
+
+
+def _log(
+    results: list[dict[str, Any]],
+    tool_version: str,
+    notifications: list[dict[str, Any]],
+    successful: bool,
+    total: int,
+) -> dict[str, Any]:
+    notes = list(notifications)
+    if len(results) < total:
+        notes.append(
+            _notification(
+                "warning",
+                f"{total - len(results)} of {total} results left out, the least severe first, "
+                f"to stay within GitHub code scanning's limits ({MAX_RESULTS:,} results per run, "
+                f"{MAX_GZIP_BYTES // (1024 * 1024)} MB gzipped).",
+            )
+        )
+    invocation: dict[str, Any] = {"executionSuccessful": successful}
+    if notes:
+        invocation["toolExecutionNotifications"] = notes
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": TOOL_NAME,
+                "version": tool_version,
+                "rules": [_rule(category) for category in CATEGORIES],
+            }
+        },
+        "invocations": [invocation],
+        "results": results,
+        "properties": {
+            "resultsTotal": total,
+            "resultsKept": len(results),
+            "truncated": len(results) < total,
+        },
+    }
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _rule(category: str) -> dict[str, Any]:
+    text = _RULE_TEXT.get(category, category)
+    return {
+        "id": rule_id(category),
+        "name": "".join(word.capitalize() for word in category.split("-")),
+        "shortDescription": {"text": f"Claude review: {category}"},
+        "fullDescription": {"text": text},
+        "defaultConfiguration": {"level": "warning"},
+        "properties": {"tags": ["claude-review", category]},
+    }
+
+
+def _result(finding: Finding, fp: str) -> dict[str, Any]:
+    body = finding.body
+    if len(body) > MAX_MESSAGE_CHARS:
+        body = body[:MAX_MESSAGE_CHARS] + "… (truncated)"
+    region: dict[str, Any] = {"startLine": finding.start_line or finding.line}
+    if finding.start_line is not None and finding.start_line < finding.line:
+        region["endLine"] = finding.line
+    return {
+        "ruleId": rule_id(finding.category),
+        "ruleIndex": CATEGORIES.index(finding.category),
+        "level": LEVELS[finding.severity],
+        "message": {"text": f"{finding.title}\n\n{body}"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": quote(finding.path, safe="/")},
+                    "region": region,
+                }
+            }
+        ],
+        "partialFingerprints": {FINGERPRINT_KEY: fp},
+        "properties": {"severity": finding.severity.value, "category": finding.category},
+    }
+
+
+def _notification(level: str, text: str) -> dict[str, Any]:
+    return {"level": level, "message": {"text": text}}
+
+
+def to_json(log: dict[str, Any]) -> str:
+    """The SARIF file's text (UTF-8, compact enough for large runs, stable key order)."""
+    return json.dumps(log, indent=1, ensure_ascii=False)
+
+
+def _gzip_size(log: dict[str, Any]) -> int:
+    return len(gzip.compress(to_json(log).encode("utf-8"), mtime=0))
+
+
+def _fits(
+    results: list[dict[str, Any]],
+    tool_version: str,
+    notifications: list[dict[str, Any]],
+    successful: bool,
+    total: int,
+    max_gzip_bytes: int,
+    count: int,
+) -> bool:
+    log = _log(results[:count], tool_version, notifications, successful, total)
+    return _gzip_size(log) <= max_gzip_bytes
+
+
+def _largest(fits: Callable[[int], bool], upper: int) -> int:
+    """The largest count in [0, upper] that fits (fitting is monotone): a binary search."""
+    low, high = 0, upper
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
