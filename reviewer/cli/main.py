@@ -21,6 +21,7 @@ LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
     "action": "reviewer.action.run:action",
+    "app": "reviewer.cli.app:app",
     "serve": "webhook.cli:serve",
     "worker": "webhook.cli:worker",
 }
