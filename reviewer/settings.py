@@ -77,6 +77,7 @@ class Settings:
     job_retry_delay_s: float = 30.0  # first retry delay; doubles each time
     job_lease_s: float = 120.0  # a running job whose worker stops renewing it is run again
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one object per line) or text (for a terminal)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -134,6 +135,8 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}FAIL_ON must be one of {', '.join(severities)}", key="fail_on"
             )
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"{PREFIX}LOG_FORMAT must be json or text", key="log_format")
         if not self.command.startswith("/") or " " in self.command:
             raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
 
