@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from reviewer.errors import ClaudeError, GitHubError, ReviewerError
+from reviewer.model import ChunkReport
 from reviewer.review.pipeline import ReviewRequest, ReviewResult
 from reviewer.settings import Settings
 from tests.paths import ROOT as PROJECT_ROOT
@@ -85,6 +86,12 @@ class FakeEngine:
                 head_sha=request.expected_head_sha,
                 usage={"input_tokens": 1200, "output_tokens": 300},
                 cost_usd=Decimal("0.0081"),
+                chunks=(
+                    ChunkReport(0, ("a.py",), 900, "ok"),
+                    ChunkReport(1, ("b.py",), 900, "refused"),
+                    ChunkReport(2, ("c.py",), 900, "skipped"),
+                ),
+                budget_stop="the review budget of $0.01 is reached",
             )
         finally:
             with self._lock:
@@ -155,6 +162,9 @@ def test_a_job_runs_once_and_is_recorded(make_queue: Callable[..., JobQueue]) ->
     assert counters['reviewer_tokens_total{kind="input_tokens",repo="octo/widgets"}'] == 1200
     assert counters['reviewer_cost_usd_total{repo="octo/widgets"}'] == pytest.approx(0.0081)
     assert counters["reviewer_review_duration_seconds_count"] == 1
+    assert counters["reviewer_budget_stops_total"] == 1
+    assert counters['reviewer_chunks_total{status="refused"}'] == 1
+    assert counters['reviewer_chunks_total{status="skipped"}'] == 1
 
 
 def test_one_pull_request_is_reviewed_by_one_worker_at_a_time(
