@@ -102,32 +102,39 @@ def form_of(page: str) -> tuple[str, dict[str, str]]:
     return action, fields
 
 
-Browser = Callable[[str], None]
-
-
-def browser_that(steps: Callable[[str], None]) -> tuple[Browser, list[BaseException]]:
+@dataclass
+class FakeBrowser:
     """A stand-in for webbrowser.open: runs `steps` against the local URL in a thread."""
-    errors: list[BaseException] = []
 
-    def run(url: str) -> None:
+    steps: Callable[[str], None]
+    threads: list[threading.Thread] = field(default_factory=list)
+    errors: list[BaseException] = field(default_factory=list)
+
+    def open(self, url: str) -> None:
+        thread = threading.Thread(target=self._run, args=(url,), daemon=True)
+        self.threads.append(thread)
+        thread.start()
+
+    def _run(self, url: str) -> None:
         try:
-            steps(url)
+            self.steps(url)
         except BaseException as exc:  # reported by the test, not lost in the thread
-            errors.append(exc)
+            self.errors.append(exc)
 
-    def open_url(url: str) -> None:
-        threading.Thread(target=run, args=(url,), daemon=True).start()
-
-    return open_url, errors
+    def finish(self) -> list[BaseException]:
+        """Wait until the browser has read its last page; return what went wrong in it."""
+        for thread in self.threads:
+            thread.join(timeout=30)
+        return self.errors
 
 
 def create(
     monkeypatch: pytest.MonkeyPatch, steps: Callable[[str], None], *args: str
 ) -> tuple[Result, list[BaseException]]:
-    open_url, errors = browser_that(steps)
-    monkeypatch.setattr(app_cli.webbrowser, "open", open_url)
+    browser = FakeBrowser(steps)
+    monkeypatch.setattr(app_cli.webbrowser, "open", browser.open)
     result = CliRunner().invoke(main, ["app", "create", *args])
-    return result, errors
+    return result, browser.finish()
 
 
 def test_the_flow_creates_the_app_and_writes_private_settings(
