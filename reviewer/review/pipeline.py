@@ -26,6 +26,7 @@ from reviewer.model import (
     ReviewResult,
     ReviewTarget,
 )
+from reviewer.review.check_run import with_check_run
 from reviewer.review.fetch import fetch_target
 from reviewer.review.model_run import call_model
 from reviewer.review.ports import PullRequests, ReviewServices
@@ -61,7 +62,14 @@ def run_review(
     fetched = fetch_target(request, services.settings, gh, say)
     if isinstance(fetched, ReviewResult):
         return fetched
-    return _review(request, services, fetched, gh, say)
+    return with_check_run(
+        request,
+        services.settings,
+        fetched,
+        gh,
+        lambda: _review(request, services, fetched, gh, say),
+        say,
+    )
 
 
 def _local_repo_config(path: str | None) -> RepoConfig | None:

@@ -16,7 +16,7 @@ from reviewer.core.anchoring import ReviewDraft
 from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff
 from reviewer.core.prompt import PromptContext
-from reviewer.model import ChunkReviewOutcome, PublishResult, PullInfo, Trigger
+from reviewer.model import CheckRunReport, ChunkReviewOutcome, PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
@@ -31,6 +31,22 @@ class Publisher(Protocol):
 
     def publish(self, draft: ReviewDraft) -> PublishResult:
         """Publish `draft` once; never twice, whatever fails on the way."""
+        ...
+
+
+class CheckRuns(Protocol):
+    """The "Claude review" check run of a repository's head commits (GitHub Apps only)."""
+
+    def find(self, *, head_sha: str, key: str | None) -> int | None:
+        """The run an earlier attempt of this review (same `key`) left unfinished, if any."""
+        ...
+
+    def start(self, *, head_sha: str, key: str | None) -> int:
+        """The run of this review, `in_progress`: found again (a retry), else created."""
+        ...
+
+    def complete(self, check_run_id: int, report: CheckRunReport) -> None:
+        """Add the annotations (at most 50 a request) and set the conclusion."""
         ...
 
 
@@ -66,6 +82,8 @@ class PullRequests(Protocol):
     def post_issue_comment(self, repo: str, number: int, body: str) -> str: ...
 
     def publisher(self, repo: str, number: int) -> Publisher: ...
+
+    def check_runs(self, repo: str) -> CheckRuns: ...
 
 
 class SpendBook(Protocol):
