@@ -7,7 +7,6 @@ import gzip
 import json
 from collections.abc import Callable, Sequence
 from typing import Any, get_args
-from urllib.parse import quote
 
 from reviewer.core.anchoring import InlineComment, fingerprint
 from reviewer.core.findings import Category, Finding, Severity
@@ -161,7 +160,7 @@ def _result(finding: Finding, fp: str) -> dict[str, Any]:
         "locations": [
             {
                 "physicalLocation": {
-                    "artifactLocation": {"uri": quote(finding.path, safe="/")},
+                    "artifactLocation": {"uri": uri_path(finding.path)},
                     "region": region,
                 }
             }
@@ -169,6 +168,17 @@ def _result(finding: Finding, fp: str) -> dict[str, Any]:
         "partialFingerprints": {FINGERPRINT_KEY: fp},
         "properties": {"severity": finding.severity.value, "category": finding.category},
     }
+
+
+_URI_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~/")
+
+
+def uri_path(path: str) -> str:
+    """A repository path as a relative URI reference: reserved and non-ASCII bytes escaped."""
+    return "".join(
+        char if char in _URI_SAFE else "".join(f"%{b:02X}" for b in char.encode("utf-8"))
+        for char in path
+    )
 
 
 def _notification(level: str, text: str) -> dict[str, Any]:

@@ -186,3 +186,7 @@ def test_a_very_long_body_is_cut_in_the_message() -> None:
 
     assert len(result["message"]["text"]) < sarif.MAX_MESSAGE_CHARS + 100
     assert result["message"]["text"].endswith("… (truncated)")
+
+
+def test_paths_are_uri_references() -> None:
+    assert sarif.uri_path("src/my app/ü#1.py") == "src/my%20app/%C3%BC%231.py"
