@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import functools
-import gzip
 import json
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Sequence
 from typing import Any, get_args
 
 from reviewer.core.anchoring import InlineComment, fingerprint
@@ -17,6 +16,7 @@ TOOL_NAME = "reviewer"
 # once gzipped (docs: "SARIF support for code scanning", upload limits).
 MAX_RESULTS = 5_000
 MAX_GZIP_BYTES = 10 * 1024 * 1024
+LEVEL = 6  # zlib's default, as upload-sarif compresses (level 9 would count a little less)
 # One result's message; a longer body is cut (the review comment keeps the whole text).
 MAX_MESSAGE_CHARS = 20_000
 FINGERPRINT_KEY = "reviewerFinding/v1"
@@ -84,13 +84,14 @@ def build_sarif(
         )
     total = len(results)
     count = min(total, max_results)
-    log = _log(results[:count], tool_version, notifications, successful, total)
-    if _gzip_size(log) > max_gzip_bytes:
-        fits = functools.partial(
-            _fits, results, tool_version, notifications, successful, total, max_gzip_bytes
-        )
-        count = _largest(fits, count)
-        log = _log(results[:count], tool_version, notifications, successful, total)
+
+    def log_of(n: int) -> dict[str, Any]:
+        return _log(results[:n], tool_version, notifications, successful, total)
+
+    log = log_of(count)
+    if not _fits_raw(log, max_gzip_bytes):
+        count = _streamed_count(results[:count], log_of(0), max_gzip_bytes)
+        log = log_of(count)
     return log
 
 
@@ -186,34 +187,43 @@ def _notification(level: str, text: str) -> dict[str, Any]:
 
 
 def to_json(log: dict[str, Any]) -> str:
-    """The SARIF file's text (UTF-8, compact enough for large runs, stable key order)."""
-    return json.dumps(log, indent=1, ensure_ascii=False)
+    """The SARIF file's text: compact UTF-8 JSON (GitHub's limits count bytes)."""
+    return json.dumps(log, ensure_ascii=False, separators=(",", ":"))
 
 
-def _gzip_size(log: dict[str, Any]) -> int:
-    return len(gzip.compress(to_json(log).encode("utf-8"), mtime=0))
+def _fits_raw(log: dict[str, Any], limit: int) -> bool:
+    """True when even uncompressed the log is under `limit` (gzip adds at most this much)."""
+    size = len(to_json(log).encode("utf-8"))
+    return size + size // 1000 + 64 <= limit
 
 
-def _fits(
-    results: list[dict[str, Any]],
-    tool_version: str,
-    notifications: list[dict[str, Any]],
-    successful: bool,
-    total: int,
-    max_gzip_bytes: int,
-    count: int,
-) -> bool:
-    log = _log(results[:count], tool_version, notifications, successful, total)
-    return _gzip_size(log) <= max_gzip_bytes
+def _streamed_count(results: list[dict[str, Any]], empty: dict[str, Any], limit: int) -> int:
+    """How many of `results` fit in `limit` gzipped bytes, in one pass of the compressor.
 
-
-def _largest(fits: Callable[[int], bool], upper: int) -> int:
-    """The largest count in [0, upper] that fits (fitting is monotone): a binary search."""
-    low, high = 0, upper
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits(middle):
-            low = middle
-        else:
-            high = middle - 1
-    return low
+    The log with no results is cut at its results list and the results are fed in between.
+    While the bytes fed since the last flush could not pass the limit even uncompressed, no
+    flush is needed; near the limit each result is followed by a sync flush, so the size is
+    exact. A flush costs a few bytes and the uncut file compresses at least as well, so the
+    count is conservative by at most a result or two.
+    """
+    text = to_json(empty)
+    cut = text.index('"results":[]') + len('"results":[')
+    head, tail = text[:cut].encode("utf-8"), text[cut:].encode("utf-8")
+    # The tail (the truncation note, the properties) and gzip's trailer, counted raw.
+    budget = limit - len(tail) - 64
+    packer = zlib.compressobj(LEVEL, zlib.DEFLATED, 31)
+    size = len(packer.compress(head)) + len(packer.flush(zlib.Z_SYNC_FLUSH))
+    pending = 0  # bytes fed since the last flush: deflate never makes them much larger
+    for index, result in enumerate(results):
+        piece = ("," if index else "") + json.dumps(
+            result, ensure_ascii=False, separators=(",", ":")
+        )
+        data = piece.encode("utf-8")
+        size += len(packer.compress(data))
+        pending += len(data)
+        if size + pending + pending // 1000 + 64 > budget:
+            size += len(packer.flush(zlib.Z_SYNC_FLUSH))
+            pending = 0
+            if size > budget:
+                return index
+    return len(results)
