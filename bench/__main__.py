@@ -46,6 +46,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "50000", "--no-postgres"],
     ),
+    "sarif": (
+        "SARIF for code scanning: build time and size, results kept under GitHub's limits",
+        [],
+        ["--results", "500", "5000", "--repeat", "1"],
+    ),
     "webhook": (
         "signed webhook deliveries per second through gunicorn, each becoming one job",
         [],

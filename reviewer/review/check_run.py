@@ -52,7 +52,7 @@ def not_reviewed(reason: str, *, retrying: bool) -> CheckRunReport:
     """The report of a review that stopped with an error before it finished."""
     text = f"Claude could not review this commit: {reason}"
     if retrying:
-        text += " It will be tried again."
+        text += " The failure was transient: a retry may succeed."
     return CheckRunReport("neutral", "Not reviewed", text)
 
 

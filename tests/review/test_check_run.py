@@ -178,7 +178,7 @@ def test_an_outage_completes_the_run_neutral_and_the_retry_starts_a_new_one(
     [first] = fake_github.check_runs(REPO)
     assert (first["status"], first["conclusion"]) == ("completed", "neutral")
     assert first["output"]["title"] == "Not reviewed"
-    assert "It will be tried again." in first["output"]["summary"]
+    assert "The failure was transient" in first["output"]["summary"]
     # The job's retry: a completed run cannot go back to in_progress, so a new one starts.
     fake_claude.enqueue(findings_answer([]))
     review_with(app_request(), settings)
