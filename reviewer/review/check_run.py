@@ -90,7 +90,7 @@ def with_check_run(
     try:
         result = review()
     except ReviewerError as exc:
-        _complete(checks, run_id, not_reviewed(exc.message, retrying=exc_retryable(exc)), say)
+        _complete(checks, run_id, not_reviewed(exc.message, retrying=_retryable(exc)), say)
         raise
     except Exception:
         _complete(checks, run_id, not_reviewed("an internal error", retrying=False), say)
@@ -101,7 +101,7 @@ def with_check_run(
     return result
 
 
-def exc_retryable(exc: ReviewerError) -> bool:
+def _retryable(exc: ReviewerError) -> bool:
     return bool(getattr(exc, "retryable", False))
 
 
