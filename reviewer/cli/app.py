@@ -15,6 +15,7 @@ from reviewer.github.manifest import (
     GITHUB_URL,
     AppCredentials,
     api_url,
+    build_manifest,
     exchange_code,
     normalize_github_url,
 )
@@ -130,6 +131,8 @@ def create(
     try:
         root = normalize_github_url(github_url)
         api = api_url(root)
+        if webhook_url is not None:
+            build_manifest(name, webhook_url, "")  # a bad URL is said now, not in the browser
         for path in (out, key_path(out)):
             if path.exists() and not force:
                 raise ConfigError(f"{path} exists: pass --force to replace it", path=str(path))

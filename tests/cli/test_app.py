@@ -296,3 +296,14 @@ def test_urls_for_github_com_an_organisation_and_enterprise_server() -> None:
     )
     assert build_manifest("r", WEBHOOK_URL, "http://127.0.0.1:1/callback")["public"] is False
     assert urlsplit(build_manifest("r", WEBHOOK_URL, "x")["url"]).netloc == "reviewer.example.com"
+
+
+def test_a_webhook_url_given_on_the_command_line_is_checked_first(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["app", "create", "--webhook-url", "http://x.example.com/webhook", "--no-browser",
+         "--out", str(tmp_path / "app.env")],
+    )  # fmt: skip
+
+    assert result.exit_code == 2
+    assert "the webhook URL must be https://HOST/..." in result.stderr
