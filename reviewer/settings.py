@@ -43,6 +43,8 @@ class Settings:
     request_timeout_s: float = 120.0
     max_retry_after_s: float = 60.0
     count_tokens: bool = False
+    # `output_config.effort` for models that take it (low ... max); None: models.json's.
+    effort: str | None = None
     # GitHub
     github_token: str | None = field(default=None, repr=False)
     github_app_id: str | None = None
@@ -57,6 +59,8 @@ class Settings:
     # The Action's `sarif-file`: where to write the review as SARIF 2.1.0 (relative to the
     # workspace), for github/codeql-action/upload-sarif.
     sarif_file: Path | None = None
+    # Read-only context around each hunk (review.context): none, hunk, definition or file.
+    context: str = "definition"
     # A YAML file like .github/reviewer.yml: organisation-wide defaults for every repository.
     repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.
@@ -137,6 +141,13 @@ class Settings:
             )
         if self.log_format not in ("json", "text"):
             raise ConfigError(f"{PREFIX}LOG_FORMAT must be json or text", key="log_format")
+        if self.context not in ("none", "hunk", "definition", "file"):
+            raise ConfigError(
+                f"{PREFIX}CONTEXT must be one of none, hunk, definition, file", key="context"
+            )
+        efforts = ("low", "medium", "high", "xhigh", "max")
+        if self.effort is not None and self.effort not in efforts:
+            raise ConfigError(f"{PREFIX}EFFORT must be one of {', '.join(efforts)}", key="effort")
         if not self.command.startswith("/") or " " in self.command:
             raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
 

@@ -126,7 +126,7 @@ def create(
     you confirm there; GitHub sends back a one-time code, exchanged here for the App's id,
     private key and webhook secret, written with mode 0600.
     """
-    from reviewer.cli.main import fail
+    from reviewer.cli.exit import fail
 
     try:
         root = normalize_github_url(github_url)

@@ -31,6 +31,9 @@ from werkzeug import Request, Response
 from reviewer.settings import Settings
 
 FAKE_API_KEY = "sk-ant-test-fake"
+# In a scripted body, this text is replaced by the API key the request sent, as a careless
+# proxy or server might echo it in an error: what the client shows a user must redact it.
+ECHO_KEY = "{x-api-key}"
 DEFAULT_MODEL = "claude-sonnet-4-6"
 # The SDK reads retry-after-ms before retry-after; a zero wait would fall back to its own
 # exponential backoff (0.5 s and up), so scripted errors ask for 1 ms instead.
@@ -279,12 +282,13 @@ class FakeMessages:
         payload = dict(answer.body or {})
         if payload.get("type") == "message":
             payload["id"] = f"msg_fake_{number:04d}"
-            if isinstance(body, dict) and body.get("model"):
+            # The requested model answers; with server-side `fallbacks`, a scripted answer
+            # may come from the fallback model instead.
+            if isinstance(body, dict) and body.get("model") and "fallbacks" not in body:
                 payload["model"] = body["model"]
         headers = {"request-id": f"req_fake_{number:04d}", **answer.headers}
-        return Response(
-            json.dumps(payload), status=answer.status, headers=headers, mimetype="application/json"
-        )
+        text = json.dumps(payload).replace(ECHO_KEY, _sent_key(request))
+        return Response(text, status=answer.status, headers=headers, mimetype="application/json")
 
     def _handle_count(self, request: Request) -> Response:
         body = json.loads(request.get_data(as_text=True) or "null")
@@ -298,6 +302,12 @@ class FakeMessages:
             )  # fmt: skip
         count = _size_count(body) if scripted is None else scripted
         return Response(json.dumps({"input_tokens": count}), mimetype="application/json")
+
+
+def _sent_key(request: Request) -> str:
+    """The API key of a request: the SDK sends it as x-api-key or as a Bearer token."""
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    return request.headers.get("x-api-key") or bearer
 
 
 def _size_count(body: Any) -> int:
