@@ -58,6 +58,8 @@ def not_reviewed(reason: str, *, retrying: bool) -> CheckRunReport:
 
 def _trouble(result: ReviewResult) -> str | None:
     """Why the bot could not (fully) review, or None."""
+    if result.status == "budget_exhausted":
+        return "Not reviewed: a budget ran out"
     if result.status != "reviewed":
         return f"Not reviewed: {result.reason or result.status}"
     if result.budget_stop:

@@ -144,10 +144,10 @@ def test_a_budget_stop_is_neutral_never_red(
 
     result = review_with(app_request(), settings)
 
-    assert result.budget_stop is not None and fake_claude.requests == []
+    assert result.status == "budget_exhausted" and fake_claude.requests == []
     [run] = fake_github.check_runs(REPO)
     assert (run["status"], run["conclusion"]) == ("completed", "neutral")
-    assert run["output"]["title"] == "Not fully reviewed: a budget ran out"
+    assert run["output"]["title"] == "Not reviewed: a budget ran out"
 
 
 def test_every_chunk_refused_is_neutral(
@@ -305,6 +305,7 @@ def result_with(*severities: Severity, **fields: Any) -> ReviewResult:
         (result_with(Severity.MAJOR), Severity.MAJOR, "failure"),
         (result_with(Severity.CRITICAL, budget_stop="monthly budget"), Severity.MAJOR, "failure"),
         (result_with(Severity.MINOR, budget_stop="monthly budget"), Severity.MAJOR, "neutral"),
+        (result_with(status="budget_exhausted", budget_stop="monthly"), Severity.NIT, "neutral"),
         (result_with(chunks=(ChunkReport(0, ("a",), 1, "error"),)), Severity.NIT, "neutral"),
         (result_with(chunks=(ChunkReport(0, ("a",), 1, "refused"),
                              ChunkReport(1, ("b",), 1, "ok"))), Severity.NIT, "success"),
