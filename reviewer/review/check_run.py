@@ -73,14 +73,20 @@ def with_check_run(
     request: ReviewRequest,
     settings: Settings,
     target: ReviewTarget,
-    gh: PullRequests,
+    gh: PullRequests | None,
     review: Callable[[], ReviewResult],
     say: ProgressFn,
 ) -> ReviewResult:
-    """Run `review` inside the head's check run, when the repository wants one."""
+    """Run `review` inside the head's check run, when the repository wants one.
+
+    A review submitted as a batch and not collected yet leaves its run in progress: the
+    collect use case runs the rest of the review inside the same run (found by its key).
+    """
+    if gh is None or target.pr_number is None or not target.head_sha:
+        return review()
     overrides: dict[str, Any] = {"model.default": request.model} if request.model else {}
     output = resolve(settings, target.repo_config, overrides).config.output
-    if not wanted(request, output.check_run) or not target.head_sha:
+    if not wanted(request, output.check_run):
         return review()
     checks: CheckRuns = gh.check_runs(target.repo)
     try:
@@ -97,6 +103,9 @@ def with_check_run(
     except Exception:
         _complete(checks, run_id, not_reviewed("an internal error", retrying=False), say)
         raise
+    if result.status == "submitted":
+        say(f"check run {run_id} stays in progress until the batch is collected")
+        return result
     finished = report(result, output.fail_on)
     _complete(checks, run_id, finished, say)
     say(f"check run {run_id}: {finished.conclusion}")

@@ -345,3 +345,31 @@ def test_who_gets_a_check_run(
 def test_external_id_is_the_review_key_or_one_per_head() -> None:
     assert external_id("d-1", HEAD) == delivery_key("d-1")
     assert external_id(None, HEAD) == external_id(None, HEAD) != external_id(None, "c" * 40)
+
+
+def test_a_batch_review_keeps_its_run_in_progress_until_it_is_collected(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    from reviewer.review.collect import collect_batch
+    from reviewer.review.pipeline import run_review
+    from reviewer.services import open_services
+
+    pull(fake_github, "output:\n  fail_on: major\n")
+    fake_claude.default = findings_answer([FINDING])
+    fake_claude.batch_polls = 10_000  # ends when the test says
+    with open_services(settings) as services:
+        submitted = run_review(app_request(mode="batch", wait=False), services)
+        assert submitted.status == "submitted"
+        [run] = fake_github.check_runs(REPO)
+        assert (run["status"], run["conclusion"]) == ("in_progress", None)
+        key = submitted.extra["batch_job"]
+        assert collect_batch(key, services).status == "submitted"  # still running
+        [batch] = fake_claude.batches.values()
+        fake_claude.end_batch(batch.id)
+        done = collect_batch(key, services)
+
+    assert done.status == "reviewed" and done.review_id is not None
+    [run] = fake_github.check_runs(REPO)  # the collector found the submitter's run
+    assert len(fake_github.bodies("POST", RUNS)) == 1
+    assert (run["status"], run["conclusion"]) == ("completed", "failure")
+    assert [a["title"] for a in run["annotations"]] == ["major · security · eval of input"]
