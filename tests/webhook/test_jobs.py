@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -170,7 +171,9 @@ def test_one_pull_request_is_reviewed_by_one_worker_at_a_time(
     make_queue: Callable[..., JobQueue],
 ) -> None:
     engine = FakeEngine(hold=True)
-    queue = make_queue(engine)
+    # A lease long enough that a late renewal on a loaded machine cannot let the lock lapse:
+    # this test is about mutual exclusion, not lease expiry (tested elsewhere).
+    queue = make_queue(engine, options=dataclasses.replace(FAST, lease_s=10.0))
     queue.submit(job("same-1", pr=7))
     queue.submit(job("same-2", pr=7))
     with consuming(queue, workers=2):
