@@ -200,6 +200,19 @@ class PublishResult:
     overflow_comments: int = 0
 
 
+CheckConclusion = Literal["success", "failure", "neutral"]
+
+
+@dataclass(frozen=True)
+class CheckRunReport:
+    """How one review ends as its check run: the conclusion, the output, the annotations."""
+
+    conclusion: CheckConclusion
+    title: str
+    summary: str
+    comments: tuple[InlineComment, ...] = ()
+
+
 @dataclass(frozen=True)
 class Answer:
     """A model's plain-text answer (a reply in a thread, `/ask`), or why there is none."""

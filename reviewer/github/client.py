@@ -36,6 +36,7 @@ from reviewer.core.diff import PullRequestDiff
 from reviewer.core.threads import same_login
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
+from reviewer.github.checks import CheckRunPublisher
 from reviewer.github.files import from_github_files
 from reviewer.github.graphql import GraphQLClient
 from reviewer.github.http import (
@@ -250,6 +251,10 @@ class GitHubClient:
             listed=functools.partial(self._reviews_of, repo, number),
             forget=functools.partial(self._forget_reviews, repo, number),
         )
+
+    def check_runs(self, repo: str) -> CheckRunPublisher:
+        """The "Claude review" check runs of one repository (see `reviewer.github.checks`)."""
+        return CheckRunPublisher(self._request, _repo_url(repo))
 
     def _reviews_of(self, repo: str, number: int) -> list[Any]:
         """The PR's reviews (`GET .../pulls/{n}/reviews`), read once per review.
