@@ -18,6 +18,7 @@ a one-click suggestion comes only from a finding's `suggestion` field (core/anch
 
 from __future__ import annotations
 
+import bisect
 import re
 
 ZWSP = "\u200b"
@@ -35,7 +36,7 @@ _SPECIAL = re.compile(r"[&<>\[\]`~\\]")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
 # What GitHub autolinks in text: a scheme URL, `www.` and `mailto:`/`xmpp:` (emails lose their
 # `@` link through the mention rule).
-_URL = re.compile(r"(?i)(?:[a-z][a-z0-9+.\-]*://|www\.|(?:mailto|xmpp):)[^\s]*")
+_URL = re.compile(r"(?i)(?:[a-z][a-z0-9+.\-]{0,31}://|www\.|(?:mailto|xmpp):)[^\s]*")
 _COMMENT = "<!--"
 _FENCE_OPEN = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _BACKTICKS = re.compile(r"`+")
@@ -88,29 +89,28 @@ def _escape(text: str) -> str:
 
 def _inline(text: str) -> str:
     """Render a paragraph: code spans (CommonMark's pairing) as our own spans, the rest plain."""
+    runs = [(m.start(), m.end()) for m in _BACKTICKS.finditer(text)]
+    by_size: dict[int, list[int]] = {}  # run size -> indexes into runs, ascending
+    for index, (start, end) in enumerate(runs):
+        by_size.setdefault(end - start, []).append(index)
     out: list[str] = []
-    pos = 0
     plain_from = 0
-    while True:
-        opener = _BACKTICKS.search(text, pos)
-        if opener is None:
-            break
-        size = len(opener.group(0))
-        closer = opener.end()
-        while True:
-            found = _BACKTICKS.search(text, closer)
-            if found is None or len(found.group(0)) == size:
-                break
-            closer = found.end()
-        if found is None:  # no closing run: the backticks are literal
-            pos = opener.end()
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        same = by_size[end - start]
+        after = bisect.bisect_right(same, index)
+        if after == len(same):  # no closing run of the same size: the backticks are literal
+            index += 1
             continue
-        out.append(_plain(text[plain_from : opener.start()]))
-        inner = text[opener.end() : found.start()].replace("\r", " ").replace("\n", " ")
+        close = runs[same[after]]
+        out.append(_plain(text[plain_from:start]))
+        inner = text[end : close[0]].replace("\r", " ").replace("\n", " ")
         if inner.startswith(" ") and inner.endswith(" ") and inner.strip(" "):
             inner = inner[1:-1]
         out.append(code(inner))
-        pos = plain_from = found.end()
+        plain_from = close[1]
+        index = same[after] + 1
     out.append(_plain(text[plain_from:]))
     return _join(out)
 
