@@ -192,7 +192,9 @@ def load_marker_key(settings: Settings) -> bytes:
             f"REVIEWER_DATA_DIR: cannot read {path}: {exc.strerror}", key="REVIEWER_DATA_DIR"
         ) from exc
     if not key:  # a writer stopped between creating and writing the file
-        raise ConfigError(f"{path} is empty: delete it to make a new key", key="REVIEWER_MARKER_KEY")
+        raise ConfigError(
+            f"{path} is empty: delete it to make a new key", key="REVIEWER_MARKER_KEY"
+        )
     return key.encode("utf-8")
 
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
+from reviewer.core import markers
 from reviewer.core.anchoring import InlineComment, ReviewDraft
 from reviewer.errors import GitHubError
 from reviewer.github import payloads
@@ -30,11 +31,16 @@ class ReviewPublisher:
         reviews_url: str,
         post_issue_comment: Callable[[str], object],
         max_probes: int,
+        *,
+        bot_login: Callable[[], str],
+        marker_key: bytes,
     ) -> None:
         self._request, self._paginate, self._sleep = request, paginate, sleep
         self._reviews_url = reviews_url  # /repos/{o}/{r}/pulls/{n}/reviews
         self._post_issue_comment = post_issue_comment
         self._max_probes = max_probes
+        self._bot_login = bot_login
+        self._marker_key = marker_key
 
     def publish(self, draft: ReviewDraft) -> PublishResult:
         """Post `draft` as one review, then its follow-ups (summary sections over the limit)."""
@@ -120,7 +126,7 @@ class ReviewPublisher:
     def _create_review(self, draft: ReviewDraft) -> tuple[dict[str, Any], bool]:
         """POST the review; after an ambiguous failure, look for it before posting again."""
         url = self._reviews_url
-        body = payloads.review_body(draft)
+        body = payloads.review_body(draft, self._marker_key)
         key = payloads.review_key(draft)
         for attempt in range(1, REVIEW_POST_ATTEMPTS + 1):
             try:
@@ -145,9 +151,15 @@ class ReviewPublisher:
         return None if data is None else _result(data, (), (), reused=True)
 
     def _find_raw(self, *, key: str, commit_id: str) -> dict[str, Any] | None:
-        marker = payloads.review_marker(key)
+        """The bot's own review whose marker carries `key` under a MAC that verifies."""
+        bot = self._bot_login()
         for review in self._paginate(self._reviews_url):
-            if review.get("commit_id") == commit_id and marker in (review.get("body") or ""):
+            if review.get("commit_id") != commit_id:
+                continue
+            if (review.get("user") or {}).get("login") != bot:
+                continue
+            body = review.get("body") or ""
+            if key in markers.trusted_values(self._marker_key, markers.REVIEW, body):
                 return dict(review)
         return None
 

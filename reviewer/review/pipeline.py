@@ -62,7 +62,7 @@ def run_review(
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
     gh = services.pull_requests(request.installation_id)
-    fetched = fetch_target(request, services.settings, gh, say)
+    fetched = fetch_target(request, services.settings, gh, say, marker_key=services.marker_key)
     if isinstance(fetched, ReviewResult):
         return fetched
     return _review(request, services, fetched, gh, say)
@@ -185,6 +185,8 @@ def _review(
         min_confidence=output.min_confidence,
         suggestions=output.suggestions,
         known_fingerprints=target.known_fingerprints,
+        # Only a review of a pull request posts markers (a local diff needs no key).
+        marker_key=services.marker_key if gh is not None else None,
     )
     chunk_reports = tuple(
         ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
@@ -240,7 +242,7 @@ def _review(
         followups=summary.followups,
         key=request.delivery_id,
     )
-    return _publish(gh, target.repo, target.pr_number, draft, result, say)
+    return _publish(gh, target.repo, target.pr_number, draft, result, say, services.marker_key)
 
 
 def _context_report(plan: Plan) -> dict[str, Any]:
@@ -277,6 +279,7 @@ def _publish(
     draft: ReviewDraft,
     result: ReviewResult,
     say: ProgressFn,
+    marker_key: bytes,
 ) -> ReviewResult:
     """Post the one review, unless the head moved while the model was reading."""
     if gh.head_moved(repo, number, draft.commit_id):
@@ -286,7 +289,7 @@ def _publish(
             status="skipped",
             reason="the head moved during the review; nothing was posted",
         )
-    posted = gh.publisher(repo, number).publish(draft)
+    posted = gh.publisher(repo, number, marker_key).publish(draft)
     say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
     extra = dict(result.extra)
     extra["moved_to_body"] = len(posted.moved_to_body)
