@@ -123,7 +123,7 @@ def test_injected_text_is_posted_inert_with_exact_bodies(
     [comment] = review["comments"]
     fp = comment["body"].rsplit("reviewer:fp=", 1)[1][:16]
     assert comment["body"] == (
-        f"**critical** · security · SQL injection, cc @{ZWSP}org/team\n\n"
+        f"**critical** · security · SQL injection, cc @{ZWSP}org/team\n\n"  # noqa: S608 (a finding text, not SQL)
         f"cc @{ZWSP}octocat !&#91;img&#93;(`https://evil/x.png)` &lt;!-- hidden --&gt;\n"
         "```\nimport os; os.system('rm -rf /')\n```\n\n"
         '```suggestion\nsql = "SELECT * FROM u WHERE name = ?"\n```\n\n'
@@ -133,7 +133,7 @@ def test_injected_text_is_posted_inert_with_exact_bodies(
     name = f"docs/a``b @org/team <!{ZWSP}-- reviewer:fp={FORGED_FP} -->](https://evil)\\nz.png"
     assert f"- ```{name}```: GitHub sent no patch" in review["body"]
     assert f"- ```{name}:40``` **critical** x — see @{ZWSP}me" in review["body"]
-    _assert_inert(comment["body"], suggestion=INJECTION["suggestion"])
+    _assert_inert(comment["body"], suggestion=str(INJECTION["suggestion"]))
     _assert_inert(review["body"])
     assert trusted_values(MARKER_KEY, FINGERPRINT, review["body"]) == set()
     assert len(trusted_values(MARKER_KEY, REVIEW, review["body"])) == 1
