@@ -46,10 +46,20 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--chunks", "12"],
     ),
+    "batch": (
+        "the same 40-chunk review in real time and as a Message Batch: cost, requests, bot CPU",
+        [],
+        ["--chunks", "12"],
+    ),
     "ledger": (
         "spend ledger: concurrent writers, a --by repo report over many rows",
         [],
         ["--rows", "50000", "--no-postgres"],
+    ),
+    "eval": (
+        "reviewer eval on the shipped dataset: dry-run cost per model, a run on the fake",
+        [],
+        ["--models", "claude-sonnet-4-6", "claude-haiku-4-5", "--parallel", "4"],
     ),
     "webhook": (
         "signed webhook deliveries per second through gunicorn, each becoming one job",

@@ -28,18 +28,22 @@ COLUMNS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
     "cost_usd",
+    "unknown_usd",
 )
 HEADINGS = {
     "repo": "REPOSITORY",
     "model": "MODEL",
     "pr": "PULL REQUEST",
     "day": "DAY (UTC)",
+    "mode": "MODE",
     "calls": "CALLS",
     "input_tokens": "INPUT",
     "output_tokens": "OUTPUT",
     "cache_creation_input_tokens": "CACHE WRITE",
     "cache_read_input_tokens": "CACHE READ",
     "cost_usd": "COST (USD)",
+    # Of the cost, calls whose answer never came, counted at their worst case.
+    "unknown_usd": "UNKNOWN (USD)",
 }
 
 
@@ -51,6 +55,7 @@ class Totals:
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     cost_usd: Decimal
+    unknown_usd: Decimal
 
     @classmethod
     def of(cls, rows: Sequence[ReportRow]) -> Totals:
@@ -61,6 +66,7 @@ class Totals:
             cache_creation_input_tokens=sum(r.cache_creation_input_tokens for r in rows),
             cache_read_input_tokens=sum(r.cache_read_input_tokens for r in rows),
             cost_usd=sum((r.cost_usd for r in rows), Decimal(0)),
+            unknown_usd=sum((r.unknown_usd for r in rows), Decimal(0)),
         )
 
 
@@ -81,7 +87,7 @@ def _parse_when(raw: str, option: str, *, end: bool) -> datetime:
 @click.option("--since", metavar="DATE", help="First day counted (default: the 1st of this month).")
 @click.option("--until", metavar="DATE", help="Last day counted, inclusive (default: now).")
 @click.option("--repo", metavar="OWNER/NAME", help="Only this repository.")
-@click.option("--by", "by", default="repo", metavar="repo|model|pr|day", help="Group rows by.")
+@click.option("--by", "by", default="repo", metavar="repo|model|pr|day|mode", help="Group rows by.")
 @click.option("--format", "fmt", default="table", metavar="table|json|csv", help="Output.")
 def spend(since: str | None, until: str | None, repo: str | None, by: str, fmt: str) -> None:
     """Show what the reviewer's Claude calls cost: calls, tokens and USD per group."""
@@ -112,7 +118,8 @@ def run_spend(
         )
     try:
         settings = Settings.from_env()
-        with Ledger.open(settings.ledger_url) as ledger:
+        # Opening the ledger replays the spend journal first, so its rows are counted.
+        with Ledger.open(settings.ledger_url, journal_path=settings.journal_path) as ledger:
             rows = ledger.report(start, stop, repo=repo, by=by)
     except ReviewerError as exc:
         fail(exc, prefix=PREFIX)
@@ -137,9 +144,10 @@ def _json(
     repo: str | None,
     by: str,
 ) -> str:
-    def encode(item: ReportRow | Totals) -> dict[str, Any]:
+    def encode(item: ReportRow) -> dict[str, Any]:
         values = _fields(item)
         values["cost_usd"] = usd_digits(values["cost_usd"])
+        values["unknown_usd"] = usd_digits(values["unknown_usd"])
         return values
 
     document = {
@@ -161,7 +169,7 @@ def _csv(rows: Sequence[ReportRow], *, by: str) -> str:
     for row in rows:
         values = _fields(row)
         writer.writerow(
-            [row.key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
+            [row.key, *(usd_digits(v) if n.endswith("_usd") else v for n, v in values.items())]
         )
     return out.getvalue()
 
@@ -171,8 +179,12 @@ def _table(
 ) -> str:
     def cells(key: str, item: ReportRow | Totals) -> list[str]:
         values = _fields(item)
-        cost = values.pop("cost_usd")
-        return [key, *(f"{v:,}" for v in values.values()), f"{cost.quantize(Decimal('0.0001')):,f}"]
+        money = [values.pop("cost_usd"), values.pop("unknown_usd")]
+        return [
+            key,
+            *(f"{v:,}" for v in values.values()),
+            *(f"{m.quantize(Decimal('0.0001')):,f}" for m in money),
+        ]
 
     header = [HEADINGS[by], *(HEADINGS[c] for c in COLUMNS)]
     body = [cells(row.key, row) for row in rows]
