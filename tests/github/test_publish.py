@@ -116,3 +116,15 @@ def test_find_matches_the_commit_and_the_key() -> None:
     assert publisher.find(key=key, commit_id=HEAD) is not None
     assert publisher.find(key=payloads.delivery_key("delivery-2"), commit_id=HEAD) is None
     assert publisher.find(key=key, commit_id="b" * 40) is None
+
+
+def test_find_trusts_only_the_bots_review_under_a_mac_that_verifies() -> None:
+    fake = FakeReviews()
+    key = payloads.delivery_key("delivery-1")
+    for login, marker in (
+        ("octocat", payloads.review_marker(key, MARKER_KEY)),  # a copy, by someone else
+        ("reviewer-bot", f"<!-- reviewer:review={key} -->"),  # no MAC (an older version)
+        ("reviewer-bot", payloads.review_marker(key, b"another key")),
+    ):
+        fake.created.append({"id": 1, "commit_id": HEAD, "user": {"login": login}, "body": marker})
+    assert fake.publisher().find(key=key, commit_id=HEAD) is None
