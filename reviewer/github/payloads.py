@@ -63,8 +63,31 @@ def clip(text: str, limit: int = BODY_LIMIT) -> str:
     if len(text) <= limit:
         return text
     kept_markers = "".join(f"\n{m.group(0)}" for m in markers.MARKER_RE.finditer(text))
-    room = max(0, limit - len(TRUNCATED_NOTE) - len(kept_markers))
-    return markers.MARKER_RE.sub("", text)[:room] + TRUNCATED_NOTE + kept_markers
+    room = max(0, limit - len(TRUNCATED_NOTE) - len(kept_markers) - _FENCE_ROOM)
+    return _cut_markdown(markers.MARKER_RE.sub("", text), room) + TRUNCATED_NOTE + kept_markers
+
+
+_FENCE_LINE = re.compile(r"^(`{3,}|~{3,})[A-Za-z0-9_+#.\-]*$")
+_FENCE_ROOM = 64
+
+
+def _cut_markdown(text: str, room: int) -> str:
+    """`text` cut to about `room` characters at a line's end, an open fenced block closed.
+
+    Bodies are built inert (reviewer.core.inert): a code span never spans lines, so a cut at
+    a line's end cannot leave half a span, whose text would then be live markdown.
+    """
+    kept = text[:room]
+    if len(kept) < len(text):
+        kept = kept[: kept.rfind("\n") + 1] if "\n" in kept else ""
+    fence: str | None = None
+    for line in kept.split("\n"):
+        opened = _FENCE_LINE.match(line)
+        if fence is None and opened:
+            fence = opened.group(1)
+        elif fence is not None and line.rstrip() == fence:  # ours: longer than any run inside
+            fence = None
+    return kept if fence is None else f"{kept.rstrip(chr(10))}\n{fence}\n"
 
 
 def comment_payload(comment: InlineComment) -> dict[str, Any]:

@@ -113,3 +113,19 @@ def test_issue_comment_and_reaction_bodies() -> None:
     assert payloads.reaction_body("eyes") == {"content": "eyes"}
     with pytest.raises(ValueError, match="no reaction"):
         payloads.reaction_body("eye")
+
+
+def test_a_clipped_body_never_leaves_half_a_code_span_or_an_open_fence() -> None:
+    from markdown_it import MarkdownIt
+
+    from reviewer.core.inert import inert
+
+    text = inert(("`@team <b>` " * 50 + "\n") * 30 + "```python\n" + "x = '@me'\n" * 500 + "```")
+    for limit in range(200, 8_000, 97):
+        clipped = payloads.clip(text, limit)
+        assert len(clipped) <= limit
+        tokens = MarkdownIt("commonmark").parse(clipped)
+        texts = [t for b in tokens for t in (b.children or []) if t.type == "text"]
+        assert not any("@team" in t.content or "@me" in t.content for t in texts), limit
+        fences = [b.content for b in tokens if b.type == "fence"]
+        assert not any("truncated" in f for f in fences), limit  # the fence was closed
