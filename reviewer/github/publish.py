@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from reviewer.core import markers
@@ -34,6 +34,8 @@ class ReviewPublisher:
         *,
         bot_login: Callable[[], str],
         marker_key: bytes,
+        listed: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        forget: Callable[[], None] | None = None,
     ) -> None:
         self._request, self._paginate, self._sleep = request, paginate, sleep
         self._reviews_url = reviews_url  # /repos/{o}/{r}/pulls/{n}/reviews
@@ -41,10 +43,20 @@ class ReviewPublisher:
         self._max_probes = max_probes
         self._bot_login = bot_login
         self._marker_key = marker_key
+        # The reviews list as the review read it before publishing (`find`), and how to
+        # drop it once publishing writes: after a write, only a fresh read is trusted.
+        self._listed = listed
+        self._forget = forget
 
     def publish(self, draft: ReviewDraft) -> PublishResult:
         """Post `draft` as one review, then its follow-ups (summary sections over the limit)."""
-        result = self._publish(draft)
+        if self._forget is not None:
+            self._forget()
+        try:
+            result = self._publish(draft)
+        finally:
+            if self._forget is not None:
+                self._forget()
         for text in draft.followups:
             self._post_issue_comment(text)
         if not draft.followups:
@@ -147,13 +159,20 @@ class ReviewPublisher:
 
     def find(self, *, key: str, commit_id: str) -> PublishResult | None:
         """Our review of `commit_id` whose hidden marker carries `key`, if GitHub has it."""
-        data = self._find_raw(key=key, commit_id=commit_id)
+        listed = self._listed() if self._listed is not None else None
+        data = self._find_raw(key=key, commit_id=commit_id, listed=listed)
         return None if data is None else _result(data, (), (), reused=True)
 
-    def _find_raw(self, *, key: str, commit_id: str) -> dict[str, Any] | None:
-        """The bot's own review whose marker carries `key` under a MAC that verifies."""
+    def _find_raw(
+        self, *, key: str, commit_id: str, listed: Iterable[Mapping[str, Any]] | None = None
+    ) -> dict[str, Any] | None:
+        """The bot's own review whose marker carries `key` under a MAC that verifies.
+
+        Looked for in `listed`, else in a fresh read of the reviews list.
+        """
         bot = self._bot_login()
-        for review in self._paginate(self._reviews_url):
+        reviews = listed if listed is not None else self._paginate(self._reviews_url)
+        for review in reviews:
             if review.get("commit_id") != commit_id:
                 continue
             if (review.get("user") or {}).get("login") != bot:

@@ -398,6 +398,9 @@ def test_last_reviewed_head_is_the_newest_review_with_our_marker(pr: FakeGitHub)
     pr.add_review(REPO, 7, login="reviewer-bot", body=f"old\n{unsigned}", commit_id="5" * 40)
     wrong = payloads.review_marker("0" * 16, b"another key")
     pr.add_review(REPO, 7, login="reviewer-bot", body=f"old\n{wrong}", commit_id="6" * 40)
+    # The list is read once per review; the next review starts by reading the PR.
+    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot", marker_key=MARKER_KEY) is None
+    gh.get_pull(REPO, 7)
     assert gh.last_reviewed_head(REPO, 7, "reviewer-bot", marker_key=MARKER_KEY) == "2" * 40
 
 
