@@ -20,6 +20,7 @@ from reviewer.settings import Settings
 LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
+    "doctor": "reviewer.cli.doctor:doctor",
     "action": "reviewer.action.run:action",
     "serve": "webhook.cli:serve",
     "worker": "webhook.cli:worker",
