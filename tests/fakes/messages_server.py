@@ -8,6 +8,9 @@
         assert fake_claude.requests[0]["output_config"]["format"]["type"] == "json_schema"
         assert fake_claude.usage_totals()["input_tokens"] == 900
 
+`GET /v1/models` and `/v1/models/{id}` list `fake.models` (see `model_info`); set
+`fake.api_keys` to make every endpoint answer 401 to any other key.
+
 Answers come from `responder(request_json)` when it returns one, else from the queue, else
 from `default` (an empty findings list unless changed; `None` makes an unscripted request a
 500 that names itself). Every request body is kept in `requests`, every answer in `served`.
@@ -275,7 +278,8 @@ class FakeMessages:
 
     def _refused_key(self, request: Request) -> Response | None:
         """A 401 when `api_keys` is set and the request's key is not one of them."""
-        if self.api_keys is None or request.headers.get("x-api-key") in self.api_keys:
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.api_keys is None or {request.headers.get("x-api-key"), bearer} & self.api_keys:
             return None
         return _json_response(error_answer(401, message="invalid x-api-key"))
 

@@ -1,0 +1,215 @@
+"""`reviewer doctor`'s Anthropic checks against the fake Messages API (the real SDK talks to it)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+
+from reviewer.claude.client import make_client
+from reviewer.claude.doctor import (
+    KEY_FIX,
+    AnthropicDoctor,
+    cheapest,
+    offline_model_check,
+    retirement_date,
+)
+from reviewer.core.findings import findings_json_schema
+from reviewer.core.prompt import system_prompt
+from reviewer.spend.pricing import PriceTable
+from tests.fakes.messages_server import (
+    FAKE_API_KEY,
+    FakeMessages,
+    error_answer,
+    fake_settings,
+    model_info,
+)
+
+TODAY = date(2026, 11, 30)
+FINDING = {
+    "path": "app/users.py", "line": 6, "side": "RIGHT", "severity": "critical",
+    "category": "security", "title": "SQL built from input", "body": "Use parameters.",
+}  # fmt: skip
+
+
+def _doctor(fake: FakeMessages, **overrides: Any) -> AnthropicDoctor:
+    settings = fake_settings(fake, **overrides)
+    return AnthropicDoctor(
+        make_client(settings),
+        PriceTable.load(),
+        max_output_tokens=settings.max_output_tokens,
+        max_chunk_tokens=settings.max_chunk_tokens,
+        say=lambda _message: None,
+        today=TODAY,
+    )
+
+
+def test_the_key_works_when_the_models_list_answers(fake_claude: FakeMessages) -> None:
+    fake_claude.api_keys = {FAKE_API_KEY}
+    check = _doctor(fake_claude).key()
+    assert check.status == "ok"
+    assert check.found == "the key works: 3 models available"
+
+
+def test_a_bad_key_fails_with_what_to_do(fake_claude: FakeMessages) -> None:
+    fake_claude.api_keys = {"sk-ant-the-right-one"}
+    check = _doctor(fake_claude).key()
+    assert check.status == "fail"
+    assert "HTTP 401 authentication_error" in check.found
+    assert check.fix == KEY_FIX
+
+
+def test_no_key_fails_before_any_request(fake_claude: FakeMessages) -> None:
+    check = _doctor(fake_claude, anthropic_api_key=None).key()
+    assert check.status == "fail" and "ANTHROPIC_API_KEY is not set" in check.found
+    assert fake_claude.model_requests == []
+
+
+def test_a_model_the_api_does_not_know_fails_and_lists_the_others(
+    fake_claude: FakeMessages,
+) -> None:
+    del fake_claude.models["claude-haiku-4-5"]
+    doctor = _doctor(fake_claude)
+    doctor.key()
+    check = doctor.model("claude-haiku-4-5", "routing: docs/** → claude-haiku-4-5")
+    assert check.status == "fail"
+    assert check.found == (
+        "claude-haiku-4-5 (routing: docs/** → claude-haiku-4-5) does not exist for this account"
+    )
+    assert check.fix == "choose one of: claude-opus-4-6, claude-sonnet-4-6"
+    assert fake_claude.model_requests[-1] == "/v1/models/claude-haiku-4-5"
+
+
+@pytest.mark.parametrize(
+    ("info", "status", "found"),
+    [
+        (model_info("claude-sonnet-4-6"), "ok", "is available and priced"),
+        (model_info("claude-sonnet-4-6", lifecycle="retired"), "fail", "is retired"),
+        (
+            model_info("claude-sonnet-4-6", lifecycle="deprecated", retires_at="2026-12-20T00:00Z"),
+            "warn",
+            "retires on 2026-12-20, in 20 days (the Models API)",
+        ),
+        (
+            model_info("claude-sonnet-4-6", lifecycle="deprecated", retires_at="2026-10-01T00:00Z"),
+            "fail",
+            "retired on 2026-10-01",
+        ),
+        (model_info("claude-sonnet-4-6", lifecycle="deprecated"), "warn", "is deprecated"),
+    ],
+)
+def test_a_model_near_or_past_retirement_is_named(
+    fake_claude: FakeMessages, info: dict[str, Any], status: str, found: str
+) -> None:
+    fake_claude.models["claude-sonnet-4-6"] = info
+    check = _doctor(fake_claude).model("claude-sonnet-4-6", "the default model")
+    assert (check.status, check.name) == (status, "anthropic.model.claude-sonnet-4-6")
+    assert found in check.found
+
+
+def test_the_sdk_deprecation_list_counts_offline() -> None:
+    prices = PriceTable.load()
+    retiring = offline_model_check("claude-sonnet-4-5", "x", prices, date(2026, 10, 15))
+    assert retiring.status == "warn" and "retires on 2026-11-30, in 46 days" in retiring.found
+    gone = offline_model_check("claude-sonnet-4-5", "x", prices, date(2026, 12, 1))
+    assert gone.status == "fail" and "retired on 2026-11-30" in gone.found
+    assert offline_model_check("claude-sonnet-4-6", "x", prices, TODAY).status == "ok"
+
+
+def test_a_model_without_a_price_fails() -> None:
+    check = offline_model_check("claude-new-9", "the default model", PriceTable.load(), TODAY)
+    assert check.status == "fail" and "has no price in the table" in check.found
+    assert check.fix is not None and "REVIEWER_PRICES_PATH" in check.fix
+
+
+def test_retirement_dates_in_the_sdk_spelling() -> None:
+    assert retirement_date("June 30th, 2026") == date(2026, 6, 30)
+    assert retirement_date("January 22nd, 2027") == date(2027, 1, 22)
+    assert retirement_date("August 1st, 2026") == date(2026, 8, 1)
+    assert retirement_date("soon") is None
+
+
+def test_cheapest_configured_model_is_chosen() -> None:
+    prices = PriceTable.load()
+    models = {"claude-opus-4-6": "a", "claude-haiku-4-5": "b", "claude-unpriced": "c"}
+    assert cheapest(models, prices) == "claude-haiku-4-5"
+    assert cheapest({"claude-unpriced": "c"}, prices) is None
+
+
+def test_the_call_sends_the_bots_prompt_and_schema_and_prices_the_usage(
+    fake_claude: FakeMessages,
+) -> None:
+    fake_claude.enqueue_findings([FINDING], usage={"input_tokens": 2000, "output_tokens": 100})
+    check = _doctor(fake_claude).call("claude-haiku-4-5")
+    [body] = fake_claude.requests
+    assert body["model"] == "claude-haiku-4-5"
+    assert body["system"][0]["text"] == system_prompt()
+    assert body["output_config"] == {
+        "format": {"type": "json_schema", "schema": findings_json_schema()}
+    }
+    diff = body["messages"][0]["content"][-1]["text"]
+    assert "app/users.py" in diff and diff.count("| +") == 10
+    # Haiku 4.5: $1 in, $5 out per million tokens.
+    assert check.status == "ok", check
+    assert check.found == (
+        "claude-haiku-4-5: end_turn, 1 findings; 2,000 in + 0 cache write + 0 cache read "
+        "/ 100 out, $0.0025"
+    )
+
+
+def test_a_refused_schema_fails_and_says_so(fake_claude: FakeMessages) -> None:
+    def refuse(body: dict[str, Any]) -> Any:
+        if "output_config" in body:
+            message = "output_config.format.schema: this schema is not supported"
+            return error_answer(400, message=message)
+        return None
+
+    fake_claude.responder = refuse
+    check = _doctor(fake_claude).call("claude-haiku-4-5")
+    assert check.status == "fail"
+    assert "HTTP 400 invalid_request_error: output_config.format.schema" in check.found
+    assert check.fix is not None and "refused the findings schema" in check.fix
+
+
+@pytest.mark.parametrize(
+    ("answer", "found"),
+    [
+        ({"text": "not json", "stop_reason": "end_turn"}, "answer does not validate"),
+        ({"text": "", "stop_reason": "max_tokens"}, "stopped at max_tokens"),
+        ({"text": "", "stop_reason": "pause_turn"}, "stopped with 'pause_turn'"),
+    ],
+)
+def test_a_bad_answer_fails(fake_claude: FakeMessages, answer: dict[str, str], found: str) -> None:
+    fake_claude.enqueue_raw(answer["text"], stop_reason=answer["stop_reason"])
+    check = _doctor(fake_claude).call("claude-haiku-4-5")
+    assert check.status == "fail" and found in check.found
+
+
+def test_an_estimate_far_below_the_real_prompt_warns(fake_claude: FakeMessages) -> None:
+    fake_claude.enqueue_findings([], usage={"input_tokens": 90_000})
+    check = _doctor(fake_claude).call("claude-haiku-4-5")
+    assert check.status == "warn" and check.fix is not None
+    assert "REVIEWER_COUNT_TOKENS" in check.fix
+
+
+def test_count_tokens_answers(fake_claude: FakeMessages) -> None:
+    fake_claude.counts.append(1234)
+    check = _doctor(fake_claude).count_tokens("claude-haiku-4-5")
+    assert check.status == "ok" and check.found.startswith("1,234 input tokens")
+    [body] = fake_claude.count_requests
+    assert "max_tokens" not in body and body["output_config"]["format"]["type"] == "json_schema"
+
+
+def test_count_tokens_failing_fails(fake_claude: FakeMessages) -> None:
+    fake_claude.counts.append(error_answer(404, message="model: claude-haiku-4-5"))
+    check = _doctor(fake_claude).count_tokens("claude-haiku-4-5")
+    assert check.status == "fail" and "HTTP 404 not_found_error" in check.found
+
+
+def test_the_key_never_appears_even_when_the_api_echoes_it(fake_claude: FakeMessages) -> None:
+    fake_claude.enqueue_error(400, message=f"bad request from key {FAKE_API_KEY}")
+    check = _doctor(fake_claude).call("claude-haiku-4-5")
+    assert FAKE_API_KEY not in json.dumps(check.to_dict())
+    assert "[redacted]" in check.found
