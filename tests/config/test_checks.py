@@ -93,9 +93,7 @@ def test_configured_models_include_fallback_and_routing(tmp_path: Path) -> None:
         "model:\n  routing:\n    - paths: ['docs/**']\n      model: claude-haiku-4-5\n"
     )
     env = {"REVIEWER_REPO_DEFAULTS_PATH": str(defaults)}
-    report = check_settings(
-        lambda: Settings.from_env(env, fallback_model="claude-opus-4-6"), env
-    )
+    report = check_settings(lambda: Settings.from_env(env, fallback_model="claude-opus-4-6"), env)
     assert report.settings is not None
     assert configured_models(report.settings, report.config) == {
         "claude-sonnet-4-6": "the default model",

@@ -73,7 +73,9 @@ def test_a_bot_login_that_is_not_the_tokens_fails(fake_github: FakeGitHub) -> No
     settings = fake_github.settings(bot_login="someone-else")
     check = _by_name(GitHubDoctor(settings).run())["github.identity"]
     assert check.status == "fail"
-    assert "REVIEWER_BOT_LOGIN is someone-else but the credentials are reviewer-bot's" in check.found
+    assert (
+        "REVIEWER_BOT_LOGIN is someone-else but the credentials are reviewer-bot's" in check.found
+    )
 
 
 def test_ghes_says_its_version(ghes: FakeGitHub) -> None:
@@ -86,7 +88,9 @@ def test_an_unreachable_api_url_fails_and_stops_there(fake_github: FakeGitHub) -
     settings = fake_github.settings(github_api_url="https://nowhere.test/api/v3")
     checks = GitHubDoctor(settings).run()
     [api] = checks
-    assert api.status == "fail" and api.found.startswith("https://nowhere.test/api/v3: cannot reach")
+    assert api.status == "fail" and api.found.startswith(
+        "https://nowhere.test/api/v3: cannot reach"
+    )
     assert api.fix is not None and "REVIEWER_GITHUB_API_URL" in api.fix
 
 
@@ -135,7 +139,10 @@ def test_the_apps_own_settings_are_compared_too(fake_github: FakeGitHub, pem: st
 def test_a_403_on_an_app_permission_fails(fake_github: FakeGitHub, pem: str) -> None:
     fake_github.add_installation("octo")
     fake_github.fail_next(
-        "GET", r"^/installation/repositories$", 403, message="Resource not accessible by integration"
+        "GET",
+        r"^/installation/repositories$",
+        403,
+        message="Resource not accessible by integration",
     )
     check = _by_name(GitHubDoctor(_app_settings(fake_github, pem)).run())[
         "github.installation.octo"

@@ -1,4 +1,4 @@
-"""`reviewer doctor`'s ledger checks: reachable, migrations, this month's spend against the budget."""
+"""`reviewer doctor`'s ledger checks: reachable, migrations, the month's spend per budget."""
 
 from __future__ import annotations
 
@@ -33,7 +33,11 @@ def _statuses(checks: list[Check]) -> dict[str, str]:
 def test_no_ledger_yet_is_fine_and_says_what_will_be_created(tmp_path: Path) -> None:
     path = tmp_path / "data" / "ledger.sqlite3"
     checks = ledger_checks(f"sqlite:///{path}", monthly_budget_usd=None, now=NOW)
-    assert _statuses(checks) == {"spend.ledger": "ok", "spend.migrations": "ok", "spend.month": "skip"}
+    assert _statuses(checks) == {
+        "spend.ledger": "ok",
+        "spend.migrations": "ok",
+        "spend.month": "skip",
+    }
     assert checks[1].found == "1 to apply when it is created: m001_spend_calls"
     assert not path.exists()  # the doctor creates nothing
 
@@ -43,7 +47,11 @@ def test_the_months_spend_per_repository_against_the_budget(tmp_path: Path) -> N
     with Ledger.open(url) as ledger:
         ledger.record_many([_row("octo/app", "8.5"), _row("octo/web", "1.25")])
     checks = ledger_checks(url, monthly_budget_usd=Decimal(10), now=NOW)
-    assert _statuses(checks) == {"spend.ledger": "ok", "spend.migrations": "ok", "spend.month": "warn"}
+    assert _statuses(checks) == {
+        "spend.ledger": "ok",
+        "spend.migrations": "ok",
+        "spend.month": "warn",
+    }
     assert checks[1].found == "current (1 applied)"
     month = checks[2]
     assert month.found == "November 2026: octo/app $8.50 of $10.00; octo/web $1.25 of $10.00"
@@ -56,21 +64,25 @@ def test_the_months_spend_per_repository_against_the_budget(tmp_path: Path) -> N
 def test_pending_and_unknown_migrations(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     Ledger.open(url).close()
-    migrations = TableNames().migrations
+    assert TableNames().migrations == "reviewer_migrations"
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.exec_driver_sql(f"DELETE FROM {migrations}")
+        conn.exec_driver_sql("DELETE FROM reviewer_migrations")
     pending = ledger_checks(url, monthly_budget_usd=None, now=NOW)
     assert _statuses(pending)["spend.migrations"] == "warn"
     assert pending[1].found == "1 to apply: m001_spend_calls"
     with engine.begin() as conn:
         conn.exec_driver_sql(
-            f"INSERT INTO {migrations} (name, applied_at) VALUES "
+            "INSERT INTO reviewer_migrations (name, applied_at) VALUES "
             "('m001_spend_calls', '2026-01-01'), ('m099_future', '2026-01-02')"
         )
     engine.dispose()
     newer = ledger_checks(url, monthly_budget_usd=None, now=NOW)
-    assert _statuses(newer) == {"spend.ledger": "ok", "spend.migrations": "fail", "spend.month": "skip"}
+    assert _statuses(newer) == {
+        "spend.ledger": "ok",
+        "spend.migrations": "fail",
+        "spend.month": "skip",
+    }
     assert newer[1].found == "migrated by a newer reviewer: m099_future"
 
 
@@ -81,7 +93,9 @@ def test_the_database_down_fails_without_its_password() -> None:
         "spend.ledger": "fail", "spend.migrations": "skip", "spend.month": "skip"
     }  # fmt: skip
     ledger = checks[0]
-    assert ledger.found.startswith("cannot reach postgresql+psycopg://reviewer:***@127.0.0.1:1/ledger")
+    assert ledger.found.startswith(
+        "cannot reach postgresql+psycopg://reviewer:***@127.0.0.1:1/ledger"
+    )
     assert ledger.fix == "start the database or correct REVIEWER_DATABASE_URL"
     assert all("hunter2-doctor" not in f"{c.found} {c.fix}" for c in checks)
 
