@@ -20,7 +20,9 @@ from pathlib import Path
 
 from bench.bench_plan import synthetic_diff
 from bench.fake_claude_server import Remote, serve_in_subprocess
-from reviewer.review.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.pipeline import run_review
+from reviewer.services import open_services
 from reviewer.settings import Settings
 
 # 600 changed lines per file: each file is a chunk of its own (about 19,500 estimated tokens,
@@ -49,7 +51,8 @@ def bench_settings(url: str, data_dir: Path, **overrides: object) -> Settings:
 def review_once(text: str, settings: Settings) -> tuple[float, float, ReviewResult]:
     """Wall and CPU seconds of one review of `text`."""
     wall, cpu = time.perf_counter(), time.process_time()
-    result = run_review(ReviewRequest(REPO, diff_text=text), settings)
+    with open_services(settings) as services:
+        result = run_review(ReviewRequest(REPO, diff_text=text), services)
     return time.perf_counter() - wall, time.process_time() - cpu, result
 
 

@@ -33,7 +33,9 @@ def rss_mib() -> float:
 
 def one(lines: int, per_file: int) -> dict[str, Any]:
     """Measure one size in this process (call it in a fresh one)."""
-    from reviewer.review.pipeline import ReviewRequest, run_review
+    from reviewer.model import ReviewRequest
+    from reviewer.review.pipeline import run_review
+    from reviewer.services import open_services
     from reviewer.settings import Settings
 
     files = max(1, lines // per_file)
@@ -43,7 +45,8 @@ def one(lines: int, per_file: int) -> dict[str, Any]:
     settings = Settings.from_env({})
     before = rss_mib()
     began = time.perf_counter()
-    result = run_review(ReviewRequest("bench/scale", diff_text=text, dry_run=True), settings)
+    with open_services(settings) as services:
+        result = run_review(ReviewRequest("bench/scale", diff_text=text, dry_run=True), services)
     planned = time.perf_counter() - began
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     return {

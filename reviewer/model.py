@@ -1,13 +1,29 @@
-"""What a trigger asks the engine for, and what the engine reports back."""
+"""The review's public types: what a trigger asks for, what is reviewed, and what came of it.
+
+Entry points build a `ReviewRequest`; the review use case fetches a `ReviewTarget`, plans it
+into a `Plan`, runs the model (one `ChunkResult` per chunk) and returns a `ReviewResult`.
+Adapters speak these types too (`PullInfo`, `PublishResult`), so no private type crosses a
+module boundary.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
+from reviewer.config.effective import EffectiveConfig
+from reviewer.config.repo import RepoConfig
 from reviewer.core.anchoring import InlineComment
+from reviewer.core.chunking import Chunk
+from reviewer.core.diff import PullRequestDiff
+from reviewer.core.filters import FileDecision
 from reviewer.core.findings import Finding
+from reviewer.core.prompt import PromptContext
+from reviewer.errors import BudgetExceeded
+
+ProgressFn = Callable[[str], None]
 
 Trigger = Literal["auto", "command", "action", "cli"]
 Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed"]
@@ -85,3 +101,116 @@ class ReviewResult:
     @property
     def findings(self) -> tuple[Finding, ...]:
         return tuple(c.finding for c in self.comments) + self.unanchored
+
+
+@dataclass
+class ReviewTarget:
+    """What is under review, however it was fetched (a local diff or a pull request)."""
+
+    repo: str
+    diff: PullRequestDiff
+    pr_number: int | None = None
+    head_sha: str | None = None
+    title: str = ""
+    description: str = ""
+    repo_config: RepoConfig | None = None
+    known_fingerprints: frozenset[str] = frozenset()
+    rereview: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything short of calling the model: which files, which chunks, what it would cost."""
+
+    model: str
+    config: EffectiveConfig
+    decisions: tuple[FileDecision, ...]
+    chunks: tuple[Chunk, ...]
+    context: PromptContext
+    prefix_tokens: int
+    estimated_input_tokens: int
+    estimated_cost_usd: Decimal
+
+
+ChunkStatus = Literal["ok", "refused", "truncated", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What reviewing one chunk gave. `transient` marks an error a later retry may not hit
+    (overload, 5xx, rate limit, connection), so a job queue can try the review again."""
+
+    index: int
+    status: ChunkStatus
+    stop_reason: str | None
+    findings: tuple[Finding, ...] = ()
+    dropped: int = 0
+    error: str | None = None
+    refusal: str | None = None
+    transient: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkReviewOutcome:
+    """One result per chunk, in index order; `budget_stop` says why chunks were skipped."""
+
+    results: tuple[ChunkResult, ...]
+    budget_stop: BudgetExceeded | None = None
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What the reviewer needs to know about one pull request."""
+
+    number: int
+    head_sha: str
+    base_sha: str
+    base_ref: str
+    head_ref: str
+    head_repo_full_name: str | None  # None when the fork was deleted
+    draft: bool
+    state: str  # "open" | "closed"
+    merged: bool
+    title: str
+    body: str
+    author: str
+    author_is_bot: bool
+    html_url: str
+    changed_files: int = 0
+
+    @classmethod
+    def from_api(cls, data: Mapping[str, Any]) -> PullInfo:
+        """Build from a REST pull-request object (as in `GET /pulls/{n}` or a webhook)."""
+        head, base, user = data["head"], data["base"], data.get("user") or {}
+        head_repo = head.get("repo") or {}
+        return cls(
+            number=int(data["number"]),
+            head_sha=head["sha"],
+            base_sha=base["sha"],
+            base_ref=base["ref"],
+            head_ref=head["ref"],
+            head_repo_full_name=head_repo.get("full_name"),
+            draft=bool(data.get("draft")),
+            state=data["state"],
+            merged=bool(data.get("merged") or data.get("merged_at")),
+            title=data.get("title") or "",
+            body=data.get("body") or "",
+            author=user.get("login", ""),
+            author_is_bot=user.get("type") == "Bot",
+            html_url=data.get("html_url", ""),
+            changed_files=int(data.get("changed_files") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """The review GitHub holds now, and where each comment of the draft ended up."""
+
+    review_id: int
+    html_url: str
+    posted: tuple[InlineComment, ...]
+    moved_to_body: tuple[InlineComment, ...] = ()
+    reused: bool = False  # GitHub had created it before a failed answer: not posted again
+    probes: int = 0
+    overflow_comments: int = 0

@@ -35,7 +35,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from reviewer.errors import RemoteError, ReviewerError
-from reviewer.review.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
@@ -50,6 +50,7 @@ from tests.fakes.messages_server import (
     message_answer,
     refusal_answer,
 )
+from tests.services import review_with
 
 REPO = "octo/app"
 NUMBER = 7
@@ -369,7 +370,7 @@ def _titles(texts: list[str]) -> list[str]:
 
 def _review(request: ReviewRequest, settings: Settings) -> ReviewResult | ReviewerError:
     try:
-        return run_review(request, settings)
+        return review_with(request, settings)
     except ReviewerError as exc:
         return exc
 
@@ -503,7 +504,7 @@ def test_the_matrix_pull_request_needs_one_chunk_per_file(
     fake_github.add_pull(
         REPO, NUMBER, files=[file_item(_path(i), patch=_patch(i)) for i in range(FILES)]
     )
-    result = run_review(ReviewRequest(REPO, NUMBER, dry_run=True), settings)
+    result = review_with(ReviewRequest(REPO, NUMBER, dry_run=True), settings)
     assert [c.files for c in result.chunks] == [(_path(i),) for i in range(FILES)]
 
 
@@ -527,7 +528,7 @@ def test_every_finding_is_posted_when_there_are_many(
         return findings_answer([f | {"path": _path(i), "title": f"{f['title']}-{i}"} for f in many])
 
     fake_claude.responder = answer
-    result = run_review(ReviewRequest(REPO, NUMBER, trigger="auto"), settings)
+    result = review_with(ReviewRequest(REPO, NUMBER, trigger="auto"), settings)
     assert result.status == "reviewed"
 
     posted = "\n".join(_posted_texts(fake_github))

@@ -20,7 +20,10 @@ from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 
 from reviewer.errors import ConfigError, ReviewerError
-from reviewer.review.pipeline import ReviewRequest, ReviewResult, run_review
+from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.pipeline import run_review
+from reviewer.review.ports import ReviewServices
+from reviewer.services import Services
 from reviewer.settings import Settings, ensure_parent
 from webhook import metrics
 from webhook.logging import log_context
@@ -29,8 +32,8 @@ from webhook.store.base import DeliveryStore
 
 log = logging.getLogger("webhook.jobs")
 
-Runner = Callable[[ReviewRequest, Settings], ReviewResult]
-Notifier = Callable[["ReviewJob", Settings, str], None]
+Runner = Callable[[ReviewRequest, ReviewServices], ReviewResult]
+Notifier = Callable[["ReviewJob", ReviewServices, str], None]
 
 
 @dataclass(frozen=True)
@@ -134,16 +137,13 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
     return _SqliteHuey(name, filename=str(path), results=False)
 
 
-def post_failure_note(job: ReviewJob, settings: Settings, reason: str) -> None:
-    """Tell the PR, once, that its review could not be done."""
-    # Imported here: the adapter pulls in PyGithub, which the web process never needs.
-    from reviewer.github.client import GitHubClient
-
+def post_failure_note(job: ReviewJob, services: ReviewServices, reason: str) -> None:
+    """Tell the PR that its review failed for good, and how to ask again."""
     body = (
         f"The automated review could not be completed: {reason}\n\n"
-        f"Comment `{settings.command}` to try again."
+        f"Comment `{services.settings.command}` to try again."
     )
-    client = GitHubClient.from_settings(settings, installation_id=job.installation_id)
+    client = services.pull_requests(job.installation_id)
     client.post_issue_comment(job.repo, job.pr_number, body)
 
 
@@ -167,6 +167,8 @@ class JobQueue:
         self.notifier: Notifier = notifier or post_failure_note
         self.huey = make_huey(settings, name=name)
         self.store = store or open_store(settings, name=name)
+        # The worker's services (ledger, price table, clients): opened once, on the first job.
+        self.services = Services(settings)
         self._task = self.huey.task(name="review_job")(self.process)
         self._inflight: dict[str, str] = {}  # job id -> token, for a clean shutdown
         self._inflight_lock = threading.Lock()
@@ -225,7 +227,7 @@ class JobQueue:
         started = time.monotonic()
         log.info("review started (attempt %d, trigger %s)", attempt, job.trigger)
         try:
-            result = self.runner(job.to_request(), self.settings)
+            result = self.runner(job.to_request(), self.services)
         except ReviewerError as exc:
             if getattr(exc, "retryable", False) and attempt <= opts.retries:
                 delay = opts.retry_delay_s * opts.retry_backoff ** (attempt - 1)
@@ -255,7 +257,7 @@ class JobQueue:
         self.store.finish(job.job_id, token=token, state="failed", outcome="error")
         self.store.incr({metrics.series(metrics.JOBS_FINISHED, outcome="error"): 1.0})
         try:
-            self.notifier(job, self.settings, reason)
+            self.notifier(job, self.services, reason)
         except Exception as exc:
             log.warning("could not leave the failure note on the PR: %s", exc)
         return "failed"
@@ -328,6 +330,10 @@ class JobQueue:
                 self.enqueue(ReviewJob.from_dict(record.payload))
         return len(held)
 
+    def close(self) -> None:
+        """Close the services the jobs opened (the ledger, the clients)."""
+        self.services.close()
+
     def ping(self) -> None:
         """Raise if the queue or the store cannot be reached."""
         self.huey.pending_count()
@@ -391,6 +397,7 @@ def run_worker(queue: JobQueue, *, workers: int | None = None) -> None:
         queue.consumer(workers=workers).run()
     finally:
         stop.set()
+        queue.close()
         released = queue.release_inflight()
         if released:
             log.warning("handed %d unfinished job(s) back to the queue", released)

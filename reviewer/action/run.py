@@ -24,6 +24,7 @@ from reviewer.core.findings import Finding, Severity
 from reviewer.core.summary import format_usd
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
 
 PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
@@ -36,7 +37,7 @@ class ReviewFn(Protocol):
     def __call__(
         self,
         request: ReviewRequest,
-        settings: Settings,
+        services: ReviewServices,
         *,
         progress: Callable[[str], None] | None = None,
     ) -> ReviewResult: ...
@@ -352,7 +353,10 @@ def _run(
         from reviewer.review import pipeline  # imported late: it pulls in every stage
 
         review = pipeline.run_review
-    result = review(request, settings, progress=lambda line: _log(None, line))
+    from reviewer.services import open_services
+
+    with open_services(settings) as services:
+        result = review(request, services, progress=lambda line: _log(None, line))
     pr_url = f"{env.server_url}/{repo}/pull/{target.pr_number}"
     _append(
         env.step_summary,

@@ -9,13 +9,14 @@ import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from reviewer.core.chunking import Chunk, split_chunk
 from reviewer.core.findings import Finding
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
 from reviewer.core.tokens import context_window
 from reviewer.errors import BudgetExceeded
+from reviewer.model import ChunkResult, ChunkReviewOutcome
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
 
 log = logging.getLogger(__name__)
@@ -24,31 +25,6 @@ log = logging.getLogger(__name__)
 MAX_RETRY_OUTPUT_TOKENS = 16_384
 # A chunk is halved at most this many times (2**3 = 8 pieces) before giving up.
 MAX_SPLIT_DEPTH = 3
-
-Status = Literal["ok", "refused", "truncated", "error", "skipped"]
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What reviewing one chunk gave. `transient` marks an error a later retry may not hit
-    (overload, 5xx, rate limit, connection), so a job queue can try the review again."""
-
-    index: int
-    status: Status
-    stop_reason: str | None
-    findings: tuple[Finding, ...] = ()
-    dropped: int = 0
-    error: str | None = None
-    refusal: str | None = None
-    transient: bool = False
-
-
-@dataclass(frozen=True)
-class ChunkReviewOutcome:
-    """One result per chunk, in index order; `budget_stop` says why chunks were skipped."""
-
-    results: tuple[ChunkResult, ...]
-    budget_stop: BudgetExceeded | None = None
 
 
 @dataclass

@@ -156,8 +156,10 @@ def _request(
 
 def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     from reviewer.review.pipeline import run_review
+    from reviewer.services import open_services
 
     def progress(message: str) -> None:
         click.echo(f"reviewer: {message}", err=True)
 
-    return run_review(request, settings, progress=progress)
+    with open_services(settings) as services:
+        return run_review(request, services, progress=progress)

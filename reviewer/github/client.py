@@ -23,7 +23,6 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -31,7 +30,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
 
-from reviewer.core.anchoring import FINGERPRINT_RE, ReviewDraft
+from reviewer.core.anchoring import FINGERPRINT_RE
 from reviewer.core.diff import PullRequestDiff
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
@@ -46,7 +45,8 @@ from reviewer.github.http import (
     wrap,
 )
 from reviewer.github.probe import MAX_PROBES
-from reviewer.github.publish import PublishResult, ReviewPublisher
+from reviewer.github.publish import ReviewPublisher
+from reviewer.model import PullInfo
 from reviewer.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -62,50 +62,6 @@ TIMEOUT_S: Final = 30
 WRITE_INTERVAL_S: float = 1.0
 DEFAULT_SLEEP: Sleep = time.sleep
 WRITE_PERMISSIONS: Final = frozenset({"admin", "write"})
-
-
-@dataclass(frozen=True)
-class PullInfo:
-    """What the reviewer needs to know about one pull request."""
-
-    number: int
-    head_sha: str
-    base_sha: str
-    base_ref: str
-    head_ref: str
-    head_repo_full_name: str | None  # None when the fork was deleted
-    draft: bool
-    state: str  # "open" | "closed"
-    merged: bool
-    title: str
-    body: str
-    author: str
-    author_is_bot: bool
-    html_url: str
-    changed_files: int = 0
-
-    @classmethod
-    def from_api(cls, data: Mapping[str, Any]) -> PullInfo:
-        """Build from a REST pull-request object (as in `GET /pulls/{n}` or a webhook)."""
-        head, base, user = data["head"], data["base"], data.get("user") or {}
-        head_repo = head.get("repo") or {}
-        return cls(
-            number=int(data["number"]),
-            head_sha=head["sha"],
-            base_sha=base["sha"],
-            base_ref=base["ref"],
-            head_ref=head["ref"],
-            head_repo_full_name=head_repo.get("full_name"),
-            draft=bool(data.get("draft")),
-            state=data["state"],
-            merged=bool(data.get("merged") or data.get("merged_at")),
-            title=data.get("title") or "",
-            body=data.get("body") or "",
-            author=user.get("login", ""),
-            author_is_bot=user.get("type") == "Bot",
-            html_url=data.get("html_url", ""),
-            changed_files=int(data.get("changed_files") or 0),
-        )
 
 
 def skip_reason(pull: PullInfo, *, review_drafts: bool = False) -> str | None:
@@ -195,6 +151,10 @@ class GitHubClient:
             clock=clock,
         )
 
+    def close(self) -> None:
+        """Close the HTTP session (a new request would open another)."""
+        self._gh.close()
+
     # -- fetch -----------------------------------------------------------------------------
 
     def get_pull(self, repo: str, number: int) -> PullInfo:
@@ -277,17 +237,8 @@ class GitHubClient:
 
     # -- publish ---------------------------------------------------------------------------
 
-    def publish_review(self, repo: str, number: int, draft: ReviewDraft) -> PublishResult:
-        """Post `draft` as one review, then its follow-ups (see `reviewer.github.publish`)."""
-        return self._publisher(repo, number).publish(draft)
-
-    def find_review(
-        self, repo: str, number: int, *, key: str, commit_id: str
-    ) -> dict[str, Any] | None:
-        """Our review of `commit_id` whose hidden marker carries `key`, if GitHub has it."""
-        return self._publisher(repo, number).find(key=key, commit_id=commit_id)
-
-    def _publisher(self, repo: str, number: int) -> ReviewPublisher:
+    def publisher(self, repo: str, number: int) -> ReviewPublisher:
+        """The review publisher of one pull request (see `reviewer.github.publish`)."""
         return ReviewPublisher(
             self._request,
             self._paginate,

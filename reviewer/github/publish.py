@@ -5,31 +5,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from reviewer.core.anchoring import InlineComment, ReviewDraft
 from reviewer.errors import GitHubError
 from reviewer.github import payloads
 from reviewer.github.probe import Paginate, Prober, Request, delete_probes
+from reviewer.model import PublishResult
 
 log = logging.getLogger(__name__)
 
 REVIEW_POST_ATTEMPTS: Final = 3
 AMBIGUOUS_WAIT_S: Final = 3.0
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    """The review GitHub holds now, and where each comment of the draft ended up."""
-
-    review_id: int
-    html_url: str
-    posted: tuple[InlineComment, ...]
-    moved_to_body: tuple[InlineComment, ...] = ()
-    reused: bool = False  # GitHub had created it before a failed answer: not posted again
-    probes: int = 0
-    overflow_comments: int = 0
 
 
 class ReviewPublisher:
@@ -145,15 +132,19 @@ class ReviewPublisher:
                 # A 5xx or a timeout does not say whether GitHub created the review.
                 log.warning("review POST failed (%s); checking whether it exists", exc.message)
                 self._sleep(AMBIGUOUS_WAIT_S * attempt)
-                found = self.find(key=key, commit_id=draft.commit_id)
+                found = self._find_raw(key=key, commit_id=draft.commit_id)
                 if found is not None:
                     return found, True
                 if attempt == REVIEW_POST_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def find(self, *, key: str, commit_id: str) -> dict[str, Any] | None:
+    def find(self, *, key: str, commit_id: str) -> PublishResult | None:
         """Our review of `commit_id` whose hidden marker carries `key`, if GitHub has it."""
+        data = self._find_raw(key=key, commit_id=commit_id)
+        return None if data is None else _result(data, (), (), reused=True)
+
+    def _find_raw(self, *, key: str, commit_id: str) -> dict[str, Any] | None:
         marker = payloads.review_marker(key)
         for review in self._paginate(self._reviews_url):
             if review.get("commit_id") == commit_id and marker in (review.get("body") or ""):

@@ -1,32 +1,23 @@
-"""The pull-request steps of the pipeline: who asked, what to fetch, when to post."""
+"""The pull-request steps of a review: who asked, whether to review, and what to fetch."""
 
 from __future__ import annotations
 
-import dataclasses
-from typing import TYPE_CHECKING, Any
-
 from reviewer.config.effective import resolve
 from reviewer.config.repo import RepoConfig, ReviewOptions, load_repo_config
-from reviewer.core.anchoring import ReviewDraft
 from reviewer.core.diff import PullRequestDiff, parse_diff
 from reviewer.errors import ConfigError
 from reviewer.github import payloads
-from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.model import ProgressFn, PullInfo, ReviewRequest, ReviewResult, ReviewTarget
+from reviewer.review.ports import PullRequests
 from reviewer.settings import Settings
-
-if TYPE_CHECKING:
-    from reviewer.github.client import GitHubClient, PullInfo
-    from reviewer.review.pipeline import ProgressFn, _Target
 
 REPO_CONFIG_PATH = ".github/reviewer.yml"
 
 
 def fetch_target(
-    request: ReviewRequest, settings: Settings, gh: GitHubClient, say: ProgressFn
-) -> _Target | ReviewResult:
+    request: ReviewRequest, settings: Settings, gh: PullRequests, say: ProgressFn
+) -> ReviewTarget | ReviewResult:
     """Check who asked and whether to review at all, then fetch the diff to review."""
-    from reviewer.review.pipeline import _Target
-
     repo, number = request.repo, request.pr_number
     assert number is not None
     pull = gh.get_pull(repo, number)
@@ -41,15 +32,15 @@ def fetch_target(
         return skip("the head moved since this review was asked for; a newer job reviews it")
     if request.delivery_id is not None:
         key = payloads.delivery_key(request.delivery_id)
-        posted = gh.find_review(repo, number, key=key, commit_id=pull.head_sha)
+        posted = gh.publisher(repo, number).find(key=key, commit_id=pull.head_sha)
         if posted is not None:  # a rerun after the review was posted: nothing more to do
             say("skipped: this delivery's review is already posted")
             return ReviewResult(
                 status="skipped",
                 reason="this delivery's review is already posted",
                 head_sha=pull.head_sha,
-                review_id=int(posted["id"]),
-                review_url=posted.get("html_url"),
+                review_id=posted.review_id,
+                review_url=posted.html_url,
             )
     repo_config = _base_config(request, settings, gh, pull)
     if isinstance(repo_config, ReviewResult):
@@ -91,7 +82,7 @@ def fetch_target(
         diff, fetch_notes = gh.get_pull_files_diff(repo, number)
         notes += fetch_notes
     say(f"fetched {len(diff.files)} files of {repo}#{number} at {pull.head_sha[:7]}")
-    return _Target(
+    return ReviewTarget(
         repo=repo,
         diff=diff,
         pr_number=number,
@@ -106,7 +97,7 @@ def fetch_target(
 
 
 def _base_config(
-    request: ReviewRequest, settings: Settings, gh: GitHubClient, pull: PullInfo
+    request: ReviewRequest, settings: Settings, gh: PullRequests, pull: PullInfo
 ) -> RepoConfig | ReviewResult:
     """The repository's config from the base branch; a broken one is named on the PR."""
     # The base branch's file, never the head's: a PR must not set its own rules or budget.
@@ -135,7 +126,7 @@ def _automatic_skip(request: ReviewRequest, pull: PullInfo, review: ReviewOption
     return None
 
 
-def _check_commander(request: ReviewRequest, gh: GitHubClient) -> ReviewResult | None:
+def _check_commander(request: ReviewRequest, gh: PullRequests) -> ReviewResult | None:
     """Refuse (politely, once) a command from someone without write access; ack the rest."""
     repo, number, login = request.repo, request.pr_number, request.requested_by
     assert number is not None and login is not None
@@ -149,29 +140,3 @@ def _check_commander(request: ReviewRequest, gh: GitHubClient) -> ReviewResult |
     if request.comment_id is not None:
         gh.add_reaction(repo, request.comment_id, "eyes")
     return None
-
-
-def publish(
-    request: ReviewRequest,
-    gh: GitHubClient,
-    repo: str,
-    number: int,
-    draft: ReviewDraft,
-    result: ReviewResult,
-    say: ProgressFn,
-) -> ReviewResult:
-    """Post the one review, unless the head moved while the model was reading."""
-    if gh.head_moved(repo, number, draft.commit_id):
-        say("skipped: the head moved during the review; nothing posted")
-        return dataclasses.replace(
-            result,
-            status="skipped",
-            reason="the head moved during the review; nothing was posted",
-        )
-    posted: Any = gh.publish_review(repo, number, draft)
-    say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
-    extra = dict(result.extra)
-    extra["moved_to_body"] = len(posted.moved_to_body)
-    return dataclasses.replace(
-        result, review_id=posted.review_id, review_url=posted.html_url, extra=extra
-    )

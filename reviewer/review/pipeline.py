@@ -1,18 +1,17 @@
-"""The one place that wires the stages: request → diff → chunks → Claude → anchors → review."""
+"""The review use case: request → target → plan → Claude → anchors → one published review."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
+import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from reviewer.config.effective import EffectiveConfig, resolve
+from reviewer.config.effective import resolve
 from reviewer.config.repo import RepoConfig, load_repo_config
 from reviewer.core.anchoring import ReviewDraft, anchor
-from reviewer.core.chunking import Chunk, plan_chunks
-from reviewer.core.diff import PullRequestDiff, changed_line_count, parse_diff
+from reviewer.core.chunking import plan_chunks
+from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
 from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.core.summary import build_summary, plural
@@ -21,96 +20,48 @@ from reviewer.errors import ConfigError
 from reviewer.model import (
     ChunkReport,
     FileReport,
+    Plan,
+    ProgressFn,
     ReviewRequest,
     ReviewResult,
-    Status,
-    Trigger,
+    ReviewTarget,
 )
-from reviewer.settings import Settings
-from reviewer.spend.pricing import PriceTable, estimate_cost
+from reviewer.review.fetch import fetch_target
+from reviewer.review.model_run import call_model
+from reviewer.review.ports import PullRequests, ReviewServices
+from reviewer.spend.pricing import estimate_cost
 
-__all__ = [
-    "ChunkReport",
-    "FileReport",
-    "ReviewRequest",
-    "ReviewResult",
-    "Status",
-    "Trigger",
-    "run_review",
-]
-
-ProgressFn = Callable[[str], None]
-REPO_CONFIG_PATH = ".github/reviewer.yml"
 # Findings for one chunk rarely need more; the dry-run estimate assumes this many output tokens.
 ESTIMATED_OUTPUT_TOKENS_PER_CHUNK = 1_000
 
 
-@dataclass
-class _Target:
-    """What is under review, however it was fetched."""
-
-    repo: str
-    diff: PullRequestDiff
-    pr_number: int | None = None
-    head_sha: str | None = None
-    title: str = ""
-    description: str = ""
-    repo_config: RepoConfig | None = None
-    known_fingerprints: frozenset[str] = frozenset()
-    rereview: bool = False
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """The dry-run result: which files, which chunks, what it would cost."""
-
-    model: str
-    config: EffectiveConfig
-    decisions: tuple[FileDecision, ...]
-    chunks: tuple[Chunk, ...]
-    context: PromptContext
-    prefix_tokens: int
-    estimated_input_tokens: int
-    estimated_cost_usd: Decimal
-
-
 def run_review(
     request: ReviewRequest,
-    settings: Settings,
+    services: ReviewServices,
     *,
-    github: Any | None = None,
-    anthropic_client: Any | None = None,
-    ledger: Any | None = None,
     progress: ProgressFn | None = None,
 ) -> ReviewResult:
     """Review what `request` names and return what happened; post to GitHub unless dry-run.
 
-    Clients default to ones built from `settings`. Transient failures (GitHub 5xx, Anthropic
-    overload after the SDK's own retries) raise a ReviewerError whose `retryable` is true,
-    before anything was posted; everything else ends in a ReviewResult.
+    Transient failures (GitHub 5xx, Anthropic overload after the SDK's own retries) raise a
+    ReviewerError whose `retryable` is true, before anything was posted; everything else ends
+    in a ReviewResult.
     """
     say = progress or (lambda _message: None)
     if request.diff_text is not None and request.pr_number is None:
-        target = _Target(
+        target = ReviewTarget(
             repo=request.repo,
             diff=parse_diff(request.diff_text),
             repo_config=_local_repo_config(request.config_path),
         )
-        return _review(request, settings, target, None, anthropic_client, ledger, say)
+        return _review(request, services, target, None, say)
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
-    from reviewer.review.fetch import fetch_target  # PyGithub is only loaded for PR reviews
-
-    gh = github
-    if gh is None:
-        from reviewer.github.client import GitHubClient
-
-        gh = GitHubClient.from_settings(settings, installation_id=request.installation_id)
-    fetched = fetch_target(request, settings, gh, say)
+    gh = services.pull_requests(request.installation_id)
+    fetched = fetch_target(request, services.settings, gh, say)
     if isinstance(fetched, ReviewResult):
         return fetched
-    return _review(request, settings, fetched, gh, anthropic_client, ledger, say)
+    return _review(request, services, fetched, gh, say)
 
 
 def _local_repo_config(path: str | None) -> RepoConfig | None:
@@ -123,15 +74,16 @@ def _local_repo_config(path: str | None) -> RepoConfig | None:
     return load_repo_config(text, source=path)
 
 
-def plan_review(request: ReviewRequest, settings: Settings, target: _Target) -> Plan:
+def plan_review(request: ReviewRequest, services: ReviewServices, target: ReviewTarget) -> Plan:
     """Everything short of calling the model: config, filters, model choice, chunks, estimate."""
+    settings = services.settings
     overrides: dict[str, Any] = {"model.default": request.model} if request.model else {}
     config = resolve(settings, target.repo_config, overrides)
     paths = config.config.paths
     decisions = select_files(target.diff, include=paths.include, exclude=paths.exclude)
     files = [d.file for d in decisions if d.reviewed]
     model = config.choose_model([f.path for f in files], changed_line_count(files))
-    price = PriceTable.load(settings.prices_path).price(model)  # unknown model: error, no spend
+    price = services.prices.price(model)  # unknown model: error, no spend
     context = PromptContext(
         repo=target.repo,
         title=target.title,
@@ -158,14 +110,12 @@ def plan_review(request: ReviewRequest, settings: Settings, target: _Target) -> 
 
 def _review(
     request: ReviewRequest,
-    settings: Settings,
-    target: _Target,
-    gh: Any | None,
-    anthropic_client: Any | None,
-    ledger: Any | None,
+    services: ReviewServices,
+    target: ReviewTarget,
+    gh: PullRequests | None,
     say: ProgressFn,
 ) -> ReviewResult:
-    plan = plan_review(request, settings, target)
+    plan = plan_review(request, services, target)
     files = _file_reports(plan.decisions)
     say(
         f"{sum(f.reviewed for f in files)} of {plural(len(files), 'file')} to review in "
@@ -186,9 +136,7 @@ def _review(
     )
     if request.dry_run:
         return base
-    from reviewer.review.model_run import call_model  # the SDK is only loaded when a call is needed
-
-    run = call_model(request, settings, target, plan, anthropic_client, ledger, say)
+    run = call_model(request, services, target, plan, say)
     findings = [f for r in run.outcome.results for f in r.findings]
     output = plan.config.config.output
     anchored = anchor(
@@ -241,8 +189,6 @@ def _review(
     )
     if gh is None or target.pr_number is None or not request.post:
         return result
-    from reviewer.review.fetch import publish
-
     draft = ReviewDraft(
         commit_id=target.head_sha or "",
         body=summary.body,
@@ -251,7 +197,7 @@ def _review(
         followups=summary.followups,
         key=request.delivery_id,
     )
-    return publish(request, gh, target.repo, target.pr_number, draft, result, say)
+    return _publish(gh, target.repo, target.pr_number, draft, result, say)
 
 
 def _file_reports(decisions: Sequence[FileDecision]) -> tuple[FileReport, ...]:
@@ -265,4 +211,29 @@ def _file_reports(decisions: Sequence[FileDecision]) -> tuple[FileReport, ...]:
             removed=d.file.removed,
         )
         for d in decisions
+    )
+
+
+def _publish(
+    gh: PullRequests,
+    repo: str,
+    number: int,
+    draft: ReviewDraft,
+    result: ReviewResult,
+    say: ProgressFn,
+) -> ReviewResult:
+    """Post the one review, unless the head moved while the model was reading."""
+    if gh.head_moved(repo, number, draft.commit_id):
+        say("skipped: the head moved during the review; nothing posted")
+        return dataclasses.replace(
+            result,
+            status="skipped",
+            reason="the head moved during the review; nothing was posted",
+        )
+    posted = gh.publisher(repo, number).publish(draft)
+    say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
+    extra = dict(result.extra)
+    extra["moved_to_body"] = len(posted.moved_to_body)
+    return dataclasses.replace(
+        result, review_id=posted.review_id, review_url=posted.html_url, extra=extra
     )

@@ -33,6 +33,7 @@ from reviewer.action.run import (
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
 from tests.action_results import HEAD_SHA, REPO, parse_github_output, reviewed_result
@@ -260,11 +261,11 @@ class FakeEngine:
     def __call__(
         self,
         request: ReviewRequest,
-        settings: Settings,
+        services: ReviewServices,
         *,
         progress: Callable[[str], None] | None = None,
     ) -> ReviewResult:
-        self.calls.append((request, settings))
+        self.calls.append((request, services.settings))
         if progress is not None:
             progress("fetched 1 file")
         if self.error is not None:

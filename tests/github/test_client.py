@@ -191,7 +191,7 @@ def test_one_review_with_exact_body(pr: FakeGitHub) -> None:
     ranged = inline_comment("src/app.py", 9, start_line=6)
     d = draft(added, removed, ranged)
 
-    result = pr.client().publish_review(REPO, 7, d)
+    result = pr.client().publisher(REPO, 7).publish(d)
 
     assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)]
     assert pr.bodies("POST", REVIEWS)[0]["comments"][2] == {
@@ -214,7 +214,7 @@ def test_422_on_one_comment_of_ten_posts_nine_inline_and_one_in_the_body(pr: Fak
     pr.reject_line(REPO, 7, "src/app.py", 7)
     d = draft(*comments)
 
-    result = pr.client().publish_review(REPO, 7, d)
+    result = pr.client().publisher(REPO, 7).publish(d)
 
     [review] = pr.reviews(REPO, 7)  # one review; every probe was deleted
     bad, good = comments[6], comments[:6] + comments[7:]
@@ -244,7 +244,7 @@ def test_isolation_respects_the_probe_budget_and_loses_nothing(pr: FakeGitHub) -
         pr.client()._gh, bot_login="reviewer-bot", sleep=pr.sleeps.append, max_probes=1
     )
 
-    result = gh.publish_review(REPO, 7, draft(*comments))
+    result = gh.publisher(REPO, 7).publish(draft(*comments))
 
     assert result.probes == 1
     assert set(result.posted) | set(result.moved_to_body) == set(comments)
@@ -255,7 +255,7 @@ def test_isolation_respects_the_probe_budget_and_loses_nothing(pr: FakeGitHub) -
 def test_a_422_not_caused_by_comments_is_raised(pr: FakeGitHub) -> None:
     d = ReviewDraft(commit_id="9" * 40, body="x", comments=())  # unknown commit
     with pytest.raises(GitHubError) as info:
-        pr.client().publish_review(REPO, 7, d)
+        pr.client().publisher(REPO, 7).publish(d)
     assert info.value.status_code == 422 and "No commit found" in info.value.message
     assert pr.reviews(REPO, 7) == []
 
@@ -266,7 +266,7 @@ def test_a_probe_left_by_a_crashed_run_is_deleted_first(pr: FakeGitHub) -> None:
         {"id": 5, "user": {"login": "reviewer-bot"}, "body": payloads.PROBE_MARKER,
          "state": "PENDING", "commit_id": HEAD, "html_url": "", "comments": []}
     )  # fmt: skip
-    result = gh.publish_review(REPO, 7, draft(inline_comment("src/app.py", 1)))
+    result = gh.publisher(REPO, 7).publish(draft(inline_comment("src/app.py", 1)))
     assert [r["state"] for r in pr.reviews(REPO, 7)] == ["COMMENTED"]
     assert result.moved_to_body == () and result.probes == 0
 
@@ -277,7 +277,7 @@ def test_someone_elses_pending_review_is_left_alone(pr: FakeGitHub) -> None:
          "state": "PENDING", "commit_id": HEAD, "html_url": "", "comments": []}
     )  # fmt: skip
     with pytest.raises(GitHubError, match="one pending review"):
-        pr.client().publish_review(REPO, 7, draft(inline_comment("src/app.py", 1)))
+        pr.client().publisher(REPO, 7).publish(draft(inline_comment("src/app.py", 1)))
     assert [c.method for c in pr.writes()] == ["POST"]
 
 
@@ -285,7 +285,7 @@ def test_secondary_rate_limit_with_retry_after_waits_then_posts_once(pr: FakeGit
     pr.rate_limit_next("POST", r"/reviews$", retry_after=30)
     d = draft(inline_comment("src/app.py", 1))
 
-    pr.client().publish_review(REPO, 7, d)
+    pr.client().publisher(REPO, 7).publish(d)
 
     assert pr.sleeps == [30.0]
     assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)] * 2  # refused, then created
@@ -294,7 +294,7 @@ def test_secondary_rate_limit_with_retry_after_waits_then_posts_once(pr: FakeGit
 
 def test_secondary_rate_limit_without_retry_after_waits_a_minute(pr: FakeGitHub) -> None:
     pr.rate_limit_next("POST", r"/reviews$", retry_after=None, status=429)
-    pr.client().publish_review(REPO, 7, draft())
+    pr.client().publisher(REPO, 7).publish(draft())
     assert pr.sleeps == [60.0]
     assert len(pr.reviews(REPO, 7)) == 1
 
@@ -312,7 +312,7 @@ def test_502_after_github_created_the_review_posts_no_duplicate(pr: FakeGitHub) 
     pr.fail_next("POST", r"/reviews$", 502, perform=True)
     d = draft(inline_comment("src/app.py", 1))
 
-    result = pr.client().publish_review(REPO, 7, d)
+    result = pr.client().publisher(REPO, 7).publish(d)
 
     [review] = pr.reviews(REPO, 7)
     assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)]  # never re-sent
@@ -324,7 +324,7 @@ def test_502_after_github_created_the_review_posts_no_duplicate(pr: FakeGitHub) 
 def test_review_post_that_keeps_failing_is_checked_every_time(pr: FakeGitHub) -> None:
     pr.fail_next("POST", r"/reviews$", 504, times=3)
     with pytest.raises(GitHubError) as info:
-        pr.client().publish_review(REPO, 7, draft())
+        pr.client().publisher(REPO, 7).publish(draft())
     assert info.value.retryable and info.value.status_code == 504
     assert [c.method for c in pr.calls] == ["POST", "GET"] * 3
     assert pr.reviews(REPO, 7) == []
@@ -332,7 +332,7 @@ def test_review_post_that_keeps_failing_is_checked_every_time(pr: FakeGitHub) ->
 
 def test_502_before_github_created_it_is_retried_once(pr: FakeGitHub) -> None:
     pr.fail_next("POST", r"/reviews$", 502)
-    result = pr.client().publish_review(REPO, 7, draft())
+    result = pr.client().publisher(REPO, 7).publish(draft())
     assert len(pr.bodies("POST", REVIEWS)) == 2 and len(pr.reviews(REPO, 7)) == 1
     assert not result.reused
 
@@ -376,11 +376,11 @@ def test_previous_fingerprints_are_the_bots_own(pr: FakeGitHub) -> None:
 def test_a_re_review_posts_no_duplicate(pr: FakeGitHub) -> None:
     gh = pr.client()
     first = inline_comment("src/app.py", 1)
-    gh.publish_review(REPO, 7, draft(first))
+    gh.publisher(REPO, 7).publish(draft(first))
 
     known = gh.previous_fingerprints(REPO, 7, gh.bot_login())
     again = [c for c in (first, inline_comment("src/app.py", 2)) if c.fingerprint not in known]
-    gh.publish_review(REPO, 7, draft(*again, body="One new finding."))
+    gh.publisher(REPO, 7).publish(draft(*again, body="One new finding."))
 
     posted = [c["body"] for c in pr.repo(REPO).pulls[7].review_comments]
     assert [FINGERPRINT_RE.findall(b) for b in posted] == [
@@ -513,8 +513,8 @@ def test_enterprise_base_url_and_pagination_under_its_prefix() -> None:
 
 def test_summary_followups_are_posted_after_the_one_review(pr: FakeGitHub) -> None:
     gh = pr.client()
-    result = gh.publish_review(
-        REPO, 7, ReviewDraft(commit_id=HEAD, body="Summary.", comments=(), followups=("A", "B"))
+    result = gh.publisher(REPO, 7).publish(
+        ReviewDraft(commit_id=HEAD, body="Summary.", comments=(), followups=("A", "B"))
     )
     writes = [(c.method, c.path) for c in pr.writes()]
     assert writes == [

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reviewer.errors import ClaudeError
-from reviewer.review.pipeline import ReviewRequest, run_review
+from reviewer.model import ReviewRequest
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
@@ -22,6 +22,7 @@ from tests.fakes.messages_server import (
     message_answer,
 )
 from tests.paths import SAMPLE_DIFF
+from tests.services import review_with
 
 REPO = "octo/app"
 PATCH = "\n".join(
@@ -99,7 +100,7 @@ def test_pr_review_posts_one_review_with_inline_comment_and_records_spend(
             usage={"input_tokens": 2000, "output_tokens": 300, "cache_creation_input_tokens": 1500},
         )
     )
-    result = run_review(
+    result = review_with(
         ReviewRequest(REPO, 7, trigger="auto", expected_head_sha="a" * 40), settings
     )
 
@@ -125,8 +126,8 @@ def test_re_review_of_the_same_code_repeats_nothing(
 ) -> None:
     _pull(fake_github)
     fake_claude.default = findings_answer([INJECTION])
-    run_review(ReviewRequest(REPO, 7, trigger="command"), settings)
-    second = run_review(ReviewRequest(REPO, 7, trigger="command"), settings)
+    review_with(ReviewRequest(REPO, 7, trigger="command"), settings)
+    second = review_with(ReviewRequest(REPO, 7, trigger="command"), settings)
 
     first_body, second_body = fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")
     assert len(first_body["comments"]) == 1
@@ -139,8 +140,8 @@ def test_auto_review_of_an_already_reviewed_head_is_skipped(
     fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
 ) -> None:
     _pull(fake_github)
-    run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
-    again = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    again = review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     assert again.status == "skipped" and "already reviewed" in (again.reason or "")
     assert len(fake_claude.requests) == 1
 
@@ -155,7 +156,7 @@ def test_head_moved_while_the_model_was_reading_posts_nothing(
         return findings_answer([INJECTION])
 
     fake_claude.responder = push_then_answer
-    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    result = review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     assert result.status == "skipped" and "head moved" in (result.reason or "")
     assert fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews") == []
     assert _ledger_totals(settings)[0] == 1  # the call was billed, and recorded
@@ -165,7 +166,7 @@ def test_head_moved_before_the_job_started_skips_without_spending(
     fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
 ) -> None:
     _pull(fake_github, head={"sha": "d" * 40, "ref": "f", "repo": {"full_name": REPO}})
-    result = run_review(
+    result = review_with(
         ReviewRequest(REPO, 7, trigger="auto", expected_head_sha="a" * 40), settings
     )
     assert result.status == "skipped"
@@ -185,7 +186,7 @@ def test_invalid_base_branch_config_is_reported_on_the_pr_with_no_spend(
 ) -> None:
     _pull(fake_github)
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, text)
-    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    result = review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     assert result.status == "failed"
     [note] = fake_github.bodies("POST", f"/repos/{REPO}/issues/7/comments")
     assert ".github/reviewer.yml" in note["body"] and problem in note["body"]
@@ -201,7 +202,7 @@ def test_config_comes_from_the_base_branch_not_the_head(
         REPO, ".github/reviewer.yml", "b" * 40, "paths:\n  exclude: ['app/**']\n"
     )
     fake_github.add_content(REPO, ".github/reviewer.yml", "a" * 40, "paths:\n  exclude: []\n")
-    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    result = review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     reasons = {f.path: f.reason for f in result.files}
     assert reasons["app/users.py"] == "excluded by pattern 'app/**'"
     assert fake_claude.requests == []
@@ -212,7 +213,7 @@ def test_command_from_a_reader_is_refused_politely_without_a_model_call(
 ) -> None:
     _pull(fake_github)
     fake_github.set_permission(REPO, "reader", "read")
-    result = run_review(
+    result = review_with(
         ReviewRequest(REPO, 7, trigger="command", requested_by="reader", comment_id=55), settings
     )
     assert result.status == "refused"
@@ -227,7 +228,7 @@ def test_command_from_a_writer_is_acknowledged_and_reviewed(
 ) -> None:
     _pull(fake_github)
     fake_github.set_permission(REPO, "writer", "write")
-    result = run_review(
+    result = review_with(
         ReviewRequest(REPO, 7, trigger="command", requested_by="writer", comment_id=55), settings
     )
     assert result.status == "reviewed"
@@ -241,7 +242,7 @@ def test_zero_budget_means_no_model_call_and_the_review_says_so(
 ) -> None:
     _pull(fake_github)
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "budget:\n  monthly_usd: 0\n")
-    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    result = review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     assert fake_claude.requests == []
     assert result.budget_stop is not None
     [body] = fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")
@@ -254,7 +255,7 @@ def test_overload_on_every_chunk_is_retryable_and_posts_nothing(
     _pull(fake_github)
     fake_claude.default = error_answer(529)
     with pytest.raises(ClaudeError) as caught:
-        run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+        review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     assert caught.value.retryable
     assert fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews") == []
     calls, _ = _ledger_totals(settings)
@@ -264,7 +265,7 @@ def test_overload_on_every_chunk_is_retryable_and_posts_nothing(
 def test_local_diff_dry_run_needs_no_key_and_writes_nothing(tmp_path: Path) -> None:
     diff = SAMPLE_DIFF
     settings = Settings.from_env({"REVIEWER_DATA_DIR": str(tmp_path / "data")})
-    result = run_review(ReviewRequest("local", diff_text=diff.read_text(), dry_run=True), settings)
+    result = review_with(ReviewRequest("local", diff_text=diff.read_text(), dry_run=True), settings)
     assert result.status == "dry_run"
     assert [f.path for f in result.files if f.reviewed] == [
         "src/app/arith.py", "src/app/cache.py", "src/app/users.py",
@@ -283,7 +284,7 @@ def test_local_diff_review_records_spend_under_the_given_repo(
         anthropic_api_key=FAKE_API_KEY,
         anthropic_base_url=fake_claude.base_url,
     )
-    result = run_review(ReviewRequest("me/tool", diff_text=diff.read_text()), settings)
+    result = review_with(ReviewRequest("me/tool", diff_text=diff.read_text()), settings)
     assert [(c.path, c.line) for c in result.comments] == [("src/app/users.py", 7)]
     ledger = Ledger.open(settings.ledger_url)
     [row] = ledger.report(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
@@ -296,7 +297,7 @@ def test_configured_config_path_is_read_from_the_base_branch(
 ) -> None:
     _pull(fake_github)
     fake_github.add_content(REPO, "ci/review.yml", "b" * 40, "paths:\n  exclude: ['app/**']\n")
-    result = run_review(
+    result = review_with(
         ReviewRequest(REPO, 7, trigger="action"), settings.replace(config_path="ci/review.yml")
     )
     assert {f.path: f.reason for f in result.files}[
@@ -310,7 +311,7 @@ def test_a_checkout_diff_with_a_pr_number_is_posted_to_that_pr(
     _pull(fake_github)
     fake_claude.default = findings_answer([INJECTION])
     local = "diff --git a/app/users.py b/app/users.py\n--- a/app/users.py\n+++ b/app/users.py\n"
-    result = run_review(
+    result = review_with(
         ReviewRequest(REPO, 7, trigger="action", diff_text=local + PATCH + "\n"), settings
     )
     assert result.status == "reviewed"
@@ -350,7 +351,7 @@ def test_ledger_equals_every_attempt_including_cache_and_truncation(
         ),
     )
     settings = _local_settings(fake_claude, tmp_path)
-    result = run_review(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
+    result = review_with(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
 
     assert [c.line for c in result.comments] == [7]
     calls, totals = _ledger_totals(settings)
@@ -376,7 +377,7 @@ def test_review_budget_reached_mid_review_keeps_what_was_found(
         fake_claude, tmp_path, max_chunk_tokens=400, concurrency=1,
         review_budget_usd=Decimal("0.10"),
     )  # fmt: skip
-    result = run_review(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
+    result = review_with(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
 
     assert len(result.chunks) > 1
     assert len(fake_claude.requests) == 1
@@ -392,7 +393,7 @@ def test_dry_run_of_a_pr_with_a_broken_config_posts_nothing(
 ) -> None:
     _pull(fake_github)
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "outptu: {}\n")
-    result = run_review(ReviewRequest(REPO, 7, dry_run=True), settings)
+    result = review_with(ReviewRequest(REPO, 7, dry_run=True), settings)
     assert result.status == "failed" and "outptu" in (result.reason or "")
     assert fake_github.writes() == []
 
@@ -401,7 +402,7 @@ def test_dry_run_of_a_pr_fetches_and_plans_without_model_or_post(
     fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
 ) -> None:
     _pull(fake_github)
-    result = run_review(ReviewRequest(REPO, 7, dry_run=True), settings)
+    result = review_with(ReviewRequest(REPO, 7, dry_run=True), settings)
     assert result.status == "dry_run" and result.estimated_cost_usd > 0
     assert [f.path for f in result.files if f.reviewed] == ["app/users.py"]
     assert fake_claude.requests == [] and fake_github.writes() == []
@@ -413,7 +414,7 @@ def test_routing_rule_picks_the_model_sent_to_claude(
     _pull(fake_github)
     routing = "model:\n  routing:\n    - model: claude-opus-4-6\n      paths: ['app/**']\n"
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, routing)
-    result = run_review(ReviewRequest(REPO, 7, trigger="auto"), settings)
+    result = review_with(ReviewRequest(REPO, 7, trigger="auto"), settings)
     assert result.model == "claude-opus-4-6"
     assert [r["model"] for r in fake_claude.requests] == ["claude-opus-4-6"]
 
@@ -427,7 +428,7 @@ def test_per_path_instructions_reach_only_the_matching_chunk(
         "      instructions: 'Every query must be parameterized.'\n"
     )
     settings = _local_settings(fake_claude, tmp_path, max_chunk_tokens=400)
-    run_review(
+    review_with(
         ReviewRequest("me/tool", diff_text=SAMPLE.read_text(), config_path=str(config)), settings
     )
     texts = [str(r["messages"]) for r in fake_claude.requests]
@@ -441,11 +442,11 @@ def test_review_events_of_the_repository_decide_automatic_reviews(
 ) -> None:
     _pull(fake_github)
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "review:\n  events: [opened]\n")
-    pushed = run_review(
+    pushed = review_with(
         ReviewRequest(REPO, 7, trigger="auto", event_action="synchronize"), settings
     )
     assert pushed.status == "skipped" and "review.events" in (pushed.reason or "")
-    opened = run_review(ReviewRequest(REPO, 7, trigger="auto", event_action="opened"), settings)
+    opened = review_with(ReviewRequest(REPO, 7, trigger="auto", event_action="opened"), settings)
     assert opened.status == "reviewed"
 
 
@@ -460,7 +461,7 @@ def test_the_repository_command_is_the_one_that_triggers(
         request = ReviewRequest(
             REPO, 7, trigger="command", requested_by="writer", comment_id=9, command=word
         )
-        return run_review(request, settings)
+        return review_with(request, settings)
 
     ignored = ask("/review")
     assert ignored.status == "skipped" and "/claude" in (ignored.reason or "")
@@ -476,9 +477,9 @@ def test_automatic_reviews_off_still_answers_a_command(
 ) -> None:
     _pull(fake_github, draft=True)
     fake_github.add_content(REPO, ".github/reviewer.yml", "b" * 40, "review:\n  auto: false\n")
-    assert run_review(ReviewRequest(REPO, 7, trigger="auto"), settings).status == "skipped"
-    assert run_review(ReviewRequest(REPO, 7, trigger="action"), settings).status == "skipped"
-    assert run_review(ReviewRequest(REPO, 7, trigger="command"), settings).status == "reviewed"
+    assert review_with(ReviewRequest(REPO, 7, trigger="auto"), settings).status == "skipped"
+    assert review_with(ReviewRequest(REPO, 7, trigger="action"), settings).status == "skipped"
+    assert review_with(ReviewRequest(REPO, 7, trigger="command"), settings).status == "reviewed"
 
 
 def test_a_rerun_of_the_same_delivery_finds_its_review_and_spends_nothing(
@@ -488,12 +489,12 @@ def test_a_rerun_of_the_same_delivery_finds_its_review_and_spends_nothing(
     _pull(fake_github)
     fake_claude.default = findings_answer([INJECTION])
     request = ReviewRequest(REPO, 7, trigger="command", delivery_id="delivery-42")
-    first = run_review(request, settings)
-    again = run_review(request, settings)
+    first = review_with(request, settings)
+    again = review_with(request, settings)
 
     assert first.status == "reviewed"
     assert again.status == "skipped" and again.review_id == first.review_id
     assert len(fake_github.bodies("POST", f"/repos/{REPO}/pulls/7/reviews")) == 1
     assert len(fake_claude.requests) == 1
-    other = run_review(ReviewRequest(REPO, 7, trigger="command", delivery_id="d-43"), settings)
+    other = review_with(ReviewRequest(REPO, 7, trigger="command", delivery_id="d-43"), settings)
     assert other.status == "reviewed"  # a new command is a new review

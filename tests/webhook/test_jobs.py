@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from reviewer.errors import ClaudeError, GitHubError, ReviewerError
-from reviewer.review.pipeline import ReviewRequest, ReviewResult
+from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
 from tests.paths import ROOT as PROJECT_ROOT
 from webhook.jobs import JobOptions, JobQueue, ReviewJob, running_consumer
@@ -70,7 +71,7 @@ class FakeEngine:
         self.max_running = 0
         self._lock = threading.Lock()
 
-    def __call__(self, request: ReviewRequest, settings: Settings) -> ReviewResult:
+    def __call__(self, request: ReviewRequest, services: ReviewServices) -> ReviewResult:
         with self._lock:
             self.calls.append(request)
             self.running += 1
@@ -95,7 +96,7 @@ class Notes:
     def __init__(self) -> None:
         self.posted: list[tuple[str, int, str]] = []
 
-    def __call__(self, job: ReviewJob, settings: Settings, reason: str) -> None:
+    def __call__(self, job: ReviewJob, services: ReviewServices, reason: str) -> None:
         self.posted.append((job.repo, job.pr_number, reason))
 
 
@@ -248,7 +249,7 @@ def test_permanent_failures_are_not_retried(
 
 
 def test_a_failing_note_does_not_break_the_worker(make_queue: Callable[..., JobQueue]) -> None:
-    def broken_notes(job: ReviewJob, settings: Settings, reason: str) -> None:
+    def broken_notes(job: ReviewJob, services: ReviewServices, reason: str) -> None:
         raise GitHubError("cannot comment", status_code=403)
 
     engine = FakeEngine([ReviewerError("nope")])
@@ -338,7 +339,7 @@ def test_metrics_gauges_follow_the_job_states(make_queue: Callable[..., JobQueue
 WORKER_SCRIPT = """
 import os, sys, time
 from pathlib import Path
-from reviewer.review.pipeline import ReviewResult
+from reviewer.model import ReviewResult
 from reviewer.settings import Settings
 from webhook.jobs import JobOptions, JobQueue, run_worker
 

@@ -1,0 +1,133 @@
+"""What a use case needs from the world, as Protocols; adapters implement them.
+
+A use case in `reviewer/review/` imports these, never an adapter module: the GitHub client
+(`reviewer.github.client.GitHubClient`), the Claude runners (`reviewer.claude`) and the spend
+book (`reviewer.spend.budget.ReviewSpend`) satisfy them structurally, and
+`reviewer.services.Services` hands them out, opened once per process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Protocol
+
+from reviewer.core.anchoring import ReviewDraft
+from reviewer.core.chunking import Chunk
+from reviewer.core.diff import PullRequestDiff
+from reviewer.core.prompt import PromptContext
+from reviewer.model import ChunkReviewOutcome, PublishResult, PullInfo, Trigger
+from reviewer.settings import Settings
+from reviewer.spend.pricing import PriceTable
+from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
+
+
+class Publisher(Protocol):
+    """Where a review of one pull request goes (a review today; a check run beside it)."""
+
+    def find(self, *, key: str, commit_id: str) -> PublishResult | None:
+        """What was already published for `commit_id` under the hidden `key`, if anything."""
+        ...
+
+    def publish(self, draft: ReviewDraft) -> PublishResult:
+        """Publish `draft` once; never twice, whatever fails on the way."""
+        ...
+
+
+class PullRequests(Protocol):
+    """GitHub as a review reads it and writes to it, for one identity."""
+
+    def get_pull(self, repo: str, number: int) -> PullInfo: ...
+
+    def head_moved(self, repo: str, number: int, expected_head_sha: str) -> bool: ...
+
+    def get_pull_files_diff(self, repo: str, number: int) -> tuple[PullRequestDiff, list[str]]: ...
+
+    def get_incremental_diff(
+        self, repo: str, pull: PullInfo, since_sha: str
+    ) -> PullRequestDiff | None: ...
+
+    def get_file_text(self, repo: str, path: str, ref: str) -> str | None: ...
+
+    def bot_login(self) -> str: ...
+
+    def last_reviewed_head(
+        self, repo: str, number: int, bot_login: str | None = None
+    ) -> str | None: ...
+
+    def previous_fingerprints(
+        self, repo: str, number: int, bot_login: str | None = None
+    ) -> set[str]: ...
+
+    def may_trigger(self, repo: str, login: str, *, is_bot: bool) -> bool: ...
+
+    def add_reaction(self, repo: str, comment_id: int, content: str = "eyes") -> None: ...
+
+    def post_issue_comment(self, repo: str, number: int, body: str) -> str: ...
+
+    def publisher(self, repo: str, number: int) -> Publisher: ...
+
+
+class SpendBook(Protocol):
+    """One review's spend: the budget gate before each call, the sink after each attempt."""
+
+    def before_call(self, *, model: str, input_tokens: int, max_output_tokens: int) -> None:
+        """Raise errors.BudgetExceeded when the call's worst case would pass a budget."""
+        ...
+
+    def __call__(self, record: CallRecord, /) -> None:
+        """Price and write down one attempt (LedgerError when it cannot be written)."""
+        ...
+
+    @property
+    def total(self) -> Decimal:
+        """What this review's calls have cost so far."""
+        ...
+
+    def month_to_date(self) -> Decimal:
+        """What the repository has spent this calendar month, this review included."""
+        ...
+
+
+class ModelRunner(Protocol):
+    """Review chunks with a model under the stop_reason policy (real time, or a batch)."""
+
+    def review(
+        self,
+        context: PromptContext,
+        chunks: Sequence[Chunk],
+        *,
+        sink: UsageSink,
+        gate: BudgetGate | None = None,
+    ) -> ChunkReviewOutcome: ...
+
+
+class ReviewServices(Protocol):
+    """The services one process opened once (`reviewer.services.open_services`)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def prices(self) -> PriceTable: ...
+
+    def pull_requests(self, installation_id: int | None = None) -> PullRequests:
+        """GitHub for this installation (or the configured token); built once, then reused."""
+        ...
+
+    def model_runner(self, model: str) -> ModelRunner:
+        """The runner for `model` with the process's Claude client."""
+        ...
+
+    def spend_book(
+        self,
+        *,
+        repo: str,
+        pr_number: int | None,
+        head_sha: str | None,
+        trigger: Trigger,
+        monthly_usd: Decimal | None,
+        review_usd: Decimal | None,
+    ) -> SpendBook:
+        """A new review's spend in the process's ledger."""
+        ...

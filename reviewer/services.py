@@ -1,0 +1,161 @@
+"""Open a process's services once: the ledger, the price table, the Claude and GitHub clients.
+
+The composition root. A CLI run, an Action run and each worker process call `open_services`
+once and hand the `Services` to every use case, which sees them only through the Protocols in
+`reviewer.review.ports`. Each client is built on first use (a dry run opens no ledger and never
+imports the SDK) and closed when the block ends; clients handed in (tests, benchmarks) stay
+open, since their owner closes them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from reviewer.model import Trigger
+from reviewer.settings import Settings
+from reviewer.spend.pricing import PriceTable
+
+if TYPE_CHECKING:
+    import anthropic
+
+    from reviewer.claude.client import ChunkReviewer
+    from reviewer.github.client import GitHubClient
+    from reviewer.spend.budget import ReviewSpend
+    from reviewer.spend.ledger import Ledger
+
+
+class Services:
+    """What one process opened, handed out by the review ports' names."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        ledger: Ledger | None = None,
+        anthropic_client: anthropic.Anthropic | None = None,
+        github: GitHubClient | None = None,
+        prices: PriceTable | None = None,
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._anthropic = anthropic_client
+        self._github: dict[int | None, GitHubClient] = {}
+        self._given_github = github
+        self._prices = prices
+        # What this object built, and so must close.
+        self._owns_ledger = ledger is None
+        self._owns_anthropic = anthropic_client is None
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @property
+    def prices(self) -> PriceTable:
+        with self._lock:
+            if self._prices is None:
+                self._prices = PriceTable.load(self._settings.prices_path)
+            return self._prices
+
+    @property
+    def ledger(self) -> Ledger:
+        """The spend ledger, opened (and migrated) on first use, once per process."""
+        with self._lock:
+            if self._ledger is None:
+                from reviewer.spend.ledger import Ledger
+
+                self._ledger = Ledger.open(self._settings.ledger_url)
+            return self._ledger
+
+    def anthropic(self) -> anthropic.Anthropic:
+        """The SDK client; the SDK is imported only when a model is first called."""
+        with self._lock:
+            if self._anthropic is None:
+                from reviewer.claude.client import make_client
+
+                self._anthropic = make_client(self._settings)
+            return self._anthropic
+
+    def pull_requests(self, installation_id: int | None = None) -> GitHubClient:
+        """GitHub for one App installation (or the configured token), built once."""
+        if self._given_github is not None:
+            return self._given_github
+        with self._lock:
+            client = self._github.get(installation_id)
+            if client is None:
+                from reviewer.github.client import GitHubClient
+
+                client = GitHubClient.from_settings(self._settings, installation_id=installation_id)
+                self._github[installation_id] = client
+            return client
+
+    def model_runner(self, model: str) -> ChunkReviewer:
+        from reviewer.claude.client import ChunkReviewer
+
+        settings = self._settings
+        return ChunkReviewer(
+            self.anthropic(),
+            model=model,
+            max_output_tokens=settings.max_output_tokens,
+            concurrency=settings.concurrency,
+            fallback_model=settings.fallback_model,
+            count_tokens=settings.count_tokens,
+        )
+
+    def spend_book(
+        self,
+        *,
+        repo: str,
+        pr_number: int | None,
+        head_sha: str | None,
+        trigger: Trigger,
+        monthly_usd: Decimal | None,
+        review_usd: Decimal | None,
+    ) -> ReviewSpend:
+        from reviewer.spend.budget import Limits, ReviewSpend
+
+        return ReviewSpend(
+            self.ledger,
+            self.prices,
+            repo=repo,
+            pr_number=pr_number,
+            head_sha=head_sha,
+            trigger=trigger,
+            limits=Limits(monthly_usd, review_usd),
+        )
+
+    def close(self) -> None:
+        """Close what this object opened; clients handed in stay open."""
+        with self._lock:
+            clients, self._github = list(self._github.values()), {}
+            ledger = self._ledger if self._owns_ledger else None
+            sdk = self._anthropic if self._owns_anthropic else None
+            self._ledger = None if self._owns_ledger else self._ledger
+            self._anthropic = None if self._owns_anthropic else self._anthropic
+        for client in clients:
+            client.close()
+        if sdk is not None:
+            sdk.close()
+        if ledger is not None:
+            ledger.close()
+
+
+@contextmanager
+def open_services(
+    settings: Settings,
+    *,
+    ledger: Ledger | None = None,
+    anthropic_client: anthropic.Anthropic | None = None,
+    github: GitHubClient | None = None,
+) -> Iterator[Services]:
+    """Services for one process (a CLI run, an Action run, a worker), closed at the end."""
+    services = Services(settings, ledger=ledger, anthropic_client=anthropic_client, github=github)
+    try:
+        yield services
+    finally:
+        services.close()
