@@ -64,6 +64,15 @@ def _gh(settings: Settings, auth: Auth.Auth | None) -> Github:
     )
 
 
+def _get_once(settings: Settings, auth: Auth.Auth | None, url: str) -> tuple[dict[str, Any], Any]:
+    """GET `url` with a client opened and closed for it."""
+    gh = _gh(settings, auth)
+    try:
+        return _get(gh, url)
+    finally:
+        gh.close()
+
+
 def _get(gh: Github, url: str) -> tuple[dict[str, Any], Any]:
     """GET `url`; GitHubError (no header, no token) on a refusal or a lost connection."""
     try:
@@ -104,7 +113,7 @@ class GitHubDoctor:
         """The API URL answers (`GET /meta`, no credentials needed); GHES says its version."""
         url = self._settings.github_api_url.rstrip("/")
         try:
-            _, meta = _get(_gh(self._settings, None), "/meta")
+            _, meta = _get_once(self._settings, None, "/meta")
         except GitHubError as exc:
             return fail(
                 "github.api",
@@ -118,15 +127,15 @@ class GitHubDoctor:
     # -- a token ---------------------------------------------------------------------------
 
     def _token(self) -> list[Check]:
-        gh = _gh(self._settings, Auth.Token(self._settings.github_token or ""))
+        token = Auth.Token(self._settings.github_token or "")
         try:
-            headers, user = _get(gh, "/user")
+            headers, user = _get_once(self._settings, token, "/user")
         except GitHubError as exc:
             if exc.status_code == 403:
                 # An Actions GITHUB_TOKEN may not read /user; it posts as github-actions[bot].
                 return [
                     ok("github.auth", "a GitHub Actions token (it may not read /user)"),
-                    self._identity(GitHubClient.from_settings(self._settings)),
+                    self._identity(),
                 ]
             return [fail("github.auth", f"the token was refused: {exc.message}", _token_fix())]
         scopes = (headers or {}).get("x-oauth-scopes")
@@ -137,17 +146,19 @@ class GitHubDoctor:
             if not granted & {"repo", "public_repo"}:
                 return [
                     warn("github.auth", found, "a classic token needs the `repo` scope"),
-                    self._identity(GitHubClient.from_settings(self._settings), user.get("login")),
+                    self._identity(user.get("login")),
                 ]
-        client = GitHubClient.from_settings(self._settings)
-        return [ok("github.auth", found), self._identity(client, user.get("login"))]
+        return [ok("github.auth", found), self._identity(user.get("login"))]
 
-    def _identity(self, client: GitHubClient, actual: str | None = None) -> Check:
+    def _identity(self, actual: str | None = None, installation_id: int | None = None) -> Check:
         """The login the bot posts as, which it uses to recognise its own comments."""
+        client = GitHubClient.from_settings(self._settings, installation_id=installation_id)
         try:
             login = client.bot_login()
         except ReviewerError as exc:
             return fail("github.identity", exc.message, "see github.auth")
+        finally:
+            client.close()
         configured = self._settings.bot_login
         if configured and actual and configured.lower() != actual.lower():
             return fail(
@@ -167,10 +178,9 @@ class GitHubDoctor:
             "check that REVIEWER_GITHUB_APP_ID and the private key belong to the same App "
             "(App settings → General; generate a new private key if in doubt)"
         )
+        app_auth = Auth.AppAuth(settings.github_app_id.strip(), settings.github_private_key)
         try:
-            app_auth = Auth.AppAuth(settings.github_app_id.strip(), settings.github_private_key)
-            gh = _gh(settings, app_auth)
-            _, app = _get(gh, "/app")
+            _, app = _get_once(settings, app_auth, "/app")
         except GitHubError as exc:
             return [fail("github.auth", f"GitHub refused the App: {exc.message}", app_fix)]
         except Exception as exc:  # a key that cannot sign a JWT: PyJWT or cryptography
@@ -181,10 +191,12 @@ class GitHubDoctor:
             self._grants("github.app", f"the App {app.get('slug')!r}", app, "App settings")
         )
         try:
-            installations = list(_installations(gh))
+            _, listed = _get_once(settings, app_auth, "/app/installations?per_page=100")
         except GitHubError as exc:
             checks.append(fail("github.installations", exc.message, "see github.auth"))
             return checks
+        # The first 100: the doctor reports, it does not page through thousands.
+        installations = [i for i in listed or () if isinstance(i, dict)]
         if not installations:
             checks.append(
                 warn(
@@ -197,8 +209,7 @@ class GitHubDoctor:
         for item in installations:
             checks.append(self._installation(app_auth, item))
         first = next((i for i in installations if not i.get("suspended_at")), installations[0])
-        client = GitHubClient.from_settings(settings, installation_id=int(first["id"]))
-        checks.append(self._identity(client))
+        checks.append(self._identity(installation_id=int(first["id"])))
         return checks
 
     def _grants(self, name: str, what: str, data: Mapping[str, Any], where: str) -> Check:
@@ -227,9 +238,9 @@ class GitHubDoctor:
         if grants.status == "fail":
             return grants
         # The installation's token works and may read what it was given.
-        gh = _gh(self._settings, app_auth.get_installation_auth(int(item["id"])))
+        auth = app_auth.get_installation_auth(int(item["id"]))
         try:
-            _, repos = _get(gh, "/installation/repositories?per_page=1")
+            _, repos = _get_once(self._settings, auth, "/installation/repositories?per_page=1")
         except GitHubError as exc:
             return fail(
                 name,
@@ -241,12 +252,6 @@ class GitHubDoctor:
         selection = item.get("repository_selection", "selected")
         count = "all repositories" if selection == "all" else f"{total} selected repositories"
         return ok(name, f"installation on {account} ({count}): permissions and events complete")
-
-
-def _installations(gh: Github) -> Iterable[dict[str, Any]]:
-    """The App's installations (first 100; doctor reports, it does not page forever)."""
-    _, data = _get(gh, "/app/installations?per_page=100")
-    return [i for i in data or () if isinstance(i, dict)]
 
 
 def _token_fix() -> str:
