@@ -308,7 +308,7 @@ class AnthropicDoctor:
                     f"{c.succeeded} succeeded, {c.errored} errored)"
                 )
             results = list(batches.results(batch.id))
-        except (anthropic.APIError, ReviewerError) as exc:
+        except (anthropic.AnthropicError, ReviewerError) as exc:
             return fail(name, f"batch {batch.id}: {self._describe(exc)}", _fix_for(exc, model))
         mine = [r for r in results if r.custom_id == BATCH_CUSTOM_ID]
         if not mine:
