@@ -214,7 +214,8 @@ class AnthropicDoctor:
         try:
             self.available = [m.id for m in self._client.models.list(limit=100)]
         except (anthropic.APIError, ReviewerError) as exc:
-            return fail("anthropic.key", f"the models list failed: {self._describe(exc)}", KEY_FIX)
+            fix = KEY_FIX if isinstance(exc, ReviewerError) else _fix_for(exc, "the models list")
+            return fail("anthropic.key", f"the models list failed: {self._describe(exc)}", fix)
         return ok("anthropic.key", f"the key works: {len(self.available)} models available")
 
     def model(self, model: str, roles: str) -> Check:

@@ -64,6 +64,12 @@ def test_a_bad_key_fails_with_what_to_do(fake_claude: FakeMessages) -> None:
     assert check.fix == KEY_FIX
 
 
+def test_an_unreachable_base_url_says_so(fake_claude: FakeMessages) -> None:
+    check = _doctor(fake_claude, anthropic_base_url="http://127.0.0.1:1", max_retries=0).key()
+    assert check.status == "fail" and "cannot connect" in check.found
+    assert check.fix is not None and "REVIEWER_ANTHROPIC_BASE_URL" in check.fix
+
+
 def test_no_key_fails_before_any_request(fake_claude: FakeMessages) -> None:
     check = _doctor(fake_claude, anthropic_api_key=None).key()
     assert check.status == "fail" and "ANTHROPIC_API_KEY is not set" in check.found
