@@ -1,26 +1,17 @@
-"""`reviewer doctor`'s Anthropic checks: the key, the models, a real call, count_tokens, a batch."""
+"""`reviewer doctor`'s Anthropic checks: the key works, each model exists and is not retiring."""
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal
-from typing import Any, cast
 
 import anthropic
-from anthropic.types import Message, MessageParam, TextBlockParam
 
+from reviewer.claude.probe import KEY_FIX, describe, fix_for
 from reviewer.core.checks import Check, fail, ok, skip, warn
-from reviewer.core.chunking import Chunk, plan_chunks
-from reviewer.core.diff import parse_diff
-from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
-from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
 from reviewer.errors import ReviewerError
-from reviewer.spend.pricing import PriceTable, cost_of
-from reviewer.spend.usage import CallRecord
+from reviewer.spend.pricing import PriceTable
 
 try:  # the SDK's own list of deprecated models and their retirement dates
     from anthropic._data import DEPRECATED_MODELS as SDK_DEPRECATED_MODELS
@@ -28,42 +19,6 @@ except ImportError:  # pragma: no cover - a newer SDK moved it: the API's answer
     SDK_DEPRECATED_MODELS = {}
 
 RETIREMENT_WARNING_DAYS = 90
-BATCH_POLL_S = 15.0
-BATCH_CUSTOM_ID = "doctor-probe"
-# Real prompt tokens above 1.5× the estimate: budget reservations would be too small.
-ESTIMATE_SLACK = Decimal("1.5")
-KEY_FIX = "set ANTHROPIC_API_KEY to a key from https://console.anthropic.com (Settings → API keys)"
-Say = Callable[[str], None]
-Sleep = Callable[[float], None]
-
-# A ten-line change, shaped like a real one, for the probe call.
-PROBE_DIFF = "".join(
-    line + "\n"
-    for line in (
-        "diff --git a/app/users.py b/app/users.py",
-        "--- a/app/users.py",
-        "+++ b/app/users.py",
-        "@@ -1,3 +1,13 @@",
-        " import sqlite3",
-        " ",
-        " ",
-        "+def find_user(conn: sqlite3.Connection, name: str) -> tuple | None:",
-        '+    """Return the user called `name`, or None."""',
-        '+    query = "SELECT id, name FROM users WHERE name = \'" + name + "\'"',
-        "+    return conn.execute(query).fetchone()",
-        "+",
-        "+",
-        "+def count_users(conn: sqlite3.Connection) -> int:",
-        '+    """Return how many users there are."""',
-        '+    (count,) = conn.execute("SELECT COUNT(*) FROM users").fetchone()',
-        "+    return count",
-    )
-)
-PROBE_CONTEXT = PromptContext(
-    repo="reviewer/doctor",
-    title="reviewer doctor: check the deployment",
-    description="A ten-line change sent by `reviewer doctor` to check the model call.",
-)
 
 
 def retirement_date(text: str) -> date | None:
@@ -85,42 +40,6 @@ def cheapest(models: Mapping[str, str], prices: PriceTable) -> str | None:
             continue
         priced.append((price.input + price.output, model))
     return min(priced)[1] if priced else None
-
-
-def describe(exc: BaseException, key: str | None) -> str:
-    """One line about a failed call; the key never appears in it."""
-    if isinstance(exc, anthropic.APIStatusError):
-        text = f"HTTP {exc.status_code} {exc.type or type(exc).__name__}: {exc.api_message or ''}"
-    elif isinstance(exc, anthropic.APITimeoutError):
-        text = "the request timed out"
-    elif isinstance(exc, anthropic.APIConnectionError):
-        text = f"cannot connect: {exc.__cause__ or exc.message}"
-    elif isinstance(exc, ReviewerError):
-        text = exc.message
-    else:
-        text = f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split())[:300]
-    return text.replace(key, "[redacted]") if key else text
-
-
-def _fix_for(exc: BaseException, model: str) -> str:
-    if isinstance(exc, anthropic.AuthenticationError):
-        return KEY_FIX
-    if isinstance(exc, anthropic.PermissionDeniedError):
-        return "this key's organisation or workspace may not use this: check its limits"
-    if isinstance(exc, anthropic.NotFoundError):
-        return f"{model} does not exist for this account: choose another model"
-    if isinstance(exc, anthropic.BadRequestError):
-        message = (exc.api_message or "").lower()
-        if "output_config" in message or "schema" in message or "format" in message:
-            return (
-                f"the API refused the findings schema for {model} (structured outputs): "
-                "choose a model that supports them, or report this with the message above"
-            )
-        return "the API refused the request: report it with the message above"
-    if isinstance(exc, anthropic.APIConnectionError):
-        return "check REVIEWER_ANTHROPIC_BASE_URL and the network (a proxy or firewall?)"
-    return "try again; if it persists, see https://status.anthropic.com"
 
 
 def offline_model_check(model: str, roles: str, prices: PriceTable, today: date) -> Check:
@@ -153,56 +72,14 @@ def _retirement(name: str, what: str, when: date, today: date, source: str) -> C
     return warn(name, f"{what} is deprecated, retiring on {when.isoformat()} ({source})", fix)
 
 
-@dataclass
-class ProbeRequest:
-    """The probe's request: built by the same core code as a review's first chunk."""
-
-    model: str
-    chunk: Chunk
-    system: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
-    estimated_input_tokens: int
-
-    @classmethod
-    def build(cls, model: str, max_chunk_tokens: int) -> ProbeRequest:
-        diff = parse_diff(PROBE_DIFF)
-        [chunk] = plan_chunks(diff.files, budget_tokens=max_chunk_tokens, model=model)
-        system, messages = build_request(PROBE_CONTEXT, chunk)
-        estimate = chunk.estimated_input_tokens + prefix_tokens(PROBE_CONTEXT, model)
-        return cls(model, chunk, system, messages, estimate)
-
-    def params(self, max_tokens: int) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "max_tokens": max_tokens,
-            "system": cast("list[TextBlockParam]", self.system),
-            "messages": cast("list[MessageParam]", self.messages),
-            "output_config": {"format": {"type": "json_schema", "schema": findings_json_schema()}},
-        }
-
-
 class AnthropicDoctor:
-    """Run the checks that need the API, with one client; nothing here writes to the ledger."""
+    """The key and the models, asked of the API with one client."""
 
     def __init__(
-        self,
-        client: anthropic.Anthropic,
-        prices: PriceTable,
-        *,
-        max_output_tokens: int,
-        max_chunk_tokens: int,
-        say: Say,
-        sleep: Sleep = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        today: date | None = None,
+        self, client: anthropic.Anthropic, prices: PriceTable, *, today: date | None = None
     ) -> None:
         self._client = client
         self._prices = prices
-        self._max_tokens = max_output_tokens
-        self._max_chunk_tokens = max_chunk_tokens
-        self._say = say
-        self._sleep = sleep
-        self._clock = clock
         self._today = today or datetime.now(UTC).date()
         self.available: list[str] | None = None  # the model ids the key may use
 
@@ -214,7 +91,7 @@ class AnthropicDoctor:
         try:
             self.available = [m.id for m in self._client.models.list(limit=100)]
         except (anthropic.APIError, ReviewerError) as exc:
-            fix = KEY_FIX if isinstance(exc, ReviewerError) else _fix_for(exc, "the models list")
+            fix = KEY_FIX if isinstance(exc, ReviewerError) else fix_for(exc, "the models list")
             return fail("anthropic.key", f"the models list failed: {self._describe(exc)}", fix)
         return ok("anthropic.key", f"the key works: {len(self.available)} models available")
 
@@ -234,7 +111,7 @@ class AnthropicDoctor:
                 f"choose one of: {listed}",
             )
         except (anthropic.APIError, ReviewerError) as exc:
-            return fail(name, f"{model}: {self._describe(exc)}", _fix_for(exc, model))
+            return fail(name, f"{model}: {self._describe(exc)}", fix_for(exc, model))
         what = f"{model} ({roles})"
         if info.lifecycle == "retired":
             return fail(name, f"{what} is retired", "move to a newer model")
@@ -245,147 +122,6 @@ class AnthropicDoctor:
         if offline.status != "ok":
             return offline
         return ok(name, f"{what} is available and priced")
-
-    def call(self, model: str) -> Check:
-        """One real call with the bot's prompt, schema and a ten-line diff."""
-        name = "anthropic.call"
-        probe = ProbeRequest.build(model, self._max_chunk_tokens)
-        self._say(f"asking {model} to review a ten-line diff (one real call, well under $0.01)")
-        try:
-            message = self._client.messages.create(**probe.params(self._max_tokens))
-        except (anthropic.APIError, ReviewerError) as exc:
-            return fail(name, f"{model}: {self._describe(exc)}", _fix_for(exc, model))
-        return self._judge(name, probe, message, batch=False)
-
-    def count_tokens(self, model: str) -> Check:
-        """`messages.count_tokens` answers for the probe request."""
-        probe = ProbeRequest.build(model, self._max_chunk_tokens)
-        params = probe.params(self._max_tokens)
-        del params["max_tokens"]
-        try:
-            counted = self._client.messages.count_tokens(**params)
-        except (anthropic.APIError, ReviewerError) as exc:
-            return fail(
-                "anthropic.count_tokens", f"{model}: {self._describe(exc)}", _fix_for(exc, model)
-            )
-        return ok(
-            "anthropic.count_tokens",
-            f"{counted.input_tokens:,} input tokens for the probe request "
-            f"(the bot's estimate: {probe.estimated_input_tokens:,})",
-        )
-
-    def batch(self, model: str, timeout_s: float) -> Check:
-        """A one-request Message Batch: submitted, polled until it ends, collected, priced."""
-        name = "anthropic.batch"
-        probe = ProbeRequest.build(model, self._max_chunk_tokens)
-        request = {"custom_id": BATCH_CUSTOM_ID, "params": probe.params(self._max_tokens)}
-        batches = self._client.messages.batches
-        try:
-            batch = batches.create(requests=[cast("Any", request)])
-        except (anthropic.APIError, ReviewerError) as exc:
-            return fail(name, f"submitting failed: {self._describe(exc)}", _fix_for(exc, model))
-        self._say(
-            f"batch {batch.id} submitted; a batch can take minutes (most end within an hour), "
-            f"waiting up to {timeout_s / 60:.0f} min"
-        )
-        started = self._clock()
-        try:
-            while batch.processing_status != "ended":
-                elapsed = self._clock() - started
-                if elapsed >= timeout_s:
-                    batches.cancel(batch.id)
-                    return warn(
-                        name,
-                        f"batch {batch.id} still {batch.processing_status} after "
-                        f"{elapsed / 60:.0f} min; canceled",
-                        "batches are slow at busy times: try again later, or raise --batch-timeout",
-                    )
-                self._sleep(BATCH_POLL_S)
-                batch = batches.retrieve(batch.id)
-                c = batch.request_counts
-                self._say(
-                    f"batch {batch.id}: {batch.processing_status} after "
-                    f"{self._clock() - started:.0f}s ({c.processing} processing, "
-                    f"{c.succeeded} succeeded, {c.errored} errored)"
-                )
-            results = list(batches.results(batch.id))
-        except (anthropic.AnthropicError, ReviewerError) as exc:
-            return fail(name, f"batch {batch.id}: {self._describe(exc)}", _fix_for(exc, model))
-        mine = [r for r in results if r.custom_id == BATCH_CUSTOM_ID]
-        if not mine:
-            return fail(name, f"batch {batch.id} ended without our result", "try again")
-        result = mine[0].result
-        if result.type == "succeeded":
-            return self._judge(name, probe, result.message, batch=True)
-        if result.type == "errored":
-            error = result.error.error
-            return fail(
-                name,
-                f"batch {batch.id}: the request errored: {error.type}: {error.message}",
-                "see the error; the same request in real time is checked above",
-            )
-        return fail(name, f"batch {batch.id}: the request was {result.type}", "try again")
-
-    def _judge(self, name: str, probe: ProbeRequest, message: Message, *, batch: bool) -> Check:
-        """stop_reason, the answer against the schema, and the usage priced."""
-        usage = message.usage
-        split = usage.cache_creation
-        record = CallRecord(
-            model=probe.model,
-            chunk_index=0,
-            attempt=1,
-            outcome="ok",
-            stop_reason=message.stop_reason,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-            cache_write_5m_tokens=split.ephemeral_5m_input_tokens if split else None,
-            cache_write_1h_tokens=split.ephemeral_1h_input_tokens if split else None,
-            # A batch result is billed at the batch rate whatever its usage says.
-            service_tier="batch" if batch else usage.service_tier,
-        )
-        cost = cost_of(record, self._prices.price(probe.model))
-        rate = " at the batch rate" if batch else ""
-        spent = (
-            f"{record.input_tokens:,} in + {record.cache_creation_input_tokens:,} cache write + "
-            f"{record.cache_read_input_tokens:,} cache read / {record.output_tokens:,} out, "
-            f"${cost:.4f}{rate}"
-        )
-        stop = message.stop_reason
-        if stop == "max_tokens":
-            return fail(
-                name,
-                f"{probe.model} stopped at max_tokens ({spent})",
-                "raise REVIEWER_MAX_OUTPUT_TOKENS: a thinking model spends output tokens first",
-            )
-        if stop == "refusal":
-            return fail(name, f"{probe.model} refused the probe ({spent})", "try another model")
-        if stop != "end_turn":
-            return fail(name, f"{probe.model} stopped with {stop!r} ({spent})", "report this")
-        text = "".join(b.text for b in message.content if b.type == "text")
-        try:
-            findings, dropped = parse_findings(text)
-        except InvalidOutputError as exc:
-            return fail(
-                name,
-                f"{probe.model}'s answer does not validate: {exc} ({spent})",
-                "structured outputs may not be honoured by this model or endpoint",
-            )
-        found = f"{probe.model}: end_turn, {len(findings)} findings"
-        if dropped:
-            found += f" ({dropped} dropped as invalid)"
-        found += f"; {spent}"
-        prompt = record.input_tokens + record.cache_read_input_tokens
-        prompt += record.cache_creation_input_tokens
-        if prompt > probe.estimated_input_tokens * ESTIMATE_SLACK:
-            return warn(
-                name,
-                f"{found}; the prompt was {prompt:,} tokens, the estimate "
-                f"{probe.estimated_input_tokens:,}",
-                "budget reservations use the estimate: set REVIEWER_COUNT_TOKENS=true",
-            )
-        return ok(name, found)
 
 
 def offline_skips(batch: bool) -> list[Check]:

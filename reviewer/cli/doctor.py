@@ -149,32 +149,40 @@ def _anthropic(
         checks = [offline_model_check(m, r, prices, today) for m, r in models.items()]
         return [*offline_skips(batch), *checks]
     from reviewer.claude.client import make_client
+    from reviewer.claude.probe import Probe
 
     say("asking the Anthropic API about the key and the models")
-    doctor = AnthropicDoctor(
-        make_client(settings),
-        prices,
-        max_output_tokens=settings.max_output_tokens,
-        max_chunk_tokens=settings.max_chunk_tokens,
-        say=say,
-        today=today,
-    )
-    key = doctor.key()
-    if key.status == "fail":
-        checks = [offline_model_check(m, r, prices, today) for m, r in models.items()]
-        rest = [skip(c.name, "not checked: the key does not work") for c in offline_skips(batch)]
-        return [key, *checks, *rest[1:]]
-    checks = [key, *(doctor.model(m, r) for m, r in models.items())]
-    usable = {m: r for m, r in models.items() if _passed(checks, f"anthropic.model.{m}")}
-    model = cheapest(usable, prices)
-    if model is None:
-        names = ["anthropic.call", "anthropic.count_tokens", *(["anthropic.batch"] * batch)]
-        return [*checks, *(skip(n, "not checked: no configured model is usable") for n in names)]
-    checks.append(doctor.call(model))
-    checks.append(doctor.count_tokens(model))
-    if batch:
-        checks.append(doctor.batch(model, timeout_s))
-    return checks
+    client = make_client(settings)
+    try:
+        doctor = AnthropicDoctor(client, prices, today=today)
+        key = doctor.key()
+        if key.status == "fail":
+            checks = [offline_model_check(m, r, prices, today) for m, r in models.items()]
+            rest = [
+                skip(c.name, "not checked: the key does not work") for c in offline_skips(batch)
+            ]
+            return [key, *checks, *rest[1:]]
+        checks = [key, *(doctor.model(m, r) for m, r in models.items())]
+        usable = {m: r for m, r in models.items() if _passed(checks, f"anthropic.model.{m}")}
+        model = cheapest(usable, prices)
+        if model is None:
+            names = ["anthropic.call", "anthropic.count_tokens", *(["anthropic.batch"] * batch)]
+            reason = "not checked: no configured model is usable"
+            return [*checks, *(skip(n, reason) for n in names)]
+        probe = Probe(
+            client,
+            prices,
+            max_output_tokens=settings.max_output_tokens,
+            max_chunk_tokens=settings.max_chunk_tokens,
+            say=say,
+        )
+        checks.append(probe.call(model))
+        checks.append(probe.count_tokens(model))
+        if batch:
+            checks.append(probe.batch(model, timeout_s))
+        return checks
+    finally:
+        client.close()
 
 
 def _passed(checks: list[Check], name: str) -> bool:
