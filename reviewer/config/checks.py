@@ -100,7 +100,8 @@ def _secrets(settings: Settings, environ: Mapping[str, str]) -> Check:
     present, missing = [], []
     for name in secret_fields():
         variable = PREFIX + name.upper()
-        sources = [variable + "_FILE", variable, *_OTHER_SOURCES.get(name, ())]
+        others = _OTHER_SOURCES.get(name, ())
+        sources = [variable + "_FILE", variable, *others, *(o + "_FILE" for o in others)]
         shown = _SHOWN.get(name, variable)
         if not getattr(settings, name):
             missing.append(shown)

@@ -44,6 +44,9 @@ def test_secrets_are_reported_present_with_their_source_never_their_value() -> N
         "set: ANTHROPIC_API_KEY, GITHUB_TOKEN (from REVIEWER_GITHUB_TOKEN_FILE); not set:"
     )
     assert "doctor-value" not in secrets.found and "doctor_value" not in secrets.found
+    env = {"ANTHROPIC_API_KEY_FILE": "/run/secrets/anthropic"}
+    from_file = _run(env, anthropic_api_key="sk-ant-doctor-value")["settings.secrets"]
+    assert from_file.found.startswith("set: ANTHROPIC_API_KEY (from ANTHROPIC_API_KEY_FILE)")
 
 
 def test_a_missing_anthropic_key_fails() -> None:
