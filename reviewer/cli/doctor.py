@@ -51,7 +51,10 @@ def doctor(fmt: str, offline: bool, batch: bool, batch_timeout: int) -> None:
     if offline and batch:
         raise click.UsageError("--batch needs the network: leave out --offline")
     environ = prefixed_environ()
-    fragments = _fragments(environ, None)
+    try:  # loaded here too, so that progress lines hide secrets read from *_FILE files
+        fragments = _fragments(environ, Settings.from_env())
+    except ReviewerError:
+        fragments = _fragments(environ, None)
 
     def say(message: str) -> None:
         click.echo(f"reviewer doctor: {redact(message, fragments)}", err=True)
