@@ -75,6 +75,7 @@ def describe(exc: BaseException, key: str | None) -> str:
 
 
 def fix_for(exc: BaseException, model: str) -> str:
+    """What to do about a failed call, by the kind of failure."""
     if isinstance(exc, anthropic.AuthenticationError):
         return KEY_FIX
     if isinstance(exc, anthropic.PermissionDeniedError):
@@ -83,7 +84,7 @@ def fix_for(exc: BaseException, model: str) -> str:
         return f"{model} does not exist for this account: choose another model"
     if isinstance(exc, anthropic.BadRequestError):
         message = (exc.api_message or "").lower()
-        if "output_config" in message or "schema" in message or "format" in message:
+        if "output_config" in message or "schema" in message:
             return (
                 f"the API refused the findings schema for {model} (structured outputs): "
                 "choose a model that supports them, or report this with the message above"
