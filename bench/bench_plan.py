@@ -15,10 +15,11 @@ from typing import Any
 
 from unidiff import PatchSet
 
-from reviewer.core.chunking import ChunkPart, plan_chunks
+from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import parse_diff
 from reviewer.core.filters import select_files
-from reviewer.core.prompt import PromptContext, prefix_tokens, render_part
+from reviewer.core.prompt import PromptContext, prefix_tokens
+from reviewer.core.render import ChunkPart, render_part
 from reviewer.core.tokens import estimate_tokens, input_budget
 from reviewer.settings import DEFAULT_MODEL, Settings
 

@@ -3,7 +3,8 @@
 Entry points build a `ReviewRequest`; the review use case fetches a `ReviewTarget`, plans it
 into a `Plan`, runs the model (one `ChunkResult` per chunk) and returns a `ReviewResult`.
 Adapters speak these types too (`PullInfo`, `PublishResult`), so no private type crosses a
-module boundary.
+module boundary. Per-file and per-chunk reports are plain data in `reviewer.core.reports`; a
+chunk's model outcome is `reviewer.core.policy.ChunkResult`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from reviewer.core.diff import PullRequestDiff
 from reviewer.core.filters import FileDecision
 from reviewer.core.findings import Finding
 from reviewer.core.prompt import PromptContext
-from reviewer.errors import BudgetExceeded
+from reviewer.core.reports import ChunkReport, FileReport
 
 ProgressFn = Callable[[str], None]
 
@@ -55,26 +56,6 @@ class ReviewRequest:
     post: bool = True
     model: str | None = None
     config_path: str | None = None
-
-
-@dataclass(frozen=True)
-class FileReport:
-    path: str
-    status: str
-    reviewed: bool
-    reason: str | None
-    added: int
-    removed: int
-
-
-@dataclass(frozen=True)
-class ChunkReport:
-    index: int
-    files: tuple[str, ...]
-    tokens: int  # estimated input tokens of the call, shared prefix included
-    status: str = "planned"  # planned | ok | refused | truncated | error | skipped
-    stop_reason: str | None = None
-    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -131,32 +112,6 @@ class Plan:
     prefix_tokens: int
     estimated_input_tokens: int
     estimated_cost_usd: Decimal
-
-
-ChunkStatus = Literal["ok", "refused", "truncated", "error", "skipped"]
-
-
-@dataclass(frozen=True)
-class ChunkResult:
-    """What reviewing one chunk gave. `transient` marks an error a later retry may not hit
-    (overload, 5xx, rate limit, connection), so a job queue can try the review again."""
-
-    index: int
-    status: ChunkStatus
-    stop_reason: str | None
-    findings: tuple[Finding, ...] = ()
-    dropped: int = 0
-    error: str | None = None
-    refusal: str | None = None
-    transient: bool = False
-
-
-@dataclass(frozen=True)
-class ChunkReviewOutcome:
-    """One result per chunk, in index order; `budget_stop` says why chunks were skipped."""
-
-    results: tuple[ChunkResult, ...]
-    budget_stop: BudgetExceeded | None = None
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,7 @@ from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 
 if TYPE_CHECKING:
-    import anthropic
-
-    from reviewer.claude.client import ChunkReviewer
+    from reviewer.claude.client import ChunkReviewer, ClaudeClient
     from reviewer.github.client import GitHubClient
     from reviewer.spend.budget import ReviewSpend
     from reviewer.spend.ledger import Ledger
@@ -36,7 +34,7 @@ class Services:
         settings: Settings,
         *,
         ledger: Ledger | None = None,
-        anthropic_client: anthropic.Anthropic | None = None,
+        anthropic_client: ClaudeClient | None = None,
         github: GitHubClient | None = None,
         prices: PriceTable | None = None,
     ) -> None:
@@ -72,7 +70,7 @@ class Services:
                 self._ledger = Ledger.open(self._settings.ledger_url)
             return self._ledger
 
-    def anthropic(self) -> anthropic.Anthropic:
+    def claude(self) -> ClaudeClient:
         """The SDK client; the SDK is imported only when a model is first called."""
         with self._lock:
             if self._anthropic is None:
@@ -99,7 +97,7 @@ class Services:
 
         settings = self._settings
         return ChunkReviewer(
-            self.anthropic(),
+            self.claude(),
             model=model,
             max_output_tokens=settings.max_output_tokens,
             concurrency=settings.concurrency,
@@ -150,7 +148,7 @@ def open_services(
     settings: Settings,
     *,
     ledger: Ledger | None = None,
-    anthropic_client: anthropic.Anthropic | None = None,
+    anthropic_client: ClaudeClient | None = None,
     github: GitHubClient | None = None,
 ) -> Iterator[Services]:
     """Services for one process (a CLI run, an Action run, a worker), closed at the end."""

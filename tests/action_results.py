@@ -7,7 +7,8 @@ from decimal import Decimal
 from reviewer.core.anchoring import InlineComment
 from reviewer.core.diff import Side
 from reviewer.core.findings import Finding, Severity
-from reviewer.model import ChunkReport, FileReport, ReviewResult
+from reviewer.core.reports import ChunkReport, FileReport
+from reviewer.model import ReviewResult
 
 REPO = "Codertocat/Hello-World"
 HEAD_SHA = "ec26c3e57ca3a959ca5aad62de7213c562f8c821"

@@ -11,13 +11,16 @@ from typing import Any, cast
 import anthropic
 from anthropic.types import Message, MessageParam, TextBlockParam
 
-from reviewer.claude.realtime import ChunkOrchestrator, Reply
+from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
+from reviewer.core.policy import Reply
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.usage import CallRecord
 
 log = logging.getLogger(__name__)
+# The SDK client, by a name the rest of the code can use without importing anthropic.
+ClaudeClient = anthropic.Anthropic
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 # CallRecord.outcome of an attempt that got an answer, by stop_reason.
@@ -303,6 +306,7 @@ class ChunkReviewer(ChunkOrchestrator):
         reply = Reply(stop_reason=message.stop_reason)
         if message.stop_reason == "refusal":
             reply.refusal = _refusal_text(message)
+            reply.refusal_category = message.stop_details.category if message.stop_details else None
         elif message.stop_reason == "end_turn":
             text = "".join(b.text for b in message.content if b.type == "text")
             try:

@@ -1,4 +1,4 @@
-"""Review chunks concurrently under the stop_reason policy; each call goes through `send`."""
+"""Review chunks in real time: concurrent calls, each answer handled by `core.policy`."""
 
 from __future__ import annotations
 
@@ -8,37 +8,30 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from reviewer.core.chunking import Chunk, split_chunk
-from reviewer.core.findings import Finding
+from reviewer.core.policy import (
+    Attempt,
+    ChunkResult,
+    ChunkReviewOutcome,
+    Reply,
+    Step,
+    conclude,
+    larger_max_tokens,
+    merge,
+    next_step,
+)
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
 from reviewer.core.tokens import context_window
 from reviewer.errors import BudgetExceeded
-from reviewer.model import ChunkResult, ChunkReviewOutcome
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
 
 log = logging.getLogger(__name__)
 
-# A `max_tokens` stop is retried once with twice the budget, up to this many tokens.
-MAX_RETRY_OUTPUT_TOKENS = 16_384
 # A chunk is halved at most this many times (2**3 = 8 pieces) before giving up.
 MAX_SPLIT_DEPTH = 3
-
-
-@dataclass
-class Reply:
-    """One finished call, classified."""
-
-    stop_reason: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    dropped: int = 0
-    refusal: str | None = None
-    error: str | None = None
-    transient: bool = False
-    too_long: bool = False
-    invalid_output: bool = False
 
 
 class SendFn(Protocol):
@@ -171,26 +164,32 @@ class ChunkOrchestrator:
         return dataclasses.replace(result, index=chunk.index)
 
     def _review_piece(self, job: _Job, piece: Chunk, *, depth: int) -> ChunkResult:
-        reply = self._call(job, piece, model=self.model, max_tokens=self.max_output_tokens)
-        if reply.stop_reason == "max_tokens":
-            larger = min(2 * self.max_output_tokens, MAX_RETRY_OUTPUT_TOKENS)
-            if larger > self.max_output_tokens:
-                reply = self._call(job, piece, model=self.model, max_tokens=larger)
-            if reply.stop_reason == "max_tokens":
-                return self._split(job, piece, depth, self._conclude(job, reply))
-        if reply.stop_reason == "model_context_window_exceeded" or reply.too_long:
-            return self._split(job, piece, depth, self._conclude(job, reply))
-        if reply.stop_reason == "refusal" and self.fallback_model:
-            refused = self._conclude(job, reply)
-            tokens = self.max_output_tokens
-            again = self._call(job, piece, model=self.fallback_model, max_tokens=tokens)
-            fallback = self._conclude(job, again)
-            if fallback.status == "ok":
-                return fallback
-            why = fallback.refusal or fallback.error or fallback.status
-            note = f"{refused.refusal}; fallback {self.fallback_model}: {why}"
-            return dataclasses.replace(refused, refusal=note)
-        return self._conclude(job, reply)
+        attempt = Attempt(self.max_output_tokens, fallback_model=self.fallback_model)
+        reply = self._call(job, piece, model=self.model, max_tokens=attempt.max_tokens)
+        while True:
+            step = next_step(reply, attempt)
+            if step is Step.RETRY_LARGER:
+                attempt = replace(attempt, max_tokens=larger_max_tokens(attempt.max_tokens),
+                                  retried_larger=True)  # fmt: skip
+                reply = self._call(job, piece, model=self.model, max_tokens=attempt.max_tokens)
+                continue
+            if step is Step.SPLIT:
+                return self._split(job, piece, depth, conclude(job.index, reply))
+            if step is Step.FALL_BACK and self.fallback_model:
+                return self._fall_back(job, piece, conclude(job.index, reply))
+            return conclude(job.index, reply)
+
+    def _fall_back(self, job: _Job, piece: Chunk, refused: ChunkResult) -> ChunkResult:
+        """Ask the fallback model once; its answer stands if it reviewed the chunk."""
+        assert self.fallback_model is not None
+        tokens = self.max_output_tokens
+        again = self._call(job, piece, model=self.fallback_model, max_tokens=tokens)
+        fallback = conclude(job.index, again)
+        if fallback.status == "ok":
+            return fallback
+        why = fallback.refusal or fallback.error or fallback.status
+        note = f"{refused.refusal}; fallback {self.fallback_model}: {why}"
+        return dataclasses.replace(refused, refusal=note)
 
     def _split(self, job: _Job, piece: Chunk, depth: int, failed: ChunkResult) -> ChunkResult:
         """Review the two halves of `piece`; `failed` stands when it cannot be split."""
@@ -211,23 +210,7 @@ class ChunkOrchestrator:
                 job.review.stop(exc)
                 results.append(ChunkResult(job.index, "skipped", None, error=exc.message))
                 break
-        return _merge(job.index, results)
-
-    def _conclude(self, job: _Job, reply: Reply) -> ChunkResult:
-        index, stop = job.index, reply.stop_reason
-        if reply.error is not None:
-            return ChunkResult(index, "error", stop, error=reply.error, transient=reply.transient)
-        if stop == "end_turn":
-            findings = tuple(reply.findings)
-            return ChunkResult(index, "ok", stop, findings=findings, dropped=reply.dropped)
-        if stop == "refusal":
-            return ChunkResult(index, "refused", stop, refusal=reply.refusal)
-        if stop == "max_tokens":
-            return ChunkResult(index, "truncated", stop, error="the answer was cut at max_tokens")
-        if stop == "model_context_window_exceeded":
-            error = "the chunk does not fit the model's context window and cannot be split"
-            return ChunkResult(index, "error", stop, error=error)
-        return ChunkResult(index, "error", stop, error=f"unexpected stop_reason {stop}")
+        return merge(job.index, results)
 
     def _call(self, job: _Job, piece: Chunk, *, model: str, max_tokens: int) -> Reply:
         """Make one call (the SDK may send several attempts) and record every attempt."""
@@ -267,21 +250,3 @@ class ChunkOrchestrator:
                 records[-1] = dataclasses.replace(last, outcome="invalid_output", error=reply.error)
             for record in records:
                 review.sink(record)
-
-
-def _merge(index: int, results: Sequence[ChunkResult]) -> ChunkResult:
-    """Fold the results of a chunk's halves into one: the worst status, every finding."""
-    rank = {"ok": 0, "refused": 1, "truncated": 2, "error": 3, "skipped": 4}
-    worst = max(results, key=lambda r: rank[r.status])
-    errors = [r.error for r in results if r.error]
-    refusals = [r.refusal for r in results if r.refusal]
-    return ChunkResult(
-        index=index,
-        status=worst.status,
-        stop_reason=worst.stop_reason,
-        findings=tuple(f for r in results for f in r.findings),
-        dropped=sum(r.dropped for r in results),
-        error="; ".join(dict.fromkeys(errors)) or None,
-        refusal="; ".join(dict.fromkeys(refusals)) or None,
-        transient=any(r.transient for r in results if r.status == "error"),
-    )

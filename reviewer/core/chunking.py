@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk
-from reviewer.core.prompt import (
+from reviewer.core.diff import DiffLine, FileDiff, Hunk
+from reviewer.core.render import (
     OVERLAP_CLOSE,
     OVERLAP_OPEN,
+    ChunkPart,
     hunk_size,
     line_size,
     line_width,
@@ -23,23 +24,6 @@ from reviewer.core.tokens import estimate_from_size, utf8_length, weight_capacit
 # Lines shown before a slice of a hunk that was cut at a line boundary, so the model sees
 # what the slice continues. They are owned by the previous slice: context only here.
 OVERLAP_LINES = 3
-
-
-@dataclass(frozen=True)
-class ChunkPart:
-    """A whole file, or one slice of a file too large for one chunk (`part` of `parts`).
-
-    `hunks` hold the lines this part owns (each changed line is owned by exactly one part);
-    `overlap` holds a few lines before them, already owned elsewhere, shown for context.
-    """
-
-    path: str
-    status: FileStatus
-    hunks: tuple[Hunk, ...]
-    old_path: str | None = None
-    overlap: tuple[DiffLine, ...] = ()
-    part: int = 1
-    parts: int = 1
 
 
 @dataclass(frozen=True)

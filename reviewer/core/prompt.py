@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pathspec
 
-from reviewer.core.diff import DiffLine, Hunk
+from reviewer.core.chunking import Chunk
 from reviewer.core.findings import findings_json_schema
-from reviewer.core.tokens import estimate_from_size, estimate_tokens, utf8_length
-
-if TYPE_CHECKING:  # chunking imports this module to cost what it renders
-    from reviewer.core.chunking import Chunk, ChunkPart
+from reviewer.core.render import neutralise, one_line, render_part
+from reviewer.core.tokens import estimate_tokens
 
 PROMPT_VERSION = "v1"
 
-# Tags of the data blocks. Inside any block, an opening or closing tag of any of them is
-# escaped (`<` becomes `&lt;`), so a diff line or a PR description cannot end its block early
-# and pose as instructions, nor open a block of another kind.
-DATA_TAGS = ("repo_instructions", "pr_title", "pr_description", "path_instructions", "diff")
-_TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
-
-OVERLAP_OPEN = "(already reviewed, for context)\n"
-OVERLAP_CLOSE = "(end of context)\n"
-_MARKERS = {"added": "+", "removed": "-", "context": " "}
 _CACHE = {"type": "ephemeral"}
 # Turn and role markers the API wraps around system and message text; a guess kept generous.
 _FRAMING_TOKENS = 32
@@ -48,131 +36,6 @@ class PromptContext:
     description: str = ""
     instructions: str = ""
     path_instructions: tuple[tuple[str, str], ...] = ()
-
-
-def neutralise(text: str) -> str:
-    """Escape every data-block tag in `text` so it cannot open or close a block."""
-    if "<" not in text:
-        return text
-    return _TAG.sub("&lt;", text)
-
-
-def _one_line(text: str) -> str:
-    # A path from the API is plain UTF-8 and may hold any character; a newline in it would
-    # let it forge a header line.
-    return neutralise(text).replace("\r", "\\r").replace("\n", "\\n")
-
-
-def line_width(lines: Sequence[DiffLine]) -> int:
-    """Return the gutter width: the digits of the largest line number among `lines`."""
-    # List comprehensions and filter() rather than one generator: this runs on every line.
-    olds = max(filter(None, [line.old_line for line in lines]), default=0)
-    news = max(filter(None, [line.new_line for line in lines]), default=0)
-    return len(str(max(olds, news)))
-
-
-def _clean(text: str) -> str:
-    text = neutralise(text)
-    if "\n" in text:  # not in a parsed line; kept from forging a line of its own
-        text = text.replace("\n", "\\n")
-    return text
-
-
-def _text_size(text: str) -> int:
-    if "<" in text or "\n" in text:
-        text = _clean(text)
-    return utf8_length(text)
-
-
-def render_line(line: DiffLine, width: int) -> str:
-    """Render one diff line (without its newline) as `OLD NEW | marker text`.
-
-    An added line shows only its new number, a removed line only its old one, a context
-    line both. `width` must be at least the digits of the line's numbers (see line_width).
-    """
-    old = line.old_line if line.kind != "added" and line.old_line is not None else ""
-    new = line.new_line if line.kind != "removed" and line.new_line is not None else ""
-    return f"{old:>{width}} {new:>{width}} | {_MARKERS[line.kind]} {_clean(line.text)}"
-
-
-def line_size(line: DiffLine, width: int) -> int:
-    """Return the UTF-8 bytes of `render_line(line, width)` without rendering it."""
-    return 2 * width + 6 + _text_size(line.text)
-
-
-def render_hunk_header(hunk: Hunk) -> str:
-    section = f" {_one_line(hunk.section)}" if hunk.section else ""
-    return f"@@ -{hunk.old_start},{hunk.old_count} +{hunk.new_start},{hunk.new_count} @@{section}\n"
-
-
-def render_hunk(hunk: Hunk) -> str:
-    """Render a hunk: its `@@` header, then every line with its numbers."""
-    width = line_width(hunk.lines)
-    lines = "".join([render_line(line, width) + "\n" for line in hunk.lines])
-    return render_hunk_header(hunk) + lines
-
-
-def _lines_size(lines: Sequence[DiffLine]) -> int:
-    """Bytes of `lines` rendered one per line (with their newlines) at their own width."""
-    texts = [line.text for line in lines]
-    joined = "".join(texts)
-    if "<" in joined or "\n" in joined:
-        text_bytes = sum([_text_size(text) for text in texts])
-    else:
-        text_bytes = utf8_length(joined)
-    return text_bytes + len(lines) * (2 * line_width(lines) + 7)
-
-
-def hunk_size(hunk: Hunk) -> tuple[int, int]:
-    """Return (UTF-8 bytes, newlines) of `render_hunk(hunk)` without rendering it."""
-    return utf8_length(render_hunk_header(hunk)) + _lines_size(hunk.lines), len(hunk.lines) + 1
-
-
-def render_overlap(lines: Sequence[DiffLine]) -> str:
-    """Render lines already owned by another part, between context-only markers."""
-    if not lines:
-        return ""
-    width = line_width(lines)
-    body = "".join(render_line(line, width) + "\n" for line in lines)
-    return OVERLAP_OPEN + body + OVERLAP_CLOSE
-
-
-def render_file_header(path: str, status: str, old_path: str | None, part: int, parts: int) -> str:
-    """Render the `FILE:`, `STATUS:` and (for a file in several parts) `PART:` lines."""
-    status_text = status
-    if old_path is not None and old_path != path:
-        status_text += f" from {_one_line(old_path)}"
-    header = f"FILE: {_one_line(path)}\nSTATUS: {status_text}\n"
-    if parts > 1:
-        header += f"PART: {part} of {parts}\n"
-    return header
-
-
-def render_part(part: ChunkPart) -> str:
-    """Render a part: header, context-only overlap, hunks, then a blank separating line."""
-    header = render_file_header(part.path, part.status, part.old_path, part.part, part.parts)
-    hunks = "".join([render_hunk(hunk) for hunk in part.hunks])
-    return header + render_overlap(part.overlap) + hunks + "\n"
-
-
-def part_size(part: ChunkPart) -> tuple[int, int]:
-    """Return (UTF-8 bytes, newlines) of `render_part(part)` without rendering it."""
-    header = render_file_header(part.path, part.status, part.old_path, part.part, part.parts)
-    size, newlines = utf8_length(header) + 1, header.count("\n") + 1
-    if part.overlap:
-        size += len(OVERLAP_OPEN) + len(OVERLAP_CLOSE) + _lines_size(part.overlap)
-        newlines += len(part.overlap) + 2
-    for hunk in part.hunks:
-        hunk_bytes, hunk_newlines = hunk_size(hunk)
-        size += hunk_bytes
-        newlines += hunk_newlines
-    return size, newlines
-
-
-def part_tokens(part: ChunkPart, model: str) -> int:
-    """Return `estimate_tokens(render_part(part), model)`, computed without rendering."""
-    size, newlines = part_size(part)
-    return estimate_from_size(size, newlines + 1, model)
 
 
 @functools.cache
@@ -196,7 +59,7 @@ def _text(text: str, *, cache: bool = False) -> dict[str, Any]:
 
 
 def _pull_request_text(context: PromptContext) -> str:
-    lines = [f"Pull request in the repository {_one_line(context.repo)}."]
+    lines = [f"Pull request in the repository {one_line(context.repo)}."]
     if context.title.strip():
         lines.append(_data("pr_title", context.title))
     if context.description.strip():
@@ -225,7 +88,7 @@ def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]]) -> str:
     pieces = []
     if path_instructions:
         notes = "\n\n".join(
-            f"For files matching `{_one_line(pattern)}`:\n{text.strip()}"
+            f"For files matching `{one_line(pattern)}`:\n{text.strip()}"
             for pattern, text in path_instructions
         )
         pieces.append(_data("path_instructions", notes) + "\n\n")

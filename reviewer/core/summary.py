@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult, sanitize
 from reviewer.core.findings import Finding, Severity
-from reviewer.model import ChunkReport, FileReport
+from reviewer.core.reports import ChunkReport, FileReport
 
 # Room left in the review body for what the GitHub adapter appends (refused comments, marker).
 BODY_BUDGET = MAX_BODY_CHARS - 8_192

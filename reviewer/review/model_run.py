@@ -7,8 +7,9 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
+from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.errors import ClaudeError
-from reviewer.model import ChunkReviewOutcome, Plan, ProgressFn, ReviewRequest, ReviewTarget
+from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewTarget
 from reviewer.review.ports import ReviewServices
 from reviewer.spend.usage import CallRecord
 

@@ -14,12 +14,11 @@ from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
 from reviewer.core.prompt import PromptContext, prefix_tokens
+from reviewer.core.reports import ChunkReport, FileReport
 from reviewer.core.summary import build_summary, plural
 from reviewer.core.tokens import input_budget
 from reviewer.errors import ConfigError
 from reviewer.model import (
-    ChunkReport,
-    FileReport,
     Plan,
     ProgressFn,
     ReviewRequest,

@@ -15,8 +15,9 @@ from typing import Protocol
 from reviewer.core.anchoring import ReviewDraft
 from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff
+from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
-from reviewer.model import ChunkReviewOutcome, PublishResult, PullInfo, Trigger
+from reviewer.model import PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink

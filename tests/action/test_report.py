@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from reviewer.action.report import format_outputs, render_summary, result_outputs
 from reviewer.core.findings import Severity
-from reviewer.model import FileReport, ReviewResult
+from reviewer.core.reports import FileReport
+from reviewer.model import ReviewResult
 from tests.action_results import REPO, parse_github_output, reviewed_result
 
 

@@ -11,11 +11,12 @@ import anthropic
 import pytest
 
 from reviewer.claude.client import ChunkReviewer, make_client
-from reviewer.claude.realtime import ChunkReviewOutcome
-from reviewer.core.chunking import Chunk, ChunkPart
+from reviewer.core.chunking import Chunk
 from reviewer.core.diff import DiffLine, FileStatus, Hunk
 from reviewer.core.findings import findings_json_schema
+from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
+from reviewer.core.render import ChunkPart
 from reviewer.errors import BudgetExceeded, ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.usage import CallRecord

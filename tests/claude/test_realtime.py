@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
-from reviewer.claude.realtime import ChunkOrchestrator, Reply
-from reviewer.core.chunking import Chunk, ChunkPart
+from reviewer.claude.realtime import ChunkOrchestrator
+from reviewer.core.chunking import Chunk
 from reviewer.core.diff import DiffLine, FileStatus, Hunk
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.policy import Reply
 from reviewer.core.prompt import PromptContext
+from reviewer.core.render import ChunkPart
 from reviewer.errors import BudgetExceeded
 from reviewer.spend.usage import CallRecord
 
@@ -169,3 +171,22 @@ def test_budget_stop_between_halves_keeps_the_first_half_findings() -> None:
     assert [f.path for f in result.findings] == ["left.py"]
     assert outcome.budget_stop is not None
     assert len(send.calls) == 2
+
+
+def test_a_reasoning_extraction_refusal_is_never_retried_on_the_fallback() -> None:
+    send = ScriptedSend(
+        Reply(
+            stop_reason="refusal",
+            refusal="reasoning_extraction",
+            refusal_category="reasoning_extraction",
+        )
+    )
+    orchestrator = ChunkOrchestrator(
+        send, model="claude-sonnet-4-6", fallback_model="claude-opus-4-6"
+    )
+    outcome = orchestrator.review(
+        PromptContext(repo="o/r"), [_chunk(0, "a.py")], sink=lambda record: None
+    )
+    [result] = outcome.results
+    assert result.status == "refused" and result.refusal == "reasoning_extraction"
+    assert [call["model"] for call in send.calls] == ["claude-sonnet-4-6"]

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewer.core.chunking import OVERLAP_LINES, Chunk, ChunkPart, plan_chunks, split_chunk
+from reviewer.core.chunking import OVERLAP_LINES, Chunk, plan_chunks, split_chunk
 from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
-from reviewer.core.prompt import part_tokens, render_part
+from reviewer.core.render import ChunkPart, part_tokens, render_part
 from reviewer.core.tokens import estimate_tokens
 from tests.strategies import build_hunk, file_lists
 

@@ -8,19 +8,22 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reviewer.core.chunking import Chunk, ChunkPart, plan_chunks
+from reviewer.core.chunking import Chunk, plan_chunks
 from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk
 from reviewer.core.prompt import (
-    DATA_TAGS,
     PROMPT_VERSION,
     PromptContext,
     build_request,
+    prefix_tokens,
+    system_prompt,
+)
+from reviewer.core.render import (
+    DATA_TAGS,
+    ChunkPart,
     neutralise,
     part_size,
     part_tokens,
-    prefix_tokens,
     render_part,
-    system_prompt,
 )
 from reviewer.core.tokens import estimate_tokens, utf8_length
 from tests.strategies import build_hunk, file_diffs, file_lists, line_texts

@@ -7,8 +7,8 @@ from typing import Any
 
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult
 from reviewer.core.findings import Finding
+from reviewer.core.reports import ChunkReport, FileReport
 from reviewer.core.summary import build_summary, format_usd
-from reviewer.model import ChunkReport, FileReport
 
 
 def _finding(**kw: Any) -> Finding:
