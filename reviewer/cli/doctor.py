@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -28,7 +27,6 @@ from reviewer.errors import ReviewerError
 from reviewer.settings import PREFIX, Settings, prefixed_environ, secret_fields
 
 Say = Callable[[str], None]
-QUEUE_CHECK = "webhook.doctor:redis_check"
 # Variables outside REVIEWER_* whose values are secrets too.
 _SDK_SECRETS = ("ANTHROPIC_API_KEY", "GITHUB_TOKEN")
 
@@ -212,10 +210,9 @@ def _spend(settings: Settings, offline: bool, budget: Decimal | None, now: datet
 def _queue(settings: Settings, offline: bool) -> list[Check]:
     if offline and settings.redis_url:
         return [skip("queue.redis", "--offline: Redis is not checked")]
-    # The App service's own check, loaded by name as main.LAZY_COMMANDS loads `serve`.
-    module_name, attr = QUEUE_CHECK.split(":")
-    check: Callable[[Settings], Check] = getattr(importlib.import_module(module_name), attr)
-    return [check(settings)]
+    from webhook.doctor import redis_check  # the App service's own check (entry points meet)
+
+    return [redis_check(settings)]
 
 
 # -- output ------------------------------------------------------------------------------------
