@@ -26,6 +26,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--files", "200", "--lines", "20000", "--repeat", "1"],
     ),
+    "context": (
+        "tokens per changed line that each review.context setting adds, on a 300-file PR",
+        [],
+        ["--files", "60"],
+    ),
     "scale": (
         "dry-run planning time, peak memory and estimated cost from 1,000 to 1,000,000 lines",
         [],

@@ -80,21 +80,28 @@ def main(argv: list[str] | None = None) -> None:
         f"{'peak RSS':>9}"
     )
     first: dict[str, Any] | None = None
+    last: dict[str, Any] | None = None
     for lines in args.lines:
         command = [sys.executable, "-m", "bench.bench_scale", "--one", str(lines),
                    "--lines-per-file", str(args.lines_per_file)]  # fmt: skip
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        first = first or r
+        first, last = first or r, r
         print(
             f"{r['lines']:>13,} {r['files']:>6,} {r['mb']:>7.1f} {r['plan_s']:>7.2f} "
             f"{r['plan_s'] / r['lines'] * 1e6:>7.1f} {r['chunks']:>6,} {r['input_tokens']:>14,} "
             f"{r['cost_usd']:>9.2f} {r['rss_before_mib']:>8.0f}Mi {r['peak_rss_mib']:>7.0f}Mi"
         )
-    if first is not None:
+    if first is not None and last is not None:
         print(
             f"(model {first['model']}, default settings; plan = run_review dry run: parse, "
             "filter, chunk, estimate; one fresh process per size)"
+        )
+        lines_x = last["lines"] / first["lines"]
+        time_x = last["plan_s"] / first["plan_s"]
+        print(
+            f"growth: {lines_x:,.0f}x the lines took {time_x:,.0f}x the plan time, "
+            f"{time_x / lines_x:.2f}x the time per line (1.00 is linear)"
         )
 
 

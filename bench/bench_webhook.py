@@ -209,7 +209,9 @@ def report(
     print(f"every accepted delivery is exactly one job: {'YES' if exact else 'NO'}")
     if isinstance(queue.store, RedisDeliveryStore):
         queue.huey.flush()
-        queue.store.delete_all()
+        keys = list(queue.store.redis.scan_iter(match=f"{queue.store.prefix}:*"))
+        if keys:
+            queue.store.redis.delete(*keys)
     if not exact:
         raise SystemExit(1)
 

@@ -56,6 +56,11 @@ class ReviewRequest:
     post: bool = True
     model: str | None = None
     config_path: str | None = None
+    # `review.context` from the command line (none, hunk, definition, file); None: config.
+    context: str | None = None
+    # A local checkout: the Action's workspace (files read with git at the head) or, for a
+    # local diff, the working tree whose files are read as they are.
+    checkout: str | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,10 @@ class ReviewTarget:
     known_fingerprints: frozenset[str] = frozenset()
     rereview: bool = False
     notes: list[str] = field(default_factory=list)
+    # The head's text of a file (None: none), for read-only context; None: no context.
+    read_head: Callable[[str], str | None] | None = None
+    # (path, text) of the guidance files read from the base branch, in order.
+    guidance: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,9 @@ class Plan:
     prefix_tokens: int
     estimated_input_tokens: int
     estimated_cost_usd: Decimal
+    # Read-only context (review.context): estimated tokens it adds over the changed lines.
+    context_tokens: int = 0
+    changed_lines: int = 0
 
 
 @dataclass(frozen=True)

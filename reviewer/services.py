@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from reviewer.core.models import model_spec
 from reviewer.model import Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
@@ -99,10 +100,13 @@ class Services:
         return ChunkReviewer(
             self.claude(),
             model=model,
-            max_output_tokens=settings.max_output_tokens,
+            # Thinking tokens are output tokens: max_tokens, and so the budget reservation,
+            # hold the model's thinking reserve on top of the answer (data/models.json).
+            max_output_tokens=model_spec(model).output_tokens(settings.max_output_tokens),
             concurrency=settings.concurrency,
             fallback_model=settings.fallback_model,
             count_tokens=settings.count_tokens,
+            effort=settings.effort,
         )
 
     def spend_book(

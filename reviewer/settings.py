@@ -43,6 +43,8 @@ class Settings:
     request_timeout_s: float = 120.0
     max_retry_after_s: float = 60.0
     count_tokens: bool = False
+    # `output_config.effort` for models that take it (low ... max); None: models.json's.
+    effort: str | None = None
     # GitHub
     github_token: str | None = field(default=None, repr=False)
     github_app_id: str | None = None
@@ -54,6 +56,8 @@ class Settings:
     command: str = "/review"
     fail_on: str | None = None
     config_path: str | None = None
+    # Read-only context around each hunk (review.context): none, hunk, definition or file.
+    context: str = "definition"
     # A YAML file like .github/reviewer.yml: organisation-wide defaults for every repository.
     repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.
@@ -131,6 +135,13 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}FAIL_ON must be one of {', '.join(severities)}", key="fail_on"
             )
+        if self.context not in ("none", "hunk", "definition", "file"):
+            raise ConfigError(
+                f"{PREFIX}CONTEXT must be one of none, hunk, definition, file", key="context"
+            )
+        efforts = ("low", "medium", "high", "xhigh", "max")
+        if self.effort is not None and self.effort not in efforts:
+            raise ConfigError(f"{PREFIX}EFFORT must be one of {', '.join(efforts)}", key="effort")
         if not self.command.startswith("/") or " " in self.command:
             raise ConfigError(f"{PREFIX}COMMAND must be one word starting with /", key="command")
 

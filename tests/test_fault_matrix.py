@@ -312,19 +312,29 @@ CASES: dict[str, Case] = {
 }
 
 
-@pytest.fixture
-def fake_claude() -> Iterator[FakeMessages]:
-    """The fake Messages API on a threaded server, as the real API serves calls concurrently:
-    a stalled answer must not hold up (and time out) the other chunks' calls."""
+@pytest.fixture(scope="module")
+def claude_server() -> Iterator[HTTPServer]:
+    """A threaded loopback server, as the real API serves calls concurrently: a stalled
+    answer must not hold up (and time out) the other chunks' calls. One per module: stopping
+    a server takes up to half a second."""
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
     try:
-        fake = FakeMessages(server)
-        yield fake
-        server.check_assertions()
-        server.check_handler_errors()
+        yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def fake_claude(claude_server: HTTPServer) -> Iterator[FakeMessages]:
+    """The fake Messages API of one test, on the module's server."""
+    claude_server.clear()
+    try:
+        yield FakeMessages(claude_server)
+        claude_server.check_assertions()
+        claude_server.check_handler_errors()
+    finally:
+        claude_server.clear()
 
 
 @pytest.fixture

@@ -33,9 +33,9 @@ from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
 from tests.fakes.github_server import FakeGitHub as LoopbackGitHub
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
+from tests.queues import consuming, drop_queue
 from webhook.app import create_app
-from webhook.jobs import JobOptions, JobQueue, running_consumer
-from webhook.store.redis import RedisDeliveryStore
+from webhook.jobs import JobOptions, JobQueue
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
@@ -139,7 +139,7 @@ def test_signed_delivery_becomes_one_posted_review_and_recorded_spend(
         body = opened_body()
         response = client.post("/webhook", data=body, headers=headers(body, "e2e-1"))
         assert response.status_code == 202
-        with running_consumer(queue):
+        with consuming(queue):
             wait_for(lambda: _state(queue, "e2e-1") == "done")
             replay = client.post("/webhook", data=body, headers=headers(body, "e2e-1"))
             assert replay.json is not None and replay.json["status"] == "duplicate"
@@ -160,9 +160,7 @@ def test_signed_delivery_becomes_one_posted_review_and_recorded_spend(
         tokens = f'reviewer_tokens_total{{kind="input_tokens",repo="{REPO}"}} 2100'
         assert tokens in metrics
     finally:
-        queue.huey.flush()
-        if isinstance(queue.store, RedisDeliveryStore):
-            queue.store.delete_all()
+        drop_queue(queue)
 
 
 @pytest.fixture

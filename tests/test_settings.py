@@ -71,6 +71,8 @@ def test_secrets_never_appear_in_repr() -> None:
         ("REVIEWER_COUNT_TOKENS", "perhaps", "REVIEWER_COUNT_TOKENS: cannot read 'perhaps'"),
         ("REVIEWER_MONTHLY_BUDGET_USD", "-1", "REVIEWER_MONTHLY_BUDGET_USD must not be negative"),
         ("REVIEWER_COMMAND", "review", "REVIEWER_COMMAND must be one word starting with /"),
+        ("REVIEWER_CONTEXT", "all", "REVIEWER_CONTEXT must be one of none, hunk, definition"),
+        ("REVIEWER_EFFORT", "extreme", "REVIEWER_EFFORT must be one of low, medium"),
     ],
 )
 def test_bad_values_name_the_setting(name: str, value: str, message: str) -> None:

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
-from typing import NoReturn
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.settings import Settings
 
@@ -49,13 +49,16 @@ def check_settings(settings: Settings, *, web: bool) -> None:
 
 def check_operator_config(settings: Settings) -> None:
     """Fail at start-up, not on the first review: the model's price, the org defaults file."""
+    from reviewer.claude.models import check_models
     from reviewer.config.effective import operator_policy, resolve
     from reviewer.spend.pricing import PriceTable
 
     prices = PriceTable.load(settings.prices_path)
     config = resolve(operator_policy(settings))
-    for model in {settings.model, config.model, *(r.model for r in config.config.model.routing)}:
-        prices.price(model)  # UnknownModelError names the model and the known ones
+    models = [settings.model, config.model, *(r.model for r in config.config.model.routing)]
+    # UnknownModelError names a model without a price; a retiring one is warned about.
+    for warning in check_models([*models, settings.fallback_model], prices):
+        click.echo(f"reviewer: warning: {warning}", err=True)
 
 
 def check_services(settings: Settings) -> None:
@@ -83,13 +86,8 @@ def _load(*, web: bool) -> Settings:
         check_settings(settings, web=web)
         check_services(settings)
     except ReviewerError as exc:
-        _fail(exc)
+        fail(exc)
     return settings
-
-
-def _fail(error: ReviewerError) -> NoReturn:
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
 
 
 @click.command()

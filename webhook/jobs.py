@@ -340,40 +340,14 @@ class JobQueue:
         self.store.ping()
 
     def consumer(self, *, workers: int | None = None, **options: Any) -> Consumer:
-        """Build a huey consumer for this queue with thread workers."""
+        """Build a huey consumer for this queue with thread workers; `options` override."""
+        polling: dict[str, Any] = {"initial_delay": 0.05, "max_delay": 1.0, **options}
         return self.huey.create_consumer(
             workers=workers or self.settings.workers,
             worker_type="thread",
             periodic=False,
-            initial_delay=0.05,
-            max_delay=1.0,
-            **options,
+            **polling,
         )
-
-
-class EmbeddedConsumer(Consumer):  # type: ignore[misc]
-    """A consumer started from a thread other than the main one (tests, `serve --inline`)."""
-
-    def _set_signal_handlers(self) -> None:
-        return None
-
-
-@contextmanager
-def running_consumer(queue: JobQueue, *, workers: int = 1) -> Iterator[Consumer]:
-    """Run `queue`'s consumer in background threads for the duration of the block."""
-    consumer = EmbeddedConsumer(
-        queue.huey,
-        workers=workers,
-        worker_type="thread",
-        periodic=False,
-        initial_delay=0.05,
-        max_delay=0.2,
-    )
-    consumer.start()
-    try:
-        yield consumer
-    finally:
-        consumer.stop(graceful=True)
 
 
 def run_worker(queue: JobQueue, *, workers: int | None = None) -> None:

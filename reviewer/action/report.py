@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 
 from reviewer.core.findings import Severity
-from reviewer.core.summary import format_usd
+from reviewer.core.text import format_usd, usd_digits
 from reviewer.model import ReviewResult
 
 OUTPUT_NAMES = ("findings", "comments-posted", "cost-usd")
@@ -48,7 +47,7 @@ def result_outputs(result: ReviewResult | None) -> dict[str, str]:
     return {
         "findings": str(len(result.findings) if was_posted(result) else 0),
         "comments-posted": str(comments_posted(result)),
-        "cost-usd": f"{result.cost_usd.quantize(Decimal('0.000001')).normalize():f}",
+        "cost-usd": usd_digits(result.cost_usd, places=6),
     }
 
 

@@ -21,7 +21,7 @@ from reviewer.action.report import (
     was_posted,
 )
 from reviewer.core.findings import Finding, Severity
-from reviewer.core.summary import format_usd
+from reviewer.core.text import format_usd
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices
@@ -346,12 +346,16 @@ def _run(
         requested_by=target.requested_by,
         comment_id=target.comment_id,
         event_action=target.event_action,
+        # The diff came from this checkout: read-only context is read there too, at the head.
+        checkout=str(env.workspace) if diff_text is not None and env.workspace else None,
         # request.config_path names a local file; the repository's config must come from
         # the base branch (settings.config_path), never from the checked-out head.
     )
     if review is None:
+        from reviewer.cli.main import warn_about_models
         from reviewer.review import pipeline  # imported late: it pulls in every stage
 
+        warn_about_models(settings)
         review = pipeline.run_review
     from reviewer.services import open_services
 

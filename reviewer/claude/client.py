@@ -13,7 +13,9 @@ from anthropic.types import Message, MessageParam, TextBlockParam
 
 from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
+from reviewer.core.models import model_spec
 from reviewer.core.policy import Reply
+from reviewer.core.text import one_line
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.usage import CallRecord
@@ -22,6 +24,10 @@ log = logging.getLogger(__name__)
 # The SDK client, by a name the rest of the code can use without importing anthropic.
 ClaudeClient = anthropic.Anthropic
 DEFAULT_BASE_URL = "https://api.anthropic.com"
+MESSAGE_CHARS = 300  # an API error told to a user is folded to one line of at most this
+# The GA MessageCreateParams of SDK 2.14 has no `fallbacks`; only the beta messages API does.
+# It is sent as an extra body field with its beta header, so the answer stays a GA Message.
+SERVER_FALLBACK_BETA = "server-side-fallback-2026-07-01"
 
 # CallRecord.outcome of an attempt that got an answer, by stop_reason.
 _OUTCOMES = {
@@ -132,11 +138,16 @@ class _AttemptRecorder(anthropic.Middleware):
         chunk_index: int,
         attempts: Iterator[int],
         records: list[CallRecord],
+        fallback: str | None = None,
     ) -> None:
         self.model = model
         self.chunk_index = chunk_index
         self.attempts = attempts
         self.records = records
+        # With server-side fallbacks the answer may come from the fallback model, named in
+        # the reply's `model`: that attempt is priced at the fallback's rates (a model the
+        # start-up check found in the price table, whatever dated id the reply spells).
+        self.fallback = fallback
 
     def handle(
         self, request: anthropic.APIRequest, call_next: anthropic.CallNext
@@ -151,10 +162,8 @@ class _AttemptRecorder(anthropic.Middleware):
         return response
 
     def _record(self, attempt: int, outcome: str, **values: Any) -> CallRecord:
-        return CallRecord(
-            model=self.model, chunk_index=self.chunk_index, attempt=attempt, outcome=outcome,
-            **values,
-        )  # fmt: skip
+        values.setdefault("model", self.model)
+        return CallRecord(chunk_index=self.chunk_index, attempt=attempt, outcome=outcome, **values)
 
     def _from_response(self, attempt: int, response: anthropic.APIResponse[Any]) -> CallRecord:
         common: dict[str, Any] = {
@@ -172,6 +181,9 @@ class _AttemptRecorder(anthropic.Middleware):
             return self._record(attempt, "error", error="unexpected response type", **common)
         usage = message.usage
         split = usage.cache_creation
+        served = message.model or self.model
+        if self.fallback and served != self.model and not served.startswith(self.model + "-"):
+            common["model"] = self.fallback
         return self._record(
             attempt,
             _OUTCOMES.get(message.stop_reason or "", "unexpected_stop"),
@@ -194,28 +206,28 @@ def _error_body(response: anthropic.APIResponse[Any]) -> str:
         return f"HTTP {response.status_code}"
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
-        return _one_line(f"HTTP {response.status_code} {error.get('type')}: {error.get('message')}")
+        return one_line(
+            f"HTTP {response.status_code} {error.get('type')}: {error.get('message')}",
+            MESSAGE_CHARS,
+        )
     return f"HTTP {response.status_code}"
-
-
-def _one_line(text: str, limit: int = 300) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _describe(exc: BaseException) -> str:
     """One line about a failed call, for a user; no request content, no secrets."""
     if isinstance(exc, anthropic.APIStatusError):
         kind = exc.type or type(exc).__name__
-        return _one_line(f"HTTP {exc.status_code} {kind}: {exc.api_message or exc.message}")
+        return one_line(
+            f"HTTP {exc.status_code} {kind}: {exc.api_message or exc.message}", MESSAGE_CHARS
+        )
     if isinstance(exc, anthropic.APITimeoutError):
         return "the request timed out"
     if isinstance(exc, anthropic.APIConnectionError):
         cause = exc.__cause__
-        return _one_line(f"connection error: {cause or exc.message}")
+        return one_line(f"connection error: {cause or exc.message}", MESSAGE_CHARS)
     if isinstance(exc, ClaudeError):
         return exc.message
-    return _one_line(f"{type(exc).__name__}: {exc}")
+    return one_line(f"{type(exc).__name__}: {exc}", MESSAGE_CHARS)
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -246,14 +258,22 @@ class ChunkReviewer(ChunkOrchestrator):
         concurrency: int = 4,
         fallback_model: str | None = None,
         count_tokens: bool = False,
+        effort: str | None = None,
     ) -> None:
         self._client = client
+        self._effort = effort
+        # A model that takes server-side fallbacks gets the fallback model in its request,
+        # and the API retries a refusal itself; others fall back here, with a second call.
+        server = fallback_model is not None and fallback_model != model
+        self._server_fallback = (
+            fallback_model if server and model_spec(model).server_fallbacks else None
+        )
         super().__init__(
             self._send_via_sdk,
             model=model,
             max_output_tokens=max_output_tokens,
             concurrency=concurrency,
-            fallback_model=fallback_model,
+            fallback_model=None if self._server_fallback else fallback_model,
             count=self._count_via_sdk if count_tokens else None,
         )
 
@@ -284,17 +304,35 @@ class ChunkReviewer(ChunkOrchestrator):
         attempts: Iterator[int],
         records: list[CallRecord],
     ) -> Reply:
+        spec = model_spec(model)
+        fallback = self._server_fallback if model == self.model else None
         recorder = _AttemptRecorder(
-            model=model, chunk_index=chunk_index, attempts=attempts, records=records
+            model=model,
+            chunk_index=chunk_index,
+            attempts=attempts,
+            records=records,
+            fallback=fallback,
         )
         client = self._client.with_options(middleware=[*self._client.middleware, recorder])
+        options = spec.request_options(effort=self._effort)
+        output_config: dict[str, Any] = {
+            "format": {"type": "json_schema", "schema": findings_json_schema()},
+            **options.pop("output_config", {}),
+        }
+        extra: dict[str, Any] = {}
+        if fallback is not None:
+            extra["extra_body"] = {"fallbacks": [{"model": fallback}]}
+            extra["extra_headers"] = {"anthropic-beta": SERVER_FALLBACK_BETA}
         try:
+            # No temperature and no tool_choice, for any model (see ModelSpec.request_options).
             message = client.messages.create(
                 model=model,
-                max_tokens=max_tokens,
+                max_tokens=min(max_tokens, spec.max_output_tokens),
                 system=cast("list[TextBlockParam]", system),
                 messages=cast("list[MessageParam]", messages),
-                output_config={"format": {"type": "json_schema", "schema": findings_json_schema()}},
+                output_config=cast("Any", output_config),
+                **options,
+                **extra,
             )
         except (anthropic.APIError, ClaudeError) as exc:
             # APIError: what the SDK raises after its retries, or for an answer it cannot read.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from reviewer.core.chunking import Chunk, split_chunk
+from reviewer.core.models import model_spec
 from reviewer.core.policy import (
     Attempt,
     ChunkResult,
@@ -132,10 +133,12 @@ class ChunkOrchestrator:
             return ChunkReviewOutcome(())
         workers = min(self.concurrency, len(ordered))
         first: tuple[ChunkResult, ...] = ()
-        if len(ordered) > workers:
+        cacheable = review.prefix_tokens(self.model) >= model_spec(self.model).min_cacheable_tokens
+        if len(ordered) > workers and cacheable:
             # More than one wave of calls: the first call alone writes the prompt cache that
             # every later call then reads (at a tenth of the price), at the cost of one call's
-            # latency. Calls started together would each write it.
+            # latency. Calls started together would each write it. A prefix under the model's
+            # minimum cacheable length is not cached at all: no warm-up to wait for.
             first = (self._review_chunk(review, ordered[0]),)
             ordered = ordered[1:]
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="claude") as pool:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import yaml
 
+from reviewer.cli.exit import fail
 from reviewer.config.effective import resolve
 from reviewer.config.repo import CONFIG_PATH, read_config_file
 from reviewer.errors import ConfigError
@@ -28,11 +29,6 @@ def _parse_overrides(pairs: tuple[str, ...]) -> dict[str, Any]:
     return overrides
 
 
-def _fail(exc: ConfigError) -> NoReturn:
-    click.echo(exc.message, err=True)
-    raise click.exceptions.Exit(exc.exit_code)
-
-
 @click.group("config")
 def config_group() -> None:
     """Check and show the per-repository configuration (.github/reviewer.yml)."""
@@ -45,7 +41,7 @@ def check(path: str) -> None:
     try:
         read_config_file(path)
     except ConfigError as exc:
-        _fail(exc)
+        fail(exc, prefix="")
     click.echo(f"{path}: OK")
 
 
@@ -74,7 +70,7 @@ def show(config_path: str | None, pairs: tuple[str, ...], fmt: str) -> None:
         repo = read_config_file(path) if path is not None else None
         effective = resolve(settings, repo, _parse_overrides(pairs))
     except ConfigError as exc:
-        _fail(exc)
+        fail(exc, prefix="")
     if fmt == "json":
         data = {"file": path, **effective.as_dict()}
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))

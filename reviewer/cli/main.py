@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import os
 import re
 import subprocess
 import sys
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_text
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.checkout import worktree_root
 from reviewer.settings import Settings
 
 # Subcommands that live with the code they drive, loaded only when named.
@@ -52,10 +56,14 @@ def main() -> None:
     """Review GitHub pull requests with Claude."""
 
 
-def fail(error: ReviewerError) -> NoReturn:
-    """Print a one-line reason on stderr and exit with the error's code (2: bad input)."""
-    click.echo(f"reviewer: error: {error.message}", err=True)
-    sys.exit(error.exit_code)
+def warn_about_models(settings: Settings, model: str | None = None) -> None:
+    """Check the configured models (price, models.json, retirement); warn on stderr."""
+    from reviewer.claude.models import check_models
+    from reviewer.spend.pricing import PriceTable
+
+    prices = PriceTable.load(settings.prices_path)
+    for warning in check_models([model or settings.model, settings.fallback_model], prices):
+        click.echo(f"reviewer: warning: {warning}", err=True)
 
 
 def parse_target(target: str) -> tuple[str, int]:
@@ -109,6 +117,11 @@ def read_diff(path: str) -> str:
 @click.option("--repo", "repo_name", help="OWNER/NAME to record the spend of a local diff under.")
 @click.option("--config", "config_path", help="A reviewer.yml to apply to a local diff.")
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
+@click.option(
+    "--context",
+    type=click.Choice(["none", "hunk", "definition", "file"]),
+    help="Read-only code around each hunk (default: review.context, else definition).",
+)
 def review(
     target: str | None,
     diff_path: str | None,
@@ -119,11 +132,14 @@ def review(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    context: str | None,
 ) -> None:
     """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
     try:
         settings = Settings.from_env()
         request = _request(target, diff_path, dry_run, model, repo_name, config_path, no_post)
+        if context is not None:
+            request = dataclasses.replace(request, context=context)
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
@@ -147,7 +163,11 @@ def _request(
             raise ConfigError("give either a pull request or --diff, not both")
         repo = repo_name or local_repo_name()
         text = read_diff(diff_path)
-        return ReviewRequest(repo=repo, diff_text=text, config_path=config_path, **common)
+        # Context and guidance files of a local diff come from the working tree.
+        checkout = worktree_root(os.getcwd())
+        return ReviewRequest(
+            repo=repo, diff_text=text, config_path=config_path, checkout=checkout, **common
+        )
     if target is None:
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
     repo, number = parse_target(target)
@@ -161,5 +181,7 @@ def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     def progress(message: str) -> None:
         click.echo(f"reviewer: {message}", err=True)
 
+    if not request.dry_run:  # a dry run never loads the SDK, whose list of retiring models this is
+        warn_about_models(settings, request.model)
     with open_services(settings) as services:
         return run_review(request, services, progress=progress)

@@ -6,7 +6,8 @@ import json
 from decimal import Decimal
 from typing import Any
 
-from reviewer.core.summary import format_usd, plural, severity_counts
+from reviewer.core.summary import plural, severity_counts
+from reviewer.core.text import format_usd, usd_digits
 from reviewer.model import ReviewResult
 
 
@@ -38,6 +39,8 @@ def to_json(result: ReviewResult) -> dict[str, Any]:
             "input_tokens": result.estimated_input_tokens,
             "cost_usd": _usd(result.estimated_cost_usd),
         }
+        if "context" in result.extra:
+            out["context"] = result.extra["context"]
         return out
     out["comments"] = [
         {
@@ -64,7 +67,9 @@ def to_json(result: ReviewResult) -> dict[str, Any]:
         for f in result.unanchored
     ]
     out["chunks"] = [
-        {"index": c.index, "status": c.status, "stop_reason": c.stop_reason} for c in result.chunks
+        {"index": c.index, "status": c.status, "stop_reason": c.stop_reason}
+        | ({"refusal_category": c.refusal_category} if c.status == "refused" else {})
+        for c in result.chunks
     ]
     out["usage"] = dict(result.usage)
     out["cost_usd"] = _usd(result.cost_usd)
@@ -110,6 +115,15 @@ def render_text(result: ReviewResult) -> str:
             f"~{format_usd(result.estimated_cost_usd)} with {result.model} "
             "(no model was called)"
         )
+        context = result.extra.get("context")
+        if context:
+            lines.append(
+                f"Context ({context['mode']}): {context['lines']:,} read-only lines, "
+                f"~{context['tokens']:,} tokens, {context['tokens_per_changed_line']} tokens "
+                f"per changed line"
+            )
+        for note in result.extra.get("notes", []):
+            lines.append(f"Note: {note}")
         return "\n".join(lines) + "\n"
     findings = result.findings
     lines.append(f"Findings: {len(findings)} ({severity_counts(findings)})")
@@ -145,4 +159,5 @@ def render_text(result: ReviewResult) -> str:
 
 
 def _usd(amount: Decimal) -> float:
-    return float(amount.quantize(Decimal("0.000001")))
+    """A JSON number of dollars, to the micro-dollar."""
+    return float(usd_digits(amount, places=6))

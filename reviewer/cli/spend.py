@@ -9,14 +9,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
+from reviewer.cli.exit import fail
+from reviewer.core.text import usd_digits
 from reviewer.errors import ReviewerError
 from reviewer.settings import Settings
 from reviewer.spend.ledger import GROUP_BY, Ledger, ReportRow, month_start
 
+PREFIX = "reviewer spend: "  # the start of every error line
 FORMATS = ("table", "json", "csv")
 COLUMNS = (
     "calls",
@@ -61,11 +64,6 @@ class Totals:
         )
 
 
-def _fail(message: str, code: int = 2) -> NoReturn:
-    click.echo(f"reviewer spend: {message}", err=True)
-    raise click.exceptions.Exit(code)
-
-
 def _parse_when(raw: str, option: str, *, end: bool) -> datetime:
     """Read a date (whole day) or an ISO datetime (naive = UTC); `end` takes a date's end."""
     try:
@@ -75,14 +73,8 @@ def _parse_when(raw: str, option: str, *, end: bool) -> datetime:
             return start + timedelta(days=1) if end else start
         when = datetime.fromisoformat(raw)
     except ValueError:
-        _fail(f"{option} {raw!r} is not a date (YYYY-MM-DD) or an ISO date and time")
+        fail(f"{option} {raw!r} is not a date (YYYY-MM-DD) or an ISO date and time", prefix=PREFIX)
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def usd(amount: Decimal) -> str:
-    """Exact USD as a plain decimal string, without exponent or trailing zeros."""
-    text = f"{amount:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @click.command("spend")
@@ -107,20 +99,23 @@ def run_spend(
 ) -> None:
     """Validate the options, query the ledger and print the report."""
     if by not in GROUP_BY:
-        _fail(f"--by must be one of {', '.join(GROUP_BY)}, not {by!r}")
+        fail(f"--by must be one of {', '.join(GROUP_BY)}, not {by!r}", prefix=PREFIX)
     if fmt not in FORMATS:
-        _fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}", prefix=PREFIX)
     now = clock()
     start = _parse_when(since, "--since", end=False) if since else month_start(now)
     stop = _parse_when(until, "--until", end=True) if until else now
     if stop <= start:
-        _fail(f"--until ({stop.isoformat()}) must be after --since ({start.isoformat()})")
+        fail(
+            f"--until ({stop.isoformat()}) must be after --since ({start.isoformat()})",
+            prefix=PREFIX,
+        )
     try:
         settings = Settings.from_env()
         with Ledger.open(settings.ledger_url) as ledger:
             rows = ledger.report(start, stop, repo=repo, by=by)
     except ReviewerError as exc:
-        _fail(exc.message, exc.exit_code)
+        fail(exc, prefix=PREFIX)
     totals = Totals.of(rows)
     if fmt == "json":
         click.echo(_json(rows, totals, start=start, stop=stop, repo=repo, by=by))
@@ -145,7 +140,7 @@ def _json(
 ) -> str:
     def encode(item: ReportRow | Totals) -> dict[str, Any]:
         values = _fields(item)
-        values["cost_usd"] = usd(values["cost_usd"])
+        values["cost_usd"] = usd_digits(values["cost_usd"])
         return values
 
     document = {
@@ -166,7 +161,9 @@ def _csv(rows: Sequence[ReportRow], totals: Totals, *, by: str) -> str:
     items: list[tuple[str, ReportRow | Totals]] = [(row.key, row) for row in rows]
     for key, item in [*items, ("TOTAL", totals)]:
         values = _fields(item)
-        writer.writerow([key, *(usd(v) if n == "cost_usd" else v for n, v in values.items())])
+        writer.writerow(
+            [key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
+        )
     return out.getvalue()
 
 

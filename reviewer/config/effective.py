@@ -18,7 +18,6 @@ from reviewer.config.repo import (
     PathInstruction,
     RepoConfig,
     RoutingRule,
-    path_spec,
     read_config_file,
     suggest_dotted,
     validate_leaf,
@@ -55,6 +54,7 @@ SETTINGS_KEYS = {
     "model": "model.default",
     "review_drafts": "review.drafts",
     "command": "review.command",
+    "context": "review.context",
     "max_comments": "output.max_comments",
     "monthly_budget_usd": "budget.monthly_usd",
     "review_budget_usd": "budget.per_review_usd",
@@ -212,34 +212,6 @@ class EffectiveConfig:
                 return rule.model
         return self.model
 
-    def excluded_reason(self, path: str) -> str | None:
-        """Why `paths.include` / `paths.exclude` keep `path` out of the review, or None."""
-        options = self.config.paths
-        if options.include and not path_spec(options.include).match_file(path):
-            return "not matched by paths.include"
-        if options.exclude and path_spec(options.exclude).match_file(path):
-            return "excluded by paths.exclude"
-        return None
-
-    def instructions_for(self, path: str) -> list[str]:
-        """The `paths.instructions` texts whose pattern matches `path`, in file order."""
-        return [
-            rule.instructions
-            for rule in self.config.paths.instructions
-            if path_spec((rule.path,)).match_file(path)
-        ]
-
-    def should_review_event(self, action: str, draft: bool) -> bool:
-        """Whether a `pull_request` webhook action starts an automatic review."""
-        review = self.config.review
-        if not review.auto or action not in review.events:
-            return False
-        return review.drafts or not draft
-
-    def posts_inline(self, severity: Severity) -> bool:
-        """Whether a finding is severe enough for an inline comment (else summary only)."""
-        return severity.at_least(self.config.output.min_severity)
-
     def review_event(self, severities: Iterable[Severity]) -> Literal["COMMENT", "REQUEST_CHANGES"]:
         """The GitHub review event: REQUEST_CHANGES when a posted finding reaches the bar."""
         bar = self.config.output.request_changes_on
@@ -281,6 +253,7 @@ _NULL_MEANS = {
     "budget.per_review_usd": "no limit",
     "output.request_changes_on": "never",
     "model.default": "the operator's default",
+    "output.language": "English (the model's default)",
 }
 
 

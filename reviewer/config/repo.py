@@ -5,11 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from decimal import Decimal
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-import pathspec
 import yaml
 from pydantic import (
     AfterValidator,
@@ -24,19 +22,17 @@ from pydantic import (
     model_validator,
 )
 
+from reviewer.core.context import ContextMode
 from reviewer.core.findings import Severity
+from reviewer.core.patterns import path_spec
 from reviewer.errors import ConfigError
 
 CONFIG_PATH = ".github/reviewer.yml"
 
 Event = Literal["opened", "reopened", "synchronize", "ready_for_review"]
 EVENTS: tuple[Event, ...] = get_args(Event)
-
-
-@lru_cache(maxsize=512)
-def path_spec(patterns: tuple[str, ...]) -> Any:
-    """The compiled gitignore-style spec of `patterns`, cached."""
-    return pathspec.GitIgnoreSpec.from_lines(patterns)
+# Files teams already keep for reviewers and coding agents, read from the base branch.
+GUIDANCE_FILES = ("REVIEW.md", "AGENTS.md", "CLAUDE.md", ".github/copilot-instructions.md")
 
 
 def _check_pattern(pattern: str) -> str:
@@ -69,6 +65,7 @@ class ReviewOptions(_Section):
     drafts: StrictBool = False
     incremental: StrictBool = True
     command: Annotated[StrictStr, AfterValidator(_check_command)] = "/review"
+    context: ContextMode = "definition"
 
 
 class PathInstruction(_Section):
@@ -133,11 +130,40 @@ class ModelOptions(_Section):
     routing: tuple[RoutingRule, ...] = ()
 
 
+def _check_language(language: str) -> str:
+    if not language.strip() or "\n" in language or len(language) > 40:
+        raise ValueError("expected a language name on one line, like German or pt-BR")
+    return language.strip()
+
+
 class OutputOptions(_Section):
     min_severity: Severity = Severity.NIT
+    min_confidence: float = Field(default=0.0, ge=0, le=1, strict=False)
     max_comments: StrictInt = Field(default=30, ge=0)
     suggestions: StrictBool = True
     request_changes_on: Severity | None = None
+    language: Annotated[StrictStr, AfterValidator(_check_language)] | None = None
+
+    @field_validator("min_confidence", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError("expected a number from 0 to 1")
+        return value
+
+
+def _check_guidance_path(path: str) -> str:
+    parts = path.split("/")
+    if not path or path.startswith("/") or "\\" in path or any(p in ("", ".", "..") for p in parts):
+        raise ValueError(f"{path!r} is not a relative path inside the repository")
+    return path
+
+
+class GuidanceOptions(_Section):
+    """Guidance files read from the base branch into the prompt, each capped at max_bytes."""
+
+    files: tuple[Annotated[StrictStr, AfterValidator(_check_guidance_path)], ...] = GUIDANCE_FILES
+    max_bytes: StrictInt = Field(default=16_384, ge=0)
 
 
 class BudgetOptions(_Section):
@@ -154,8 +180,9 @@ class RepoConfig(_Section):
     model: ModelOptions = ModelOptions()
     output: OutputOptions = OutputOptions()
     budget: BudgetOptions = BudgetOptions()
+    guidance: GuidanceOptions = GuidanceOptions()
 
-    @field_validator("review", "paths", "model", "output", "budget", mode="before")
+    @field_validator("review", "paths", "model", "output", "budget", "guidance", mode="before")
     @classmethod
     def _empty_section(cls, value: Any) -> Any:
         return {} if value is None else value  # `output:` with every line commented out

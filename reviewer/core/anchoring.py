@@ -69,6 +69,7 @@ class AnchorResult:
     below_threshold: tuple[Finding, ...]  # under the configured min severity
     already_posted: int  # same finding on the same code, said by an earlier review
     merged: int  # duplicates folded into another finding
+    low_confidence: tuple[Finding, ...] = ()  # under the configured min confidence
 
 
 def anchor(
@@ -77,13 +78,20 @@ def anchor(
     *,
     max_comments: int = 30,
     min_severity: Severity = Severity.NIT,
+    min_confidence: float = 0.0,
     suggestions: bool = True,
     known_fingerprints: Collection[str] = frozenset(),
 ) -> AnchorResult:
-    """Place each finding on a commentable line of `diff`, or keep it as unanchored."""
+    """Place each finding on a commentable line of `diff`, or keep it as unanchored.
+
+    Only a finding at or above both `min_severity` and `min_confidence` is posted inline;
+    the others are kept for the summary. A line that is not in the diff (read-only context
+    included) is never commented on: its finding is unanchored.
+    """
     lines = _line_index(diff)
     unanchored: list[Finding] = []
     below: list[Finding] = []
+    unsure: list[Finding] = []
     placed: dict[tuple[str, Side, int, str], InlineComment] = {}
     merged = 0
     already = 0
@@ -95,6 +103,9 @@ def anchor(
             continue
         if not finding.severity.at_least(min_severity):
             below.append(finding)
+            continue
+        if finding.confidence < min_confidence:
+            unsure.append(finding)
             continue
         hunk_id, code = lines[(path, side, finding.line)]
         start = _valid_start(finding, path, side, hunk_id, lines)
@@ -119,6 +130,7 @@ def anchor(
         below_threshold=tuple(below),
         already_posted=already,
         merged=merged,
+        low_confidence=tuple(unsure),
     )
 
 

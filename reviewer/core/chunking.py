@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
@@ -47,8 +47,18 @@ class Chunk:
         return ".".join(str(n) for n in (self.index, *self.split))
 
 
-def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) -> tuple[Chunk, ...]:
+def plan_chunks(
+    files: Sequence[FileDiff],
+    *,
+    budget_tokens: int,
+    model: str,
+    context: Mapping[str, tuple[DiffLine, ...]] | None = None,
+) -> tuple[Chunk, ...]:
     """Pack `files` (already filtered) into chunks of at most `budget_tokens` each.
+
+    `context` maps a path to its read-only lines (core/context.py), shown with the file
+    when the file fits one chunk with them; a file that does not is sent without them
+    (and split as usual when it needs to be).
 
     A file that fits in one chunk stays whole; a larger one is cut at hunk boundaries, and a
     hunk too large at line boundaries (with `OVERLAP_LINES` lines of context before each
@@ -66,7 +76,13 @@ def plan_chunks(files: Sequence[FileDiff], *, budget_tokens: int, model: str) ->
         if not diff.hunks:
             continue
         whole = ChunkPart(diff.path, diff.status, diff.hunks, diff.old_path)
-        cost = part_tokens(whole, model)
+        extra = (context or {}).get(diff.path, ())
+        if extra:
+            with_context = replace(whole, context=extra)
+            if (cost := part_tokens(with_context, model)) <= budget_tokens:
+                whole = with_context
+        if not whole.context:
+            cost = part_tokens(whole, model)
         parts = [whole] if cost <= budget_tokens else _split_file(diff, budget_tokens, model)
         for part in parts:
             if part is not whole:
@@ -104,14 +120,16 @@ def split_chunk(chunk: Chunk, *, model: str) -> tuple[Chunk, Chunk]:
     and a single hunk between its lines (the second half shows the lines before it as
     context, like a planned slice). The halves keep `index` and extend `split`.
     """
+    # A single part's halves lose its read-only context: less to read, the same to review.
+    single = replace(chunk.parts[0], context=()) if len(chunk.parts) == 1 else None
     if len(chunk.parts) >= 2:
         costs = [part_tokens(part, model) for part in chunk.parts]
         cut = _balanced_cut(costs)
         halves = (chunk.parts[:cut], chunk.parts[cut:])
-    elif chunk.parts and len(chunk.parts[0].hunks) >= 2:
-        halves = _split_part_by_hunks(chunk.parts[0], model)
-    elif chunk.parts and chunk.parts[0].hunks and len(chunk.parts[0].hunks[0].lines) >= 2:
-        halves = _split_part_by_lines(chunk.parts[0], model)
+    elif single is not None and len(single.hunks) >= 2:
+        halves = _split_part_by_hunks(single, model)
+    elif single is not None and single.hunks and len(single.hunks[0].lines) >= 2:
+        halves = _split_part_by_lines(single, model)
     else:
         raise ValueError(f"chunk {chunk.label} holds a single line: it cannot be split")
     first, second = (

@@ -15,6 +15,7 @@ from unidiff.patch import Hunk as UnidiffHunk
 from unidiff.patch import PatchedFile, PatchSet
 
 from reviewer.core.git_paths import unquote_path
+from reviewer.core.text import one_line
 from reviewer.errors import DiffParseError
 
 
@@ -242,12 +243,6 @@ def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
                     "the end of a hunk (does the hunk header count too few lines?)",
                     line_number=number,
                 )
-
-
-def one_line(message: str, limit: int = 120) -> str:
-    """`message` on one line, cut to `limit` characters."""
-    flat = " ".join(message.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
 def _header(patched: PatchedFile) -> dict[str, str]:

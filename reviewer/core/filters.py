@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pathspec import GitIgnoreSpec
 
 from reviewer.core.diff import FileDiff, FileStatus, PullRequestDiff
+from reviewer.core.patterns import path_spec
 from reviewer.errors import ConfigError
 
 
@@ -101,16 +102,6 @@ def select_files(
     )
 
 
-def reviewed_files(decisions: Iterable[FileDecision]) -> tuple[FileDiff, ...]:
-    """The files to send to the model, in diff order."""
-    return tuple(d.file for d in decisions if d.reviewed)
-
-
-def skipped_files(decisions: Iterable[FileDecision]) -> tuple[FileDecision, ...]:
-    """The decisions of files not reviewed, each with its reason."""
-    return tuple(d for d in decisions if not d.reviewed)
-
-
 @dataclass(frozen=True)
 class _Patterns:
     lines: tuple[str, ...]
@@ -123,7 +114,7 @@ def _spec(patterns: Sequence[str], name: str) -> _Patterns | None:
     if not lines:
         return None
     try:
-        return _Patterns(lines, GitIgnoreSpec.from_lines(lines))
+        return _Patterns(lines, path_spec(lines))
     except ValueError as exc:  # pathspec's GitIgnorePatternError
         raise ConfigError(f"{name}: invalid pattern ({exc})", key=name) from exc
 

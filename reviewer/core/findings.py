@@ -8,7 +8,7 @@ import json
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 
 class Severity(StrEnum):
@@ -58,6 +58,21 @@ class Finding(BaseModel):
     suggestion: str | None = Field(
         default=None, description="Replacement code for the cited lines, if any."
     )
+    # Required in the schema sent to the model (see _schema); 1.0 when an answer lacks it.
+    confidence: float = Field(
+        default=1.0,
+        description="How sure you are that this is a real problem, from 0 (a guess) to 1 "
+        "(certain).",
+    )
+
+    @field_validator("confidence", mode="before")
+    @classmethod
+    def _clamp_confidence(cls, value: Any) -> Any:
+        # The API's schema subset has no numeric bounds: a model may answer 1.2 or -0.1.
+        # Clamped, not dropped: the finding itself may be good. NaN and non-numbers fail.
+        if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+            raise ValueError("confidence must be a number from 0 to 1")
+        return min(1.0, max(0.0, float(value)))
 
 
 class InvalidOutputError(ValueError):
@@ -127,6 +142,10 @@ def _adapt(node: dict[str, Any]) -> dict[str, Any]:
 @functools.cache
 def _schema() -> dict[str, Any]:
     raw = _FindingsReply.model_json_schema()
+    finding = raw["$defs"]["Finding"]
+    # The model must always say how sure it is; a default only covers older answers.
+    finding["required"] = [*finding.get("required", []), "confidence"]
+    finding["properties"]["confidence"].pop("default", None)
     schema = _adapt(raw)
     schema["$defs"] = {name: _adapt(sub) for name, sub in raw.get("$defs", {}).items()}
     return schema

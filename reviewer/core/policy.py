@@ -43,6 +43,8 @@ class ChunkResult:
     error: str | None = None
     refusal: str | None = None
     transient: bool = False
+    # stop_details.category of a refusal (cyber, bio, reasoning_extraction, ...), if named.
+    refusal_category: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,9 @@ def conclude(index: int, reply: Reply) -> ChunkResult:
     if stop == "end_turn":
         return ChunkResult(index, "ok", stop, findings=tuple(reply.findings), dropped=reply.dropped)
     if stop == "refusal":
-        return ChunkResult(index, "refused", stop, refusal=reply.refusal)
+        return ChunkResult(
+            index, "refused", stop, refusal=reply.refusal, refusal_category=reply.refusal_category
+        )
     if stop == "max_tokens":
         return ChunkResult(index, "truncated", stop, error="the answer was cut at max_tokens")
     if stop == "model_context_window_exceeded" or reply.too_long:
@@ -146,4 +150,5 @@ def merge(index: int, results: Sequence[ChunkResult]) -> ChunkResult:
         error="; ".join(dict.fromkeys(errors)) or None,
         refusal="; ".join(dict.fromkeys(refusals)) or None,
         transient=any(r.transient for r in results if r.status == "error"),
+        refusal_category=next((r.refusal_category for r in results if r.refusal_category), None),
     )

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import pathspec
-
 from reviewer.core.chunking import Chunk
 from reviewer.core.findings import findings_json_schema
+from reviewer.core.patterns import path_spec
 from reviewer.core.render import neutralise, one_line, render_part
 from reviewer.core.tokens import estimate_tokens
 
@@ -29,6 +28,8 @@ class PromptContext:
 
     `instructions` is the repository's review guidance; `path_instructions` holds
     (gitignore-style pattern, text) pairs, sent only with chunks that hold a matching file.
+    `guidance` holds (path, text) of the guidance files read from the base branch;
+    `language` the language the findings are written in (empty: the model's default).
     """
 
     repo: str
@@ -36,6 +37,8 @@ class PromptContext:
     description: str = ""
     instructions: str = ""
     path_instructions: tuple[tuple[str, str], ...] = ()
+    guidance: tuple[tuple[str, str], ...] = ()
+    language: str = ""
 
 
 @functools.cache
@@ -67,11 +70,6 @@ def _pull_request_text(context: PromptContext) -> str:
     return "\n".join(lines)
 
 
-@functools.lru_cache(maxsize=256)
-def _spec(pattern: str) -> Any:
-    return pathspec.GitIgnoreSpec.from_lines([pattern])
-
-
 def matching_path_instructions(
     context: PromptContext, paths: Iterable[str]
 ) -> tuple[tuple[str, str], ...]:
@@ -80,11 +78,25 @@ def matching_path_instructions(
     return tuple(
         (pattern, text)
         for pattern, text in context.path_instructions
-        if text.strip() and any(_spec(pattern).match_file(path) for path in wanted)
+        if text.strip() and any(path_spec((pattern,)).match_file(path) for path in wanted)
     )
 
 
-def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]]) -> str:
+def _guidance_text(guidance: Sequence[tuple[str, str]]) -> str:
+    files = "\n\n".join(f"From `{one_line(path)}`:\n{text.strip()}" for path, text in guidance)
+    return _data("guidance", files)
+
+
+def _language_text(language: str) -> str:
+    if not language.strip():
+        return ""
+    return (
+        f" Write every title and body in {one_line(language.strip())}; keep code, "
+        "identifiers and suggestions as they are."
+    )
+
+
+def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]], language: str = "") -> str:
     pieces = []
     if path_instructions:
         notes = "\n\n".join(
@@ -94,6 +106,7 @@ def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]]) -> str:
         pieces.append(_data("path_instructions", notes) + "\n\n")
     pieces.append(f"<diff>\n{diff}</diff>\n\n")
     pieces.append("Review the diff above. Answer with the JSON object only.")
+    pieces.append(_language_text(language))
     return "".join(pieces)
 
 
@@ -103,17 +116,21 @@ def build_request(
     """Return (system blocks, messages) for `client.messages.create` for one chunk.
 
     Everything before the chunk's own text is byte-identical for every chunk of the PR, and
-    ends with cache breakpoints: the system prompt and schema, the repository's instructions
-    (if any), then the PR's title and description. The chunk comes last, without one.
+    ends with cache breakpoints (at most 4): the system prompt and schema, the repository's
+    instructions (if any), its guidance files (if any), then the PR's title and description.
+    The chunk comes last, without one.
     """
     system = [_text(system_prompt(), cache=True)]
     if context.instructions.strip():
         system.append(_text(_data("repo_instructions", context.instructions), cache=True))
+    if context.guidance:
+        system.append(_text(_guidance_text(context.guidance), cache=True))
     paths = [part.path for part in chunk.parts]
     diff = "".join([render_part(part) for part in chunk.parts])
+    instructions = matching_path_instructions(context, paths)
     content = [
         _text(_pull_request_text(context), cache=True),
-        _text(_chunk_text(diff, matching_path_instructions(context, paths))),
+        _text(_chunk_text(diff, instructions, context.language)),
     ]
     return system, [{"role": "user", "content": content}]
 
@@ -127,7 +144,9 @@ def prefix_tokens(context: PromptContext, model: str) -> int:
     texts = [system_prompt(), _pull_request_text(context)]
     if context.instructions.strip():
         texts.append(_data("repo_instructions", context.instructions))
+    if context.guidance:
+        texts.append(_guidance_text(context.guidance))
     every = tuple((p, t) for p, t in context.path_instructions if t.strip())
-    texts.append(_chunk_text("", every))
+    texts.append(_chunk_text("", every, context.language))
     texts.append(json.dumps(findings_json_schema()))
     return sum(estimate_tokens(text, model) for text in texts) + _FRAMING_TOKENS

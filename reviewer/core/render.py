@@ -16,11 +16,17 @@ from reviewer.core.tokens import estimate_from_size, utf8_length
 # Tags of the data blocks. Inside any block, an opening or closing tag of any of them is
 # escaped (`<` becomes `&lt;`), so a diff line or a PR description cannot end its block early
 # and pose as instructions, nor open a block of another kind.
-DATA_TAGS = ("repo_instructions", "pr_title", "pr_description", "path_instructions", "diff")
+DATA_TAGS = (
+    "repo_instructions", "guidance", "pr_title", "pr_description", "path_instructions", "diff",
+)  # fmt: skip
 _TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
 
 OVERLAP_OPEN = "(already reviewed, for context)\n"
 OVERLAP_CLOSE = "(end of context)\n"
+# Code of the head commit around the change (see core/context.py): read, never cited.
+CONTEXT_OPEN = "(read-only context from the head commit, not in the diff)\n"
+CONTEXT_CLOSE = OVERLAP_CLOSE
+CONTEXT_GAP = "...\n"
 _MARKERS = {"added": "+", "removed": "-", "context": " "}
 
 
@@ -29,7 +35,8 @@ class ChunkPart:
     """A whole file, or one slice of a file too large for one chunk (`part` of `parts`).
 
     `hunks` hold the lines this part owns (each changed line is owned by exactly one part);
-    `overlap` holds a few lines before them, already owned elsewhere, shown for context.
+    `overlap` holds a few lines before them, already owned elsewhere, shown for context;
+    `context` holds read-only lines of the head file around the hunks (core/context.py).
     """
 
     path: str
@@ -39,6 +46,7 @@ class ChunkPart:
     overlap: tuple[DiffLine, ...] = ()
     part: int = 1
     parts: int = 1
+    context: tuple[DiffLine, ...] = ()
 
 
 def neutralise(text: str) -> str:
@@ -128,6 +136,38 @@ def render_overlap(lines: Sequence[DiffLine]) -> str:
     return OVERLAP_OPEN + body + OVERLAP_CLOSE
 
 
+def _runs(lines: Sequence[DiffLine]) -> int:
+    """How many runs of consecutive new-file numbers `lines` (sorted) make."""
+    return sum(
+        1
+        for index, line in enumerate(lines)
+        if index == 0 or line.new_line != (lines[index - 1].new_line or 0) + 1
+    )
+
+
+def render_context(lines: Sequence[DiffLine]) -> str:
+    """Render read-only context lines (sorted by new number), `...` between gaps."""
+    if not lines:
+        return ""
+    width = line_width(lines)
+    pieces = [CONTEXT_OPEN]
+    for index, line in enumerate(lines):
+        if index and line.new_line != (lines[index - 1].new_line or 0) + 1:
+            pieces.append(CONTEXT_GAP)
+        pieces.append(render_line(line, width) + "\n")
+    pieces.append(CONTEXT_CLOSE)
+    return "".join(pieces)
+
+
+def context_size(lines: Sequence[DiffLine]) -> tuple[int, int]:
+    """Return (UTF-8 bytes, newlines) of `render_context(lines)` without rendering it."""
+    if not lines:
+        return 0, 0
+    gaps = _runs(lines) - 1
+    size = len(CONTEXT_OPEN) + len(CONTEXT_CLOSE) + gaps * len(CONTEXT_GAP) + _lines_size(lines)
+    return size, len(lines) + gaps + 2
+
+
 def render_file_header(path: str, status: str, old_path: str | None, part: int, parts: int) -> str:
     """Render the `FILE:`, `STATUS:` and (for a file in several parts) `PART:` lines."""
     status_text = status
@@ -140,16 +180,20 @@ def render_file_header(path: str, status: str, old_path: str | None, part: int, 
 
 
 def render_part(part: ChunkPart) -> str:
-    """Render a part: header, context-only overlap, hunks, then a blank separating line."""
+    """Render a part: header, read-only context, overlap, hunks, then a blank line."""
     header = render_file_header(part.path, part.status, part.old_path, part.part, part.parts)
     hunks = "".join([render_hunk(hunk) for hunk in part.hunks])
-    return header + render_overlap(part.overlap) + hunks + "\n"
+    return header + render_context(part.context) + render_overlap(part.overlap) + hunks + "\n"
 
 
 def part_size(part: ChunkPart) -> tuple[int, int]:
     """Return (UTF-8 bytes, newlines) of `render_part(part)` without rendering it."""
     header = render_file_header(part.path, part.status, part.old_path, part.part, part.parts)
     size, newlines = utf8_length(header) + 1, header.count("\n") + 1
+    if part.context:
+        context_bytes, context_newlines = context_size(part.context)
+        size += context_bytes
+        newlines += context_newlines
     if part.overlap:
         size += len(OVERLAP_OPEN) + len(OVERLAP_CLOSE) + _lines_size(part.overlap)
         newlines += len(part.overlap) + 2

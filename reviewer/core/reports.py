@@ -23,3 +23,4 @@ class ChunkReport:
     status: str = "planned"  # planned | ok | refused | truncated | error | skipped
     stop_reason: str | None = None
     error: str | None = None
+    refusal_category: str | None = None  # stop_details.category of a refused chunk

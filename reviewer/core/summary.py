@@ -10,6 +10,7 @@ from decimal import Decimal
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult, sanitize
 from reviewer.core.findings import Finding, Severity
 from reviewer.core.reports import ChunkReport, FileReport
+from reviewer.core.text import format_usd, one_line
 
 # Room left in the review body for what the GitHub adapter appends (refused comments, marker).
 BODY_BUDGET = MAX_BODY_CHARS - 8_192
@@ -28,11 +29,6 @@ class Summary:
 def plural(count: int, noun: str) -> str:
     """`1 chunk`, `2 chunks`."""
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
-
-
-def format_usd(amount: Decimal) -> str:
-    """Dollars with enough places to show a cheap review's cost (4 below a cent)."""
-    return f"${amount.quantize(Decimal('0.0001'))}"
 
 
 def severity_counts(findings: Sequence[Finding]) -> str:
@@ -60,7 +56,8 @@ def build_summary(
     skipped = [f for f in files if not f.reviewed]
     shown = [c.finding for c in anchored.comments]
     elsewhere = list(anchored.unanchored) + [c.finding for c in anchored.overflow]
-    everything = shown + elsewhere + list(anchored.below_threshold)
+    lesser = list(anchored.below_threshold) + list(anchored.low_confidence)
+    everything = shown + elsewhere + lesser
 
     title = "new findings" if rereview else "findings"
     head = [f"### Claude review: {len(everything)} {title} ({severity_counts(everything)})", ""]
@@ -95,6 +92,10 @@ def build_summary(
         (
             "Lesser findings (below the configured minimum severity)",
             [_finding_item(f) for f in anchored.below_threshold],
+        ),
+        (
+            "Less certain findings (below the configured minimum confidence)",
+            [_finding_item(f) for f in anchored.low_confidence],
         ),
         ("Parts not fully reviewed", [_chunk_item(c) for c in problems]),
         ("Files not reviewed", [f"`{f.path}`: {f.reason}" for f in skipped]),
@@ -145,12 +146,12 @@ def _spill(followups: list[list[str]], heading: str, items: list[str]) -> None:
 def _chunk_item(c: ChunkReport) -> str:
     files = ", ".join(f"`{p}`" for p in c.files)
     error = f" — {sanitize(c.error)}" if c.error else ""
-    return f"chunk {c.index + 1} ({files}): {c.status}{error}"
+    status = f"{c.status} ({c.refusal_category})" if c.refusal_category else c.status
+    return f"chunk {c.index + 1} ({files}): {status}{error}"
 
 
 def _finding_item(f: Finding) -> str:
     where = f"`{f.path}:{f.start_line}-{f.line}`" if f.start_line else f"`{f.path}:{f.line}`"
-    body = " ".join(sanitize(f.body).split())
-    if len(body) > MAX_ITEM_CHARS:
-        body = body[:MAX_ITEM_CHARS] + "…"
-    return f"{where} **{f.severity.value}** {sanitize(f.title)} — {body}"
+    body = one_line(sanitize(f.body), MAX_ITEM_CHARS)
+    sure = f" (confidence {f.confidence:.2f})" if f.confidence < 1 else ""
+    return f"{where} **{f.severity.value}**{sure} {sanitize(f.title)} — {body}"

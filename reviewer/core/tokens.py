@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from reviewer.core.models import model_spec
+
 # Every current Claude model has a 200k-token context window. Larger windows (1M) are opt-in
 # per request (a beta header on some models), which the reviewer does not send, so assuming
 # more than 200k would make the API answer "prompt is too long".
@@ -86,8 +88,8 @@ def estimate_tokens(text: str, model: str) -> int:
 
 
 def context_window(model: str) -> int:
-    """Return the context window of `model` in tokens (200k for every model; see above)."""
-    return DEFAULT_CONTEXT_WINDOW
+    """Return the context window of `model` in tokens, from data/models.json (see above)."""
+    return model_spec(model).context_window
 
 
 def input_budget(

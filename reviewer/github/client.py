@@ -64,17 +64,6 @@ DEFAULT_SLEEP: Sleep = time.sleep
 WRITE_PERMISSIONS: Final = frozenset({"admin", "write"})
 
 
-def skip_reason(pull: PullInfo, *, review_drafts: bool = False) -> str | None:
-    """Why this pull request must not be reviewed now, or None to review it."""
-    if pull.merged:
-        return "the pull request is merged"
-    if pull.state != "open":
-        return "the pull request is closed"
-    if pull.draft and not review_drafts:
-        return "the pull request is a draft"
-    return None
-
-
 class GitHubClient:
     """A GitHub REST client for one identity (a token or one App installation)."""
 

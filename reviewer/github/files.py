@@ -10,11 +10,11 @@ from reviewer.core.diff import (
     FileDiff,
     FileStatus,
     PullRequestDiff,
-    one_line,
     read_patchset,
     submodule_note,
     to_hunk,
 )
+from reviewer.core.text import one_line
 from reviewer.errors import DiffParseError
 
 

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import RepoConfig, ReviewOptions, load_repo_config
+from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
 from reviewer.core.diff import PullRequestDiff, parse_diff
 from reviewer.errors import ConfigError
 from reviewer.github import payloads
 from reviewer.model import ProgressFn, PullInfo, ReviewRequest, ReviewResult, ReviewTarget
+from reviewer.review.checkout import ReadFn, git_reader, read_guidance
 from reviewer.review.ports import PullRequests
 from reviewer.settings import Settings
-
-REPO_CONFIG_PATH = ".github/reviewer.yml"
 
 
 def fetch_target(
@@ -45,7 +44,8 @@ def fetch_target(
     repo_config = _base_config(request, settings, gh, pull)
     if isinstance(repo_config, ReviewResult):
         return repo_config
-    review = resolve(settings, repo_config, {}).config.review
+    effective = resolve(settings, repo_config, {}).config
+    review = effective.review
     # A person asked (a command, or the CLI): the rules for automatic reviews do not apply.
     asked = request.trigger in ("command", "cli")
     command = request.command
@@ -82,6 +82,22 @@ def fetch_target(
         diff, fetch_notes = gh.get_pull_files_diff(repo, number)
         notes += fetch_notes
     say(f"fetched {len(diff.files)} files of {repo}#{number} at {pull.head_sha[:7]}")
+    # Guidance files come from the base branch, like the configuration: never from the head.
+    guidance, applied = read_guidance(
+        lambda path: gh.get_file_text(repo, path, pull.base_sha),
+        effective.guidance.files,
+        effective.guidance.max_bytes,
+    )
+    if applied:
+        notes.append(applied)
+    head_sha = pull.head_sha
+
+    def from_api(path: str) -> str | None:
+        return gh.get_file_text(repo, path, head_sha)
+
+    read_head: ReadFn = from_api
+    if request.checkout and request.diff_text is not None:
+        read_head = git_reader(request.checkout, head_sha)  # the diff came from this checkout
     return ReviewTarget(
         repo=repo,
         diff=diff,
@@ -93,6 +109,8 @@ def fetch_target(
         known_fingerprints=frozenset(gh.previous_fingerprints(repo, number, bot)),
         rereview=last is not None,
         notes=notes,
+        read_head=read_head,
+        guidance=guidance,
     )
 
 
@@ -101,7 +119,7 @@ def _base_config(
 ) -> RepoConfig | ReviewResult:
     """The repository's config from the base branch; a broken one is named on the PR."""
     # The base branch's file, never the head's: a PR must not set its own rules or budget.
-    path = settings.config_path or REPO_CONFIG_PATH
+    path = settings.config_path or CONFIG_PATH
     text = gh.get_file_text(request.repo, path, pull.base_sha)
     try:
         return load_repo_config(text, source=path)

@@ -13,10 +13,12 @@ from reviewer.core.anchoring import ReviewDraft, anchor
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
+from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, prefix_tokens
+from reviewer.core.render import context_size
 from reviewer.core.reports import ChunkReport, FileReport
 from reviewer.core.summary import build_summary, plural
-from reviewer.core.tokens import input_budget
+from reviewer.core.tokens import estimate_from_size, input_budget
 from reviewer.errors import ConfigError
 from reviewer.model import (
     Plan,
@@ -25,6 +27,7 @@ from reviewer.model import (
     ReviewResult,
     ReviewTarget,
 )
+from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
 from reviewer.review.model_run import call_model
 from reviewer.review.ports import PullRequests, ReviewServices
@@ -53,6 +56,8 @@ def run_review(
             diff=parse_diff(request.diff_text),
             repo_config=_local_repo_config(request.config_path),
         )
+        if request.checkout is not None:
+            _local_files(target, request.checkout, services)
         return _review(request, services, target, None, say)
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
@@ -61,6 +66,18 @@ def run_review(
     if isinstance(fetched, ReviewResult):
         return fetched
     return _review(request, services, fetched, gh, say)
+
+
+def _local_files(target: ReviewTarget, checkout: str, services: ReviewServices) -> None:
+    """A local diff's context and guidance come from the working tree, as it is now."""
+    read = worktree_reader(checkout)
+    guidance = resolve(services.settings, target.repo_config, {}).config.guidance
+    target.guidance, applied = read_guidance(
+        read, guidance.files, guidance.max_bytes, source="the working tree"
+    )
+    if applied:
+        target.notes.append(applied)
+    target.read_head = read
 
 
 def _local_repo_config(path: str | None) -> RepoConfig | None:
@@ -77,6 +94,8 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
     """Everything short of calling the model: config, filters, model choice, chunks, estimate."""
     settings = services.settings
     overrides: dict[str, Any] = {"model.default": request.model} if request.model else {}
+    if request.context:
+        overrides["review.context"] = request.context
     config = resolve(settings, target.repo_config, overrides)
     paths = config.config.paths
     decisions = select_files(target.diff, include=paths.include, exclude=paths.exclude)
@@ -89,22 +108,33 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
         description=target.description,
         instructions=config.config.instructions,
         path_instructions=tuple((rule.path, rule.instructions) for rule in paths.instructions),
+        guidance=target.guidance,
+        language=config.config.output.language or "",
     )
     prefix = prefix_tokens(context, model)
     budget = input_budget(
         model,
         system_tokens=prefix,
-        output_reserve=settings.max_output_tokens,
+        output_reserve=model_spec(model).output_tokens(settings.max_output_tokens),
         max_chunk_tokens=settings.max_chunk_tokens,
     )
-    chunks = plan_chunks(files, budget_tokens=budget, model=model)
+    extra = read_context(files, config.config.review.context, target.read_head)
+    chunks = plan_chunks(files, budget_tokens=budget, model=model, context=extra)
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
         price,
         input_tokens=input_tokens,
         output_tokens=ESTIMATED_OUTPUT_TOKENS_PER_CHUNK * len(chunks),
     )
-    return Plan(model, config, decisions, chunks, context, prefix, input_tokens, cost)
+    context_tokens = sum(
+        estimate_from_size(*context_size(part.context), model)
+        for chunk in chunks
+        for part in chunk.parts
+    )
+    return Plan(
+        model, config, decisions, chunks, context, prefix, input_tokens, cost,
+        context_tokens=context_tokens, changed_lines=changed_line_count(files),
+    )  # fmt: skip
 
 
 def _review(
@@ -131,7 +161,7 @@ def _review(
         ),
         estimated_input_tokens=plan.estimated_input_tokens,
         estimated_cost_usd=plan.estimated_cost_usd,
-        extra={"notes": list(target.notes)},
+        extra={"notes": list(target.notes), "context": _context_report(plan)},
     )
     if request.dry_run:
         return base
@@ -143,12 +173,13 @@ def _review(
         target.diff,
         max_comments=output.max_comments,
         min_severity=output.min_severity,
+        min_confidence=output.min_confidence,
         suggestions=output.suggestions,
         known_fingerprints=target.known_fingerprints,
     )
     chunk_reports = tuple(
         ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
-                    r.status, r.stop_reason, r.error or r.refusal)
+                    r.status, r.stop_reason, r.error or r.refusal, r.refusal_category)
         for c, r in zip(plan.chunks, run.outcome.results, strict=True)
     )  # fmt: skip
     budget_stop = run.outcome.budget_stop.message if run.outcome.budget_stop else None
@@ -183,7 +214,9 @@ def _review(
         extra={
             "notes": list(target.notes),
             "below_threshold": list(anchored.below_threshold),
+            "low_confidence": list(anchored.low_confidence),
             "already_posted": anchored.already_posted,
+            "context": _context_report(plan),
         },
     )
     if gh is None or target.pr_number is None or not request.post:
@@ -197,6 +230,19 @@ def _review(
         key=request.delivery_id,
     )
     return _publish(gh, target.repo, target.pr_number, draft, result, say)
+
+
+def _context_report(plan: Plan) -> dict[str, Any]:
+    """What the read-only context added: the figure `tokens_per_changed_line`."""
+    lines = sum(len(part.context) for chunk in plan.chunks for part in chunk.parts)
+    per_line = plan.context_tokens / plan.changed_lines if plan.changed_lines else 0.0
+    return {
+        "mode": plan.config.config.review.context,
+        "lines": lines,
+        "tokens": plan.context_tokens,
+        "changed_lines": plan.changed_lines,
+        "tokens_per_changed_line": round(per_line, 2),
+    }
 
 
 def _file_reports(decisions: Sequence[FileDecision]) -> tuple[FileReport, ...]:

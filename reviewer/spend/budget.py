@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from reviewer.core.text import format_usd
 from reviewer.errors import BudgetExceeded
-from reviewer.settings import Settings
 from reviewer.spend.ledger import TRIGGERS, CallRow, Ledger
 from reviewer.spend.pricing import PriceTable, cost_of, estimate_cost
 from reviewer.spend.usage import CallRecord
@@ -29,10 +29,6 @@ class Limits:
     monthly_usd: Decimal | None = None
     review_usd: Decimal | None = None
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(settings.monthly_budget_usd, settings.review_budget_usd)
-
 
 class ReviewSpend:
     """The usage sink and budget gate of one review (one `review_id`).
@@ -40,8 +36,7 @@ class ReviewSpend:
     Thread-safe: chunks call `before_call` and `sink` from several threads. The estimate
     `before_call` let through is held against the budgets, per thread, until that thread's
     next `sink` (one call may sink several attempts: the SDK retries) or `before_call`, so
-    concurrent chunks cannot all pass on the same headroom. A thread that passed the gate
-    but made no call after all should call `release()`.
+    concurrent chunks cannot all pass on the same headroom.
     """
 
     def __init__(
@@ -101,11 +96,6 @@ class ReviewSpend:
                 self._check("monthly", monthly, spent, held + estimate)
             self._held[me] = estimate
 
-    def release(self) -> None:
-        """Drop the estimate this thread holds for a call it did not make after all."""
-        with self._lock:
-            self._held.pop(threading.get_ident(), None)
-
     def sink(self, record: CallRecord) -> None:
         """Price `record`, add it to the total and write its row (LedgerError on failure)."""
         cost = cost_of(record, self._prices.price(record.model))
@@ -147,14 +137,8 @@ class ReviewSpend:
             message = f"The {scope} is $0, so no call to Claude was made."
         else:
             message = (
-                f"The {scope} (${_usd(limit)}) stopped the review: ${_usd(spent)} spent, "
-                f"${_usd(left)} left, and the next call (with any under way) could cost "
-                f"up to ${_usd(ahead)}."
+                f"The {scope} ({format_usd(limit)}) stopped the review: {format_usd(spent)} spent, "
+                f"{format_usd(left)} left, and the next call (with any under way) could cost "
+                f"up to {format_usd(ahead)}."
             )
         raise BudgetExceeded(message, budget=budget, limit=f"{limit:f}", spent=f"{spent:f}")
-
-
-def _usd(amount: Decimal) -> str:
-    """Format USD for people: cents, or four places when it is under a dollar."""
-    places = Decimal("0.01") if abs(amount) >= 1 else Decimal("0.0001")
-    return f"{amount.quantize(places):f}"

@@ -526,6 +526,7 @@ def test_run_uses_the_api_and_says_why_when_the_checkout_is_shallow(
     assert run(runner.environ, review=engine) == 0
 
     assert engine.calls[0][0].diff_text is None
+    assert engine.calls[0][0].checkout is None  # context then comes through the API
     out = capsys.readouterr().out
     assert "The diff comes from the GitHub API." in out
     assert "fetch-depth: 0" in out
@@ -547,6 +548,7 @@ def test_run_sends_the_local_diff_when_the_checkout_has_both_commits(
     assert request.diff_text == local_diff(repo, base, head)
     assert request.expected_head_sha == head
     assert "The diff comes from the local checkout." in capsys.readouterr().out
+    assert request.checkout == str(repo)  # read-only context is read there, at the head
 
 
 # ---- action.yml ------------------------------------------------------------------------
@@ -584,6 +586,7 @@ INPUT_EFFECTS: dict[str, tuple[str, Callable[[FakeEngine, int], Any], Any]] = {
     "fail-on": ("major", lambda _, code: code, 1),
     "max-cost-usd": ("0.75", lambda e, _: settings_of(e).review_budget_usd, Decimal("0.75")),
     "command": ("/claude", lambda e, _: len(e.calls), 1),
+    "context": ("file", lambda e, _: settings_of(e).context, "file"),
 }
 
 

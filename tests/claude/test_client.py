@@ -21,6 +21,8 @@ from reviewer.errors import BudgetExceeded, ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.usage import CallRecord
 from tests.fakes.messages_server import (
+    ECHO_KEY,
+    FAKE_API_KEY,
     USAGE_KEYS,
     Answer,
     FakeMessages,
@@ -416,14 +418,18 @@ def test_500_then_ok(fake_claude: FakeMessages, client: anthropic.Anthropic) -> 
 def test_a_client_error_is_not_transient(
     fake_claude: FakeMessages, client: anthropic.Anthropic
 ) -> None:
-    fake_claude.enqueue_error(401, message="invalid x-api-key")
+    fake_claude.enqueue_error(401, message=f"invalid x-api-key {ECHO_KEY}")
     outcome, sink = _review(client, [_chunk(0, "a.py")])
 
     (result,) = outcome.results
     assert (result.status, result.transient) == ("error", False)
     assert len(fake_claude.requests) == 1
-    assert result.error is not None
-    assert "sk-ant-test-fake" not in result.error
+    # The fake echoed the key in its error message (the attempt's record holds it as sent);
+    # the error a user sees has it redacted.
+    assert (
+        sink.records[0].error == f"HTTP 401 authentication_error: invalid x-api-key {FAKE_API_KEY}"
+    )
+    assert result.error == "HTTP 401 authentication_error: invalid x-api-key [redacted]"
     assert_usage_recorded(sink, fake_claude)
 
 

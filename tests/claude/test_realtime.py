@@ -13,8 +13,9 @@ from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.chunking import Chunk
 from reviewer.core.diff import DiffLine, FileStatus, Hunk
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.models import model_spec
 from reviewer.core.policy import Reply
-from reviewer.core.prompt import PromptContext
+from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.core.render import ChunkPart
 from reviewer.errors import BudgetExceeded
 from reviewer.spend.usage import CallRecord
@@ -81,6 +82,23 @@ def test_max_tokens_is_retried_larger_then_split_and_merged() -> None:
     assert [(r.chunk_index, r.attempt) for r in records] == [(0, 1), (0, 2), (0, 3), (0, 4)]
 
 
+def test_a_split_chunk_whose_halves_fail_transiently_stays_transient() -> None:
+    overloaded = Reply(error="HTTP 529 overloaded_error: Overloaded", transient=True)
+    send = ScriptedSend(
+        Reply(stop_reason="max_tokens"), Reply(stop_reason="max_tokens"), overloaded, overloaded
+    )
+    records: list[CallRecord] = []
+
+    outcome = ChunkOrchestrator(send, model=MODEL, max_output_tokens=4096).review(
+        CONTEXT, [_chunk(0, "left.py", "right.py")], sink=records.append
+    )
+
+    (result,) = outcome.results
+    assert len(send.calls) == 4, "the chunk was split and each half sent once"
+    assert (result.status, result.transient) == ("error", True)
+    assert result.error == "HTTP 529 overloaded_error: Overloaded"
+
+
 def test_invalid_output_marks_the_last_attempt() -> None:
     send = ScriptedSend(Reply(stop_reason="end_turn", error="invalid output", invalid_output=True))
     records: list[CallRecord] = []
@@ -135,6 +153,19 @@ def test_first_call_alone_warms_the_cache_when_there_are_several_waves() -> None
     assert [r.index for r in outcome.results] == [0, 1, 2, 3, 4]
     assert send.events[:2] == [("start", 0), ("end", 0)]
     assert len(send.events) == 10
+
+
+def test_no_warm_up_call_when_the_prefix_is_under_the_models_cacheable_minimum() -> None:
+    # claude-haiku-4-5 caches nothing under 4,096 tokens; this prefix is estimated below it,
+    # so all four calls go out in pairs (the barrier fails unless two calls overlap).
+    model = "claude-haiku-4-5"
+    assert prefix_tokens(CONTEXT, model) < model_spec(model).min_cacheable_tokens
+    send = TimedSend(barrier=threading.Barrier(2))
+    chunks = [_chunk(i, f"f{i}.py") for i in range(4)]
+    outcome = ChunkOrchestrator(send, model=model, concurrency=2).review(
+        CONTEXT, chunks, sink=lambda r: None
+    )
+    assert [r.status for r in outcome.results] == ["ok"] * 4
 
 
 def test_one_wave_of_calls_runs_at_once() -> None:

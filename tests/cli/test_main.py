@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from reviewer.cli.main import local_repo_name, main, parse_target
-from reviewer.errors import ConfigError
+from reviewer.cli.main import local_repo_name, main, parse_target, warn_about_models
+from reviewer.errors import ConfigError, UnknownModelError
+from reviewer.settings import Settings
 from tests.fakes.messages_server import FAKE_API_KEY, FakeMessages, findings_answer
 from tests.paths import SAMPLE_DIFF
 
@@ -25,11 +26,27 @@ def _invoke(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
     return CliRunner().invoke(main, list(args), input=stdin, env=env)
 
 
+def test_context_flag_sets_the_mode_of_a_dry_run() -> None:
+    result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "json",
+                     "--context", "none")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["context"] == {
+        "mode": "none", "lines": 0, "tokens": 0, "changed_lines": 33,
+        "tokens_per_changed_line": 0.0,
+    }  # fmt: skip
+    bad = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--context", "everything")
+    assert bad.exit_code == 2
+
+
 def test_dry_run_json_follows_the_contract() -> None:
     result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "json")
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out) == {"status", "files", "chunks", "estimate"}
+    assert set(out) == {"status", "files", "chunks", "estimate", "context"}
+    assert set(out["context"]) == {
+        "mode", "lines", "tokens", "changed_lines", "tokens_per_changed_line",
+    }  # fmt: skip
+    assert out["context"]["mode"] == "definition"
     assert set(out["files"][0]) == {"path", "status", "reviewed", "reason", "added", "removed"}
     by_path = {f["path"]: f for f in out["files"]}
     assert by_path["package-lock.json"] == {
@@ -125,3 +142,13 @@ def test_local_repo_name_from_the_github_remote(
     subprocess.run(["git", "init", "-q"], check=True)
     subprocess.run(["git", "remote", "add", "origin", "git@github.com:octo/tool.git"], check=True)
     assert local_repo_name() == "octo/tool"
+
+
+def test_configured_models_are_checked_before_a_review(capsys: pytest.CaptureFixture[str]) -> None:
+    # claude-sonnet-4-5 is in the SDK's deprecated list, retiring 2026-11-30.
+    warn_about_models(Settings(model="claude-sonnet-4-6", fallback_model="claude-sonnet-4-5"))
+    err = capsys.readouterr().err
+    assert "reviewer: warning: claude-sonnet-4-5 " in err and "move to a newer model" in err
+    assert "claude-sonnet-4-6" not in err
+    with pytest.raises(UnknownModelError):
+        warn_about_models(Settings(), "claude-nonexistent-1")

@@ -54,40 +54,10 @@ def test_defaults() -> None:
 # --- applied through EffectiveConfig -------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "reason"),
-    [
-        ("src/app.py", None),
-        ("migrations/0001_init.py", None),
-        ("README.md", "not matched by paths.include"),
-        ("tests/test_app.py", "not matched by paths.include"),
-        ("src/vendor/lib.py", "excluded by paths.exclude"),
-        ("src/vendor/keep.py", None),  # re-included by the "!" pattern
-        ("src/ui/__snapshots__/a.snap", "excluded by paths.exclude"),
-    ],
-)
-def test_include_and_exclude(path: str, reason: str | None) -> None:
+def test_repository_values_are_applied() -> None:
     eff = effective(FULL)
-    assert eff.excluded_reason(path) == reason
-
-
-def test_no_include_means_everything_not_excluded() -> None:
-    eff = effective("paths:\n  exclude: ['generated/']\n")
-    assert eff.excluded_reason("anything/at/all.py") is None
-    assert eff.excluded_reason("generated/x.py") == "excluded by paths.exclude"
-    assert eff.excluded_reason("a/generated/x.py") == "excluded by paths.exclude"
-
-
-def test_per_path_instructions_only_for_matching_paths() -> None:
-    eff = effective(FULL)
-    assert eff.instructions_for("migrations/0002_add.py") == ["Every migration must be reversible."]
-    assert eff.instructions_for("db/report.sql") == ["Flag full table scans."]
-    assert eff.instructions_for("migrations/0003.sql") == [
-        "Every migration must be reversible.",
-        "Flag full table scans.",
-    ]
-    assert eff.instructions_for("src/app.py") == []
     assert eff.config.instructions.startswith("We use tabs.")
+    assert eff.sources["instructions"] == "repository"
 
 
 @pytest.mark.parametrize(
@@ -129,19 +99,6 @@ def test_routing_without_model_default_uses_the_operators_model() -> None:
     assert eff.choose_model(["a.py"], 1) == "tiny"
 
 
-@pytest.mark.parametrize(
-    ("severity", "inline"),
-    [
-        (Severity.CRITICAL, True),
-        (Severity.MAJOR, True),
-        (Severity.MINOR, True),
-        (Severity.NIT, False),
-    ],
-)
-def test_min_severity(severity: Severity, inline: bool) -> None:
-    assert effective(FULL).posts_inline(severity) is inline
-
-
 def test_output_values() -> None:
     eff = effective(FULL)
     assert eff.config.output.max_comments == 12
@@ -156,25 +113,6 @@ def test_budgets_applied() -> None:
     eff = effective(FULL)
     assert eff.value("budget.monthly_usd") == Decimal(40)
     assert eff.value("budget.per_review_usd") == Decimal("1.25")
-
-
-@pytest.mark.parametrize(
-    ("text", "action", "draft", "expected"),
-    [
-        ("", "opened", False, True),
-        ("", "synchronize", False, True),
-        ("", "ready_for_review", False, True),
-        ("", "opened", True, False),  # drafts: false by default
-        ("", "closed", False, False),
-        ("", "edited", False, False),
-        ("review:\n  drafts: true\n", "opened", True, True),
-        ("review:\n  auto: false\n", "opened", False, False),
-        ("review:\n  events: [opened]\n", "synchronize", False, False),
-        ("review:\n  events: [opened]\n", "opened", False, True),
-    ],
-)
-def test_should_review_event(text: str, action: str, draft: bool, expected: bool) -> None:
-    assert effective(text).should_review_event(action, draft) is expected
 
 
 # --- precedence ----------------------------------------------------------------------------

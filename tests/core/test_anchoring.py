@@ -167,3 +167,37 @@ def test_model_text_cannot_ping_people_or_forge_markers() -> None:
     body = anchor([evil], _diff()).comments[0].body
     assert "@octocat" not in body
     assert len(FINGERPRINT_RE.findall(body)) == 1
+
+
+def test_a_finding_on_a_read_only_context_line_goes_to_the_summary() -> None:
+    # The model was shown lines 1-9 of app.py as read-only context (core/context.py): they
+    # are not in the diff, so a finding there is never an inline comment.
+    from reviewer.core.render import ChunkPart, render_part
+    from reviewer.core.summary import build_summary
+
+    diff = _diff()
+    context = tuple(DiffLine("context", f"line {n}", None, n) for n in range(1, 10))
+    part = ChunkPart("app.py", FileStatus.MODIFIED, diff.files[0].hunks, context=context)
+    assert "(read-only context from the head commit, not in the diff)" in render_part(part)
+
+    result = anchor([_finding(line=5), _finding(line=11)], diff)
+
+    assert [c.line for c in result.comments] == [11]
+    assert [f.line for f in result.unanchored] == [5]
+    body = build_summary(model="m", files=(), chunks=(), anchored=result, cost_usd=None).body
+    assert "Findings outside the diff" in body and "`app.py:5`" in body
+
+
+def test_min_confidence_keeps_unsure_findings_out_of_inline_and_counts_them() -> None:
+    from reviewer.core.summary import build_summary
+
+    sure, unsure = _finding(confidence=0.9), _finding(line=12, confidence=0.3, title="Maybe")
+    result = anchor([sure, unsure], _diff(), min_confidence=0.5)
+
+    assert [c.line for c in result.comments] == [11]
+    assert result.low_confidence == (unsure,)
+    body = build_summary(model="m", files=(), chunks=(), anchored=result, cost_usd=None).body
+    assert "2 findings (2 major)" in body
+    assert "below the configured minimum confidence" in body and "(confidence 0.30)" in body
+    # At the bar is kept: the bar is a minimum.
+    assert len(anchor([unsure], _diff(), min_confidence=0.3).comments) == 1

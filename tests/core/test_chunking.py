@@ -229,15 +229,6 @@ def test_a_tight_budget_keeps_fewer_overlap_lines_rather_than_failing() -> None:
     assert all(len(c.parts[0].overlap) < OVERLAP_LINES for c in chunks)
 
 
-def test_planning_is_linear_on_a_large_pull_request() -> None:
-    # 2,000 files, 200,000 lines: finishes well inside the test's time (a quadratic step
-    # would not); the benchmark for timings lives in bench/.
-    files = [added_file(f"pkg{i % 40}/mod{i}.py", 100) for i in range(2_000)]
-    chunks = plan_chunks(files, budget_tokens=24_000, model=NEW)
-    assert sum(len(p.hunks[0].lines) for c in chunks for p in c.parts) == 200_000
-    assert max(c.estimated_input_tokens for c in chunks) <= 24_000
-
-
 # Splitting a chunk for a retry
 
 

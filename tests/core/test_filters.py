@@ -10,9 +10,7 @@ from reviewer.core.diff import FileDiff, FileStatus, PullRequestDiff, parse_diff
 from reviewer.core.filters import (
     FileDecision,
     default_skip_reason,
-    reviewed_files,
     select_files,
-    skipped_files,
 )
 from reviewer.errors import ConfigError
 from tests.paths import SAMPLE_DIFF
@@ -220,15 +218,16 @@ def test_renamed_file_is_matched_by_its_new_path() -> None:
     assert reason(text) is None
 
 
-def test_decisions_keep_diff_order_and_helpers_split_them() -> None:
+def test_decisions_keep_diff_order() -> None:
     diff = parse_diff(added("b.py", "1") + added("yarn.lock", "2") + modified("a.py", 3, "x", "y"))
 
     decisions = select_files(diff)
 
     assert [d.file.path for d in decisions] == ["b.py", "yarn.lock", "a.py"]
-    assert [f.path for f in reviewed_files(decisions)] == ["b.py", "a.py"]
-    assert [(d.file.path, d.reason) for d in skipped_files(decisions)] == [
-        ("yarn.lock", "lockfile")
+    assert [(d.file.path, d.reason) for d in decisions] == [
+        ("b.py", None),
+        ("yarn.lock", "lockfile"),
+        ("a.py", None),
     ]
 
 

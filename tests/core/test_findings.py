@@ -57,7 +57,9 @@ def test_schema_is_an_object_with_a_findings_array() -> None:
     assert schema["required"] == ["findings"]
     assert schema["properties"]["findings"]["type"] == "array"
     finding = schema["$defs"]["Finding"]
-    assert set(finding["required"]) == {"path", "line", "severity", "category", "title", "body"}
+    assert set(finding["required"]) == {
+        "path", "line", "severity", "category", "title", "body", "confidence"
+    }  # fmt: skip
     assert set(finding["properties"]) == set(Finding.model_fields)
     assert schema["$defs"]["Severity"]["enum"] == [s.value for s in Severity]
 
@@ -144,3 +146,27 @@ def test_fenced_json_is_accepted() -> None:
     findings, dropped = parse_findings(text)
     assert len(findings) == 1
     assert dropped == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"), [(0.25, 0.25), (1, 1.0), (1.7, 1.0), (-0.2, 0.0), (None, None)]
+)
+def test_confidence_is_clamped_to_0_1_and_defaults_to_1(given: Any, kept: float | None) -> None:
+    item = {
+        "path": "a.py", "line": 1, "severity": "minor", "category": "bug",
+        "title": "t", "body": "b",
+    }  # fmt: skip
+    if given is not None:
+        item["confidence"] = given
+    [finding], dropped = parse_findings(json.dumps({"findings": [item]}))
+    assert dropped == 0
+    assert finding.confidence == (1.0 if kept is None else kept)
+
+
+@pytest.mark.parametrize("bad", ['"high"', "true", "NaN"])
+def test_a_confidence_that_is_not_a_number_drops_the_finding(bad: str) -> None:
+    text = (
+        '{"findings": [{"path": "a.py", "line": 1, "severity": "minor", "category": "bug", '
+        f'"title": "t", "body": "b", "confidence": {bad}}}]}}'
+    )
+    assert parse_findings(text) == ([], 1)

@@ -8,7 +8,7 @@ from typing import Any
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult
 from reviewer.core.findings import Finding
 from reviewer.core.reports import ChunkReport, FileReport
-from reviewer.core.summary import build_summary, format_usd
+from reviewer.core.summary import build_summary
 
 
 def _finding(**kw: Any) -> Finding:
@@ -45,7 +45,7 @@ def test_summary_states_counts_model_cost_and_month_to_date() -> None:
     ).body
     assert "1 findings (1 major)" in body
     assert "Reviewed 1 of 2 files in 1 chunk with `claude-sonnet-4-6`" in body
-    assert "Cost $0.0123; this repository this month: $3.5000." in body
+    assert "Cost $0.0123; this repository this month: $3.50." in body
 
 
 def test_files_not_reviewed_and_findings_outside_the_diff_are_listed() -> None:
@@ -112,8 +112,3 @@ def test_untrusted_model_text_is_sanitized_in_the_body() -> None:
         cost_usd=Decimal(0),
     ).body  # fmt: skip
     assert "@everyone" not in body and "<!-- reviewer:fp" not in body
-
-
-def test_format_usd_keeps_sub_cent_precision() -> None:
-    assert format_usd(Decimal("0.000049")) == "$0.0000"
-    assert format_usd(Decimal("1.23456")) == "$1.2346"

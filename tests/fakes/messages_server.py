@@ -35,6 +35,9 @@ from werkzeug import Request, Response
 from reviewer.settings import Settings
 
 FAKE_API_KEY = "sk-ant-test-fake"
+# In a scripted body, this text is replaced by the API key the request sent, as a careless
+# proxy or server might echo it in an error: what the client shows a user must redact it.
+ECHO_KEY = "{x-api-key}"
 DEFAULT_MODEL = "claude-sonnet-4-6"
 # The models `GET /v1/models` lists unless a test changes `FakeMessages.models`.
 FAKE_MODELS = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5")
@@ -278,8 +281,7 @@ class FakeMessages:
 
     def _refused_key(self, request: Request) -> Response | None:
         """A 401 when `api_keys` is set and the request's key is not one of them."""
-        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if self.api_keys is None or {request.headers.get("x-api-key"), bearer} & self.api_keys:
+        if self.api_keys is None or _sent_key(request) in self.api_keys:
             return None
         return _json_response(error_answer(401, message="invalid x-api-key"))
 
@@ -332,12 +334,13 @@ class FakeMessages:
         payload = dict(answer.body or {})
         if payload.get("type") == "message":
             payload["id"] = f"msg_fake_{number:04d}"
-            if isinstance(body, dict) and body.get("model"):
+            # The requested model answers; with server-side `fallbacks`, a scripted answer
+            # may come from the fallback model instead.
+            if isinstance(body, dict) and body.get("model") and "fallbacks" not in body:
                 payload["model"] = body["model"]
         headers = {"request-id": f"req_fake_{number:04d}", **answer.headers}
-        return Response(
-            json.dumps(payload), status=answer.status, headers=headers, mimetype="application/json"
-        )
+        text = json.dumps(payload).replace(ECHO_KEY, _sent_key(request))
+        return Response(text, status=answer.status, headers=headers, mimetype="application/json")
 
     def _handle_count(self, request: Request) -> Response:
         body = json.loads(request.get_data(as_text=True) or "null")
@@ -379,6 +382,12 @@ def model_info(
         "max_input_tokens": 200_000,
         "max_tokens": 64_000,
     }
+
+
+def _sent_key(request: Request) -> str:
+    """The API key of a request: the SDK sends it as x-api-key or as a Bearer token."""
+    bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
+    return request.headers.get("x-api-key") or bearer
 
 
 def _size_count(body: Any) -> int:

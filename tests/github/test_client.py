@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import jwt
 import pytest
@@ -14,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from reviewer.core.anchoring import FINGERPRINT_RE, InlineComment, ReviewDraft
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
-from reviewer.github.client import GitHubClient, PullInfo, _retry_policy, skip_reason
+from reviewer.github.client import GitHubClient, PullInfo, _retry_policy
 from reviewer.settings import Settings
 from tests.fakes.github_api import FakeGitHub, commit, file_item, inline_comment
 from tests.paths import WEBHOOKS
@@ -60,24 +59,6 @@ def test_pull_info_reads_a_real_pull_request_payload() -> None:
     assert info.head_repo_full_name == "Codertocat/Hello-World"
     assert (info.state, info.draft, info.merged) == ("open", False, False)
     assert (info.author, info.author_is_bot) == ("Codertocat", False)
-
-
-@pytest.mark.parametrize(
-    ("fields", "drafts", "reason"),
-    [
-        ({}, False, None),
-        ({"state": "closed"}, False, "the pull request is closed"),
-        ({"state": "closed", "merged": True}, False, "the pull request is merged"),
-        ({"draft": True}, False, "the pull request is a draft"),
-        ({"draft": True}, True, None),
-    ],
-)
-def test_skip_rules(
-    fake_github: FakeGitHub, fields: dict[str, Any], drafts: bool, reason: str | None
-) -> None:
-    fake_github.add_pull(REPO, 7, **fields)
-    pull = fake_github.client().get_pull(REPO, 7)
-    assert skip_reason(pull, review_drafts=drafts) == reason
 
 
 def test_files_are_fetched_over_several_pages(fake_github: FakeGitHub) -> None:

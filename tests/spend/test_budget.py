@@ -12,7 +12,6 @@ import pytest
 import sqlalchemy as sa
 
 from reviewer.errors import BudgetExceeded, LedgerError, UnknownModelError
-from reviewer.settings import Settings
 from reviewer.spend.budget import Limits, ReviewSpend
 from reviewer.spend.ledger import Ledger
 from reviewer.spend.pricing import PriceTable
@@ -89,10 +88,24 @@ def call(spend: ReviewSpend, chunk: int = 0, **usage: object) -> None:
 def test_review_spend_is_a_sink_and_a_gate(
     ledger: Ledger, prices: PriceTable, clock: Clock
 ) -> None:
-    spend = review(ledger, prices, clock)
-    sink: UsageSink = spend
+    spend = review(ledger, prices, clock, per_review="0.03")
     gate: BudgetGate = spend
-    assert sink is gate
+    sink: UsageSink = spend
+    gate.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
+    sink(
+        CallRecord(
+            model=MODEL,
+            chunk_index=0,
+            attempt=1,
+            outcome="ok",
+            input_tokens=1_000,
+            output_tokens=1_000,
+        )
+    )
+    assert spend.total == CALL_COST
+    assert ledger.review_total(spend.review_id) == CALL_COST
+    with pytest.raises(BudgetExceeded):  # what the sink counted closes the gate
+        gate.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
 
 
 def test_sink_prices_and_writes_every_attempt(
@@ -216,8 +229,6 @@ def test_calls_in_flight_hold_their_estimate(
         with lock:
             passed.append(ok)
         done.wait()  # every thread is "in flight" until all have asked
-        if ok:
-            spend.release()
 
     threads = [threading.Thread(target=chunk) for _ in range(4)]
     for thread in threads:
@@ -226,7 +237,6 @@ def test_calls_in_flight_hold_their_estimate(
         thread.join()
     # $0.05 covers two calls of $0.018 at most, however the threads interleave.
     assert sorted(passed) == [False, False, True, True]
-    spend.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
 
 
 def test_concurrent_sinks_lose_nothing(ledger: Ledger, prices: PriceTable, clock: Clock) -> None:
@@ -263,13 +273,7 @@ def test_unknown_model_is_an_error_before_any_spend(
         spend.before_call(model="claude-unknown-1", input_tokens=10, max_output_tokens=10)
 
 
-def test_limits_from_settings_and_trigger_check(
-    ledger: Ledger, prices: PriceTable, clock: Clock
-) -> None:
-    settings = Settings.from_env(
-        {"REVIEWER_MONTHLY_BUDGET_USD": "25", "REVIEWER_REVIEW_BUDGET_USD": "0.50"}
-    )
-    assert Limits.from_settings(settings) == Limits(Decimal("25"), Decimal("0.50"))
+def test_trigger_is_checked(ledger: Ledger, prices: PriceTable, clock: Clock) -> None:
     with pytest.raises(ValueError, match="trigger"):
         ReviewSpend(ledger, prices, repo="o/r", pr_number=None, head_sha=None, trigger="cron")
     spend = ReviewSpend(ledger, prices, repo="o/r", pr_number=None, head_sha=None, trigger="cli")

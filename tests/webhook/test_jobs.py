@@ -22,8 +22,8 @@ from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
 from tests.paths import ROOT as PROJECT_ROOT
-from webhook.jobs import JobOptions, JobQueue, ReviewJob, running_consumer
-from webhook.store.redis import RedisDeliveryStore
+from tests.queues import consuming, drop_queue
+from webhook.jobs import JobOptions, JobQueue, ReviewJob, run_worker
 
 # Short timings so retries, leases and recovery happen within a test; huey's scheduler
 # itself wakes once a second, so a retry takes about a second whatever the delay.
@@ -127,9 +127,7 @@ def make_queue(settings: Settings, queue_name: str) -> Iterator[Callable[..., Jo
 
     yield make
     for queue in made:
-        queue.huey.flush()
-        if isinstance(queue.store, RedisDeliveryStore):
-            queue.store.delete_all()
+        drop_queue(queue)
 
 
 def test_a_job_runs_once_and_is_recorded(make_queue: Callable[..., JobQueue]) -> None:
@@ -138,7 +136,7 @@ def test_a_job_runs_once_and_is_recorded(make_queue: Callable[..., JobQueue]) ->
     assert queue.submit(job("d-1"))
     assert not queue.submit(job("d-1")), "a repeated delivery is not queued twice"
     assert queue.queued_job_ids() == {"d-1"}
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "d-1") == "done")
     [request] = engine.calls
     assert request == ReviewRequest(
@@ -165,18 +163,20 @@ def test_one_pull_request_is_reviewed_by_one_worker_at_a_time(
     queue = make_queue(engine)
     queue.submit(job("same-1", pr=7))
     queue.submit(job("same-2", pr=7))
-    with running_consumer(queue, workers=2):
+    with consuming(queue, workers=2):
         wait_for(lambda: len(engine.calls) == 1)
-        # The second job finds the PR locked and waits its turn (retried, not dropped).
+        # Either job may take the PR's lock first: two workers dequeue them concurrently.
+        first = engine.calls[0].delivery_id
+        [other] = {"same-1", "same-2"} - {first}
+        # The other job finds the PR locked and waits its turn (retried, not dropped).
         time.sleep(1.5)
         assert len(engine.calls) == 1
-        record = queue.store.get("same-2")
-        assert record is not None and record.state == "queued"
+        assert _state(queue, other) == "queued"
         engine.release.set()
-        wait_for(lambda: _state(queue, "same-2") == "done")
-    assert [r.delivery_id for r in engine.calls] == ["same-1", "same-2"]
+        wait_for(lambda: _state(queue, other) == "done")
+    assert [r.delivery_id for r in engine.calls] == [first, other]
     assert engine.max_running == 1
-    record = queue.store.get("same-2")
+    record = queue.store.get(other)
     assert record is not None and record.attempts == 1, "waiting for the lock is no attempt"
 
 
@@ -185,7 +185,7 @@ def test_different_pull_requests_run_in_parallel(make_queue: Callable[..., JobQu
     queue = make_queue(engine)
     queue.submit(job("p-1", pr=1))
     queue.submit(job("p-2", pr=2))
-    with running_consumer(queue, workers=2):
+    with consuming(queue, workers=2):
         wait_for(lambda: engine.running == 2)
         engine.release.set()
         wait_for(lambda: _state(queue, "p-1") == _state(queue, "p-2") == "done")
@@ -201,7 +201,7 @@ def test_transient_failures_are_retried_then_succeed(
     engine, notes = FakeEngine(failures), Notes()
     queue = make_queue(engine, notes)
     queue.submit(job("r-1"))
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "r-1") == "done")
     assert len(engine.calls) == 3
     assert notes.posted == []
@@ -218,7 +218,7 @@ def test_a_job_that_keeps_failing_leaves_one_note_and_a_log_line(
     engine, notes = FakeEngine(failures), Notes()
     queue = make_queue(engine, notes)
     queue.submit(job("f-1"))
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "f-1") == "failed")
     assert len(engine.calls) == FAST.retries + 1
     assert notes.posted == [("octo/widgets", 7, "GitHub answered 503")]
@@ -242,7 +242,7 @@ def test_permanent_failures_are_not_retried(
     engine, notes = FakeEngine([failure]), Notes()
     queue = make_queue(engine, notes)
     queue.submit(job("p-1"))
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "p-1") == "failed")
     assert len(engine.calls) == 1
     assert notes.posted == [("octo/widgets", 7, reason)]
@@ -257,7 +257,7 @@ def test_a_failing_note_does_not_break_the_worker(make_queue: Callable[..., JobQ
     queue.notifier = broken_notes
     queue.submit(job("n-1"))
     queue.submit(job("n-2", pr=8))
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "n-2") == "done")
     assert _state(queue, "n-1") == "failed"
 
@@ -268,7 +268,7 @@ def test_copies_of_one_job_run_it_once(make_queue: Callable[..., JobQueue]) -> N
     queue.submit(job("c-1"))
     queue.enqueue(job("c-1"))  # as a racing recovery sweep might
     queue.enqueue(job("c-1"))
-    with running_consumer(queue, workers=2):
+    with consuming(queue, workers=2):
         wait_for(lambda: _state(queue, "c-1") == "done")
         wait_for(lambda: not queue.queued_job_ids())
     assert len(engine.calls) == 1
@@ -285,7 +285,7 @@ def test_recover_requeues_a_job_whose_worker_died(make_queue: Callable[..., JobQ
     time.sleep(0.3)
     assert queue.recover() == 1
     assert queue.recover() == 0, "a second sweep does not enqueue it again"
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "dead-1") == "done")
     assert len(engine.calls) == 1
 
@@ -316,7 +316,7 @@ def test_a_job_interrupted_too_often_is_given_up(make_queue: Callable[..., JobQu
         assert queue.store.start("poison-1", token=token, lease_s=0.05) is not None
         queue.store.count_attempt("poison-1", token=token)
         time.sleep(0.1)
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: _state(queue, "poison-1") == "failed")
     assert engine.calls == []
     assert notes.posted == [("octo/widgets", 7, "gave up after 3 interrupted attempts")]
@@ -328,12 +328,48 @@ def test_metrics_gauges_follow_the_job_states(make_queue: Callable[..., JobQueue
     queue.submit(job("g-1", pr=1))
     queue.submit(job("g-2", pr=2))
     assert queue.store.state_counts().get("queued") == 2
-    with running_consumer(queue):
+    with consuming(queue):
         wait_for(lambda: queue.store.state_counts().get("running") == 1)
         engine.release.set()
         wait_for(lambda: _state(queue, "g-2") == "done")
     counts = queue.store.state_counts()
     assert counts.get("queued", 0) == counts.get("running", 0) == 0
+
+
+def test_sigterm_hands_the_running_job_back_to_the_queue(
+    make_queue: Callable[..., JobQueue],
+) -> None:
+    engine = FakeEngine(hold=True)
+    queue = make_queue(engine)
+    queue.submit(job("term-1"))
+    saved = {signum: signal.getsignal(signum) for signum in SIGNALS}
+
+    def terminate_mid_review() -> None:
+        # Only once huey's consumer handles SIGTERM: before that it would end pytest.
+        wait_for(lambda: engine.running == 1 and _huey_handles(signal.SIGTERM))
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    terminator = threading.Thread(target=terminate_mid_review, daemon=True)
+    terminator.start()
+    try:
+        run_worker(queue, workers=1)  # the real worker loop, in pytest's main thread
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        terminator.join(20)
+    assert _state(queue, "term-1") == "queued"
+    assert queue.queued_job_ids() == {"term-1"}, "back on huey's queue for another worker"
+    # The interrupted run finishing late changes nothing: its token no longer holds the job.
+    engine.release.set()
+    wait_for(lambda: not any(t.name.startswith("Worker-") for t in threading.enumerate()))
+    assert _state(queue, "term-1") == "queued"
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def _huey_handles(signum: int) -> bool:
+    return getattr(signal.getsignal(signum), "__name__", "") == "_handle_signal"
 
 
 WORKER_SCRIPT = """

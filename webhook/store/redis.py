@@ -203,12 +203,6 @@ class RedisDeliveryStore:
                 gone += int(self.redis.srem(self._active, job_id))
         return gone
 
-    def delete_all(self) -> None:
-        """Remove every key under this store's prefix (tests and `reviewer worker --reset`)."""
-        keys = list(self.redis.scan_iter(match=f"{self.prefix}:*"))
-        if keys:
-            self.redis.delete(*keys)
-
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
