@@ -2,32 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 
 import anthropic
+from anthropic.resources.messages import DEPRECATED_MODELS
 
+from reviewer.claude.models import RETIREMENT_WARNING_DAYS, retirement_date
 from reviewer.claude.probe import KEY_FIX, describe, fix_for
 from reviewer.core.checks import Check, fail, ok, skip, warn
 from reviewer.errors import ReviewerError
 from reviewer.spend.pricing import PriceTable
-
-try:  # the SDK's own list of deprecated models and their retirement dates
-    from anthropic._data import DEPRECATED_MODELS as SDK_DEPRECATED_MODELS
-except ImportError:  # pragma: no cover - a newer SDK moved it: the API's answer still counts
-    SDK_DEPRECATED_MODELS = {}
-
-RETIREMENT_WARNING_DAYS = 90
-
-
-def retirement_date(text: str) -> date | None:
-    """ "June 30th, 2026" (the SDK's spelling) → date(2026, 6, 30); None if unreadable."""
-    cleaned = re.sub(r"(\d+)(st|nd|rd|th)\b", r"\1", text.strip())
-    try:
-        return datetime.strptime(cleaned, "%B %d, %Y").date()
-    except ValueError:
-        return None
 
 
 def cheapest(models: Mapping[str, str], prices: PriceTable) -> str | None:
@@ -53,7 +38,7 @@ def offline_model_check(model: str, roles: str, prices: PriceTable, today: date)
             f"{model} ({roles}) has no price in the table",
             "add it to the file named by REVIEWER_PRICES_PATH, or choose a listed model",
         )
-    retires = SDK_DEPRECATED_MODELS.get(model)
+    retires = DEPRECATED_MODELS.get(model)
     when = retirement_date(retires) if retires else None
     if when is not None:
         return _retirement(name, f"{model} ({roles})", when, today, "the SDK's deprecation list")

@@ -15,6 +15,7 @@ from reviewer.core.checks import Check, fail, ok, warn
 from reviewer.core.chunking import Chunk, plan_chunks
 from reviewer.core.diff import parse_diff
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
+from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
 from reviewer.errors import ReviewerError
 from reviewer.spend.pricing import PriceTable, cost_of
@@ -113,13 +114,21 @@ class ProbeRequest:
         estimate = chunk.estimated_input_tokens + prefix_tokens(PROBE_CONTEXT, model)
         return cls(model, chunk, system, messages, estimate)
 
-    def params(self, max_tokens: int) -> dict[str, Any]:
+    def params(self, answer_tokens: int, effort: str | None) -> dict[str, Any]:
+        """The keyword arguments of `messages.create`, as a review's chunk call sends them."""
+        spec = model_spec(self.model)
+        options = spec.request_options(effort=effort)
+        output_config = {
+            "format": {"type": "json_schema", "schema": findings_json_schema()},
+            **options.pop("output_config", {}),
+        }
         return {
             "model": self.model,
-            "max_tokens": max_tokens,
+            "max_tokens": min(spec.output_tokens(answer_tokens), spec.max_output_tokens),
             "system": cast("list[TextBlockParam]", self.system),
             "messages": cast("list[MessageParam]", self.messages),
-            "output_config": {"format": {"type": "json_schema", "schema": findings_json_schema()}},
+            "output_config": output_config,
+            **options,
         }
 
 
@@ -133,13 +142,15 @@ class Probe:
         *,
         max_output_tokens: int,
         max_chunk_tokens: int,
+        effort: str | None = None,
         say: Say,
         sleep: Sleep = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self._prices = prices
-        self._max_tokens = max_output_tokens
+        self._answer_tokens = max_output_tokens
+        self._effort = effort
         self._max_chunk_tokens = max_chunk_tokens
         self._say = say
         self._sleep = sleep
@@ -148,13 +159,16 @@ class Probe:
     def _describe(self, exc: BaseException) -> str:
         return describe(exc, self._client.api_key)
 
+    def _params(self, probe: ProbeRequest) -> dict[str, Any]:
+        return probe.params(self._answer_tokens, self._effort)
+
     def call(self, model: str) -> Check:
         """One real call with the bot's prompt, schema and a ten-line diff."""
         name = "anthropic.call"
         probe = ProbeRequest.build(model, self._max_chunk_tokens)
         self._say(f"asking {model} to review a ten-line diff (one real call, well under $0.01)")
         try:
-            message = self._client.messages.create(**probe.params(self._max_tokens))
+            message = self._client.messages.create(**self._params(probe))
         except (anthropic.APIError, ReviewerError) as exc:
             return fail(name, f"{model}: {self._describe(exc)}", fix_for(exc, model))
         return self._judge(name, probe, message, batch=False)
@@ -162,7 +176,7 @@ class Probe:
     def count_tokens(self, model: str) -> Check:
         """`messages.count_tokens` answers for the probe request."""
         probe = ProbeRequest.build(model, self._max_chunk_tokens)
-        params = probe.params(self._max_tokens)
+        params = self._params(probe)
         del params["max_tokens"]
         try:
             counted = self._client.messages.count_tokens(**params)
@@ -180,7 +194,7 @@ class Probe:
         """A one-request Message Batch: submitted, polled until it ends, collected, priced."""
         name = "anthropic.batch"
         probe = ProbeRequest.build(model, self._max_chunk_tokens)
-        request = {"custom_id": BATCH_CUSTOM_ID, "params": probe.params(self._max_tokens)}
+        request = {"custom_id": BATCH_CUSTOM_ID, "params": self._params(probe)}
         batches = self._client.messages.batches
         try:
             batch = batches.create(requests=[cast("Any", request)])

@@ -175,6 +175,7 @@ def _anthropic(
             prices,
             max_output_tokens=settings.max_output_tokens,
             max_chunk_tokens=settings.max_chunk_tokens,
+            effort=settings.effort,
             say=say,
         )
         checks.append(probe.call(model))

@@ -12,7 +12,6 @@ from reviewer.claude.doctor import (
     AnthropicDoctor,
     cheapest,
     offline_model_check,
-    retirement_date,
 )
 from reviewer.claude.probe import KEY_FIX
 from reviewer.spend.pricing import PriceTable
@@ -114,13 +113,6 @@ def test_a_model_without_a_price_fails() -> None:
     check = offline_model_check("claude-new-9", "the default model", PriceTable.load(), TODAY)
     assert check.status == "fail" and "has no price in the table" in check.found
     assert check.fix is not None and "REVIEWER_PRICES_PATH" in check.fix
-
-
-def test_retirement_dates_in_the_sdk_spelling() -> None:
-    assert retirement_date("June 30th, 2026") == date(2026, 6, 30)
-    assert retirement_date("January 22nd, 2027") == date(2027, 1, 22)
-    assert retirement_date("August 1st, 2026") == date(2026, 8, 1)
-    assert retirement_date("soon") is None
 
 
 def test_cheapest_configured_model_is_chosen() -> None:

@@ -12,6 +12,7 @@ from werkzeug import Request, Response
 from reviewer.claude.client import make_client
 from reviewer.claude.probe import Probe
 from reviewer.core.findings import findings_json_schema
+from reviewer.core.models import model_spec
 from reviewer.core.prompt import system_prompt
 from reviewer.spend.pricing import PriceTable
 from tests.fakes.messages_server import (
@@ -55,6 +56,9 @@ def test_the_call_sends_the_bots_prompt_and_schema_and_prices_the_usage(
     check = _probe(fake_claude).call("claude-haiku-4-5")
     [body] = fake_claude.requests
     assert body["model"] == "claude-haiku-4-5"
+    spec = model_spec("claude-haiku-4-5")  # max_tokens as a review's chunk call sets it
+    assert body["max_tokens"] == min(spec.output_tokens(4096), spec.max_output_tokens)
+    assert "temperature" not in body and "tool_choice" not in body
     assert body["system"][0]["text"] == system_prompt()
     assert body["output_config"] == {
         "format": {"type": "json_schema", "schema": findings_json_schema()}
