@@ -27,7 +27,8 @@ from reviewer.core.reports import ChunkReport, FileReport
 ProgressFn = Callable[[str], None]
 
 Trigger = Literal["auto", "command", "action", "cli"]
-Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed"]
+# budget_exhausted: the budget stopped every chunk before any was reviewed (not "clean").
+Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed", "budget_exhausted"]
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class ReviewRequest:
     `diff_text` set: review that local diff (no GitHub). Otherwise fetch `repo`#`pr_number`.
     `expected_head_sha`: the head the trigger saw; a PR whose head moved since is skipped.
     `requested_by`: the commenter of a command; the engine checks their permission first.
+    `announce_refusal`: False when that person was told recently; a refusal is then silent.
     """
 
     repo: str
@@ -56,6 +58,7 @@ class ReviewRequest:
     post: bool = True
     model: str | None = None
     config_path: str | None = None
+    announce_refusal: bool = True
     # `review.context` from the command line (none, hunk, definition, file); None: config.
     context: str | None = None
     # A local checkout: the Action's workspace (files read with git at the head) or, for a

@@ -28,7 +28,10 @@ class Settings:
 
     Lookup order for each value: an explicit override passed to `from_env`, then the
     `REVIEWER_*` variable, then (for the keys the SDKs define) `ANTHROPIC_*` / `GITHUB_*`,
-    then the default here.
+    then the default here. A secret (a field not shown in repr) may instead name a file
+    holding it, as container platforms mount them: `REVIEWER_WEBHOOK_SECRET_FILE`,
+    `REVIEWER_ANTHROPIC_API_KEY_FILE`, `GITHUB_TOKEN_FILE`, ... (one trailing newline is
+    dropped); setting both the value and its file is an error.
     """
 
     # Claude
@@ -70,9 +73,14 @@ class Settings:
     prices_path: Path | None = None
     # App service
     webhook_secret: str | None = field(default=None, repr=False)
+    # Shown as `Authorization: Bearer ...`, /metrics and /healthz add repository names,
+    # spend and backend errors; without it they show counts and states only.
+    metrics_token: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
     workers: int = 2
     max_body_bytes: int = 25 * 1024 * 1024
+    # A request's headers and body must be in within this; a stalled client is cut off.
+    webhook_read_timeout_s: float = 5.0
     delivery_ttl_s: int = 7 * 24 * 3600
     job_retries: int = 3  # transient failures retried this many times, then a note on the PR
     job_retry_delay_s: float = 30.0  # first retry delay; doubles each time
@@ -86,8 +94,13 @@ class Settings:
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(PREFIX + f.name.upper())
+            if not f.repr:
+                raw = _from_file(env, PREFIX + f.name.upper(), raw)
             if raw is None:
                 raw = _sdk_fallback(env, f.name)
+            other = _SDK_NAMES.get(f.name)
+            if raw is None and other and not f.repr:
+                raw = _from_file(env, other, raw)
             if raw is None or raw == "":
                 continue
             values[f.name] = _convert(f.name, f.type, raw)
@@ -124,6 +137,18 @@ class Settings:
                 f"{PREFIX}JOB_RETRIES and {PREFIX}JOB_RETRY_DELAY_S must not be negative, "
                 f"and {PREFIX}JOB_LEASE_S must be at least 10"
             )
+        for name, low, high in _RANGES:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(
+                    f"{PREFIX}{name.upper()} must be between {low:,} and {high:,}, not {value:,}",
+                    key=name,
+                )
+        if not 0 < self.webhook_read_timeout_s <= 60:
+            raise ConfigError(
+                f"{PREFIX}WEBHOOK_READ_TIMEOUT_S must be over 0 and at most 60 seconds",
+                key="webhook_read_timeout_s",
+            )
         if self.max_comments < 0 or self.max_retries < 0:
             raise ConfigError(f"{PREFIX}MAX_COMMENTS and MAX_RETRIES must not be negative")
         for name in ("monthly_budget_usd", "review_budget_usd"):
@@ -154,6 +179,14 @@ class Settings:
     def queue_path(self) -> Path:
         """The SQLite file of the job queue when no Redis URL is set."""
         return self.data_dir / "queue.sqlite3"
+
+
+# Bounds that keep a review possible: a chunk must hold a file header and some lines, and
+# no Claude model writes more than 128k tokens in one answer.
+_RANGES = (
+    ("max_chunk_tokens", 100, 1_000_000),
+    ("max_output_tokens", 256, 128_000),
+)
 
 
 def ensure_parent(path: Path) -> None:
@@ -191,6 +224,21 @@ _SDK_NAMES = {
     "github_token": "GITHUB_TOKEN",
     "github_api_url": "GITHUB_API_URL",
 }
+
+
+def _from_file(env: Mapping[str, str], name: str, value: str | None) -> str | None:
+    """The secret in the file `<name>_FILE` names, else `value`; ConfigError if both are set."""
+    path = env.get(name + "_FILE")
+    if not path:
+        return value
+    if value:
+        raise ConfigError(f"{name} and {name}_FILE are both set: keep one", key=name)
+    try:
+        text = Path(path).expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"{name}_FILE: cannot read {path}: {reason}", key=name) from exc
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _sdk_fallback(env: Mapping[str, str], name: str) -> str | None:

@@ -33,10 +33,12 @@ def consuming(queue: JobQueue, *, workers: int = 1) -> Iterator[Consumer]:
 
 
 def drop_queue(queue: JobQueue) -> None:
-    """Empty huey's queue and delete the Redis keys under the store's prefix (unique per test)."""
+    """Empty huey's queue, delete the Redis keys under the store's prefix (unique per test),
+    and close the queue's connections."""
     queue.huey.flush()
     if isinstance(queue.store, RedisDeliveryStore):
         drop_keys(queue.store)
+    queue.close()
 
 
 def drop_keys(store: RedisDeliveryStore) -> None:

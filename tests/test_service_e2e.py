@@ -39,7 +39,7 @@ from webhook.jobs import JobOptions, JobQueue
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "webhooks"
-SECRET = "whsec-e2e-51b7"
+SECRET = "whsec-e2e-51b7-0c2f"
 REPO = "Codertocat/Hello-World"
 PATCH = "\n".join(
     [
@@ -130,6 +130,7 @@ def test_signed_delivery_becomes_one_posted_review_and_recorded_spend(
         anthropic_api_key=FAKE_API_KEY,
         anthropic_base_url=fake_claude.base_url,
         webhook_secret=SECRET,
+        metrics_token="metrics-token-e2e-7c41",
         redis_url=request.getfixturevalue("redis_url") if backend == "redis" else None,
         request_timeout_s=10.0,
     )
@@ -155,10 +156,14 @@ def test_signed_delivery_becomes_one_posted_review_and_recorded_spend(
         assert post.authorization == "token ghs_installation1"
         calls, totals = ledger_totals(settings)
         assert calls == 1 and totals == {k: fake_claude.usage_totals()[k] for k in totals}
-        metrics = client.get("/metrics").get_data(as_text=True).splitlines()
+        bearer = {"Authorization": "Bearer metrics-token-e2e-7c41"}
+        metrics = client.get("/metrics", headers=bearer).get_data(as_text=True).splitlines()
         assert 'reviewer_jobs_finished_total{outcome="reviewed"} 1' in metrics
         tokens = f'reviewer_tokens_total{{kind="input_tokens",repo="{REPO}"}} 2100'
         assert tokens in metrics
+        anonymous = client.get("/metrics").get_data(as_text=True)
+        assert 'reviewer_jobs_finished_total{outcome="reviewed"} 1' in anonymous
+        assert REPO not in anonymous and "reviewer_cost_usd_total" not in anonymous
     finally:
         drop_queue(queue)
 

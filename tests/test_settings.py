@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reviewer.errors import ConfigError
-from reviewer.settings import Settings
+from reviewer.settings import DEFAULT_MODEL, Settings
 
 
 def test_defaults_need_no_environment(tmp_path: Path) -> None:
@@ -113,3 +113,47 @@ def test_fail_on_must_be_a_severity() -> None:
     assert Settings.from_env({"REVIEWER_FAIL_ON": "major"}).fail_on == "major"
     with pytest.raises(ConfigError, match="REVIEWER_FAIL_ON must be one of"):
         Settings.from_env({"REVIEWER_FAIL_ON": "sometimes"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "field"),
+    [
+        ("REVIEWER_WEBHOOK_SECRET_FILE", "webhook_secret"),
+        ("REVIEWER_ANTHROPIC_API_KEY_FILE", "anthropic_api_key"),
+        ("ANTHROPIC_API_KEY_FILE", "anthropic_api_key"),
+        ("REVIEWER_GITHUB_TOKEN_FILE", "github_token"),
+        ("GITHUB_TOKEN_FILE", "github_token"),
+        ("REVIEWER_GITHUB_PRIVATE_KEY_FILE", "github_private_key"),
+        ("REVIEWER_DATABASE_URL_FILE", "database_url"),
+        ("REVIEWER_METRICS_TOKEN_FILE", "metrics_token"),
+    ],
+)
+def test_a_secret_is_read_from_the_file_its_variable_names(
+    tmp_path: Path, variable: str, field: str
+) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("fake-secret-value-0001\n")  # mounted secrets often end in a newline
+    settings = Settings.from_env({variable: str(secret)})
+    assert getattr(settings, field) == "fake-secret-value-0001"
+    assert "fake-secret-value-0001" not in repr(settings)
+
+
+def test_a_secret_and_its_file_together_are_refused(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("fake-secret-value-0002")
+    env = {"REVIEWER_WEBHOOK_SECRET": "x" * 20, "REVIEWER_WEBHOOK_SECRET_FILE": str(secret)}
+    with pytest.raises(ConfigError, match=r"REVIEWER_WEBHOOK_SECRET and .*_FILE are both set"):
+        Settings.from_env(env)
+
+
+def test_an_unreadable_secret_file_is_named(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env({"REVIEWER_ANTHROPIC_API_KEY_FILE": str(missing)})
+    assert error.value.message.startswith(f"REVIEWER_ANTHROPIC_API_KEY_FILE: cannot read {missing}")
+
+
+def test_a_plain_setting_has_no_file_variant(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.write_text("claude-opus-4-1")
+    assert Settings.from_env({"REVIEWER_MODEL_FILE": str(model)}).model == DEFAULT_MODEL

@@ -9,16 +9,19 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import ClientDisconnected
 
 from reviewer.errors import ConfigError
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
 from webhook import metrics
+from webhook import payload as fields
 from webhook.jobs import JobQueue, ReviewJob
 from webhook.logging import Redactor, log_context, secret_values
+from webhook.payload import BadDelivery, decode, read_limited
 from webhook.store import open_store
 from webhook.store.base import DeliveryStore
 
@@ -29,11 +32,7 @@ Enqueue = Callable[[ReviewJob], None]
 PR_ACTIONS = frozenset({"opened", "reopened", "synchronize", "ready_for_review"})
 COMMAND_RE = re.compile(r"/[A-Za-z][A-Za-z0-9_-]{0,31}")
 _EVENT_NAME = re.compile(r"^[a-z_]{1,40}$")
-_CHUNK = 64 * 1024
-
-
-class BadDelivery(Exception):
-    """A signed delivery whose body is not what GitHub sends; the message is the reason."""
+MIN_SECRET_LENGTH = 16
 
 
 @dataclass(frozen=True)
@@ -44,6 +43,22 @@ class Decision:
     outcome: str  # pong | ignored | queued
     reason: str
     job: ReviewJob | None = None
+
+
+def check_webhook_secret(secret: str | None) -> str:
+    """Return the webhook secret, or ConfigError if it is missing or too weak to sign with."""
+    if not secret or not secret.strip():
+        raise ConfigError(
+            "REVIEWER_WEBHOOK_SECRET is not set (the App's webhook secret)",
+            key="REVIEWER_WEBHOOK_SECRET",
+        )
+    if len(secret.strip()) < MIN_SECRET_LENGTH:
+        raise ConfigError(
+            f"REVIEWER_WEBHOOK_SECRET is shorter than {MIN_SECRET_LENGTH} characters: "
+            "use a long random value (openssl rand -hex 32)",
+            key="REVIEWER_WEBHOOK_SECRET",
+        )
+    return secret
 
 
 def verify_signature(secret: str, body: bytes, header: str | None) -> bool:
@@ -77,20 +92,11 @@ def _ignored(reason: str) -> Decision:
     return Decision(202, "ignored", reason)
 
 
-def _get(payload: dict[str, Any], *path: str) -> Any:
-    value: Any = payload
-    for key in path:
-        if not isinstance(value, dict) or key not in value:
-            raise BadDelivery(f"missing {'.'.join(path)}")
-        value = value[key]
-    return value
-
-
 def _installation_id(payload: dict[str, Any]) -> int:
     installation = payload.get("installation")
-    if not isinstance(installation, dict) or not isinstance(installation.get("id"), int):
+    if not isinstance(installation, dict) or "id" not in installation:
         raise BadDelivery("missing installation.id: is the webhook set on the GitHub App?")
-    return int(installation["id"])
+    return fields.number(payload, "installation", "id")
 
 
 @handles("ping")
@@ -101,21 +107,21 @@ def _ping(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Deci
 @handles("pull_request")
 def _pull_request(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
     installation_id = _installation_id(payload)
-    action = payload.get("action")
+    action = fields.optional_text(payload, "action")
     if action not in PR_ACTIONS:
         return _ignored(f"pull_request action {action!r} is not reviewed")
-    if _get(payload, "pull_request", "state") != "open":
+    if fields.text(payload, "pull_request", "state") != "open":
         return _ignored("the pull request is closed")
     # Drafts go to the engine: a repository's own `review.drafts` may ask for them.
     job = ReviewJob(
         delivery_id=delivery_id,
-        repo=str(_get(payload, "repository", "full_name")),
-        pr_number=int(_get(payload, "pull_request", "number")),
+        repo=fields.repo_name(payload),
+        pr_number=fields.number(payload, "pull_request", "number"),
         installation_id=installation_id,
         trigger="auto",
-        expected_head_sha=str(_get(payload, "pull_request", "head", "sha")),
+        expected_head_sha=fields.sha(payload, "pull_request", "head", "sha"),
         event="pull_request",
-        action=str(action),
+        action=action,
     )
     return Decision(202, "queued", f"review of {job.lock_key} queued", job)
 
@@ -123,48 +129,33 @@ def _pull_request(payload: dict[str, Any], delivery_id: str, settings: Settings)
 @handles("issue_comment")
 def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
     installation_id = _installation_id(payload)
-    action = payload.get("action")
+    action = fields.optional_text(payload, "action")
     if action != "created":
         return _ignored(f"issue_comment action {action!r} is not handled")
-    issue = _get(payload, "issue")
+    issue = fields.obj(payload, "issue")
     if not issue.get("pull_request"):
         return _ignored("comment on an issue, not a pull request")
-    user = _get(payload, "comment", "user")
-    if user.get("type") == "Bot":
+    if fields.optional_text(payload, "comment", "user", "type") == "Bot":
         return _ignored("comment by a bot")
-    words = str(_get(payload, "comment", "body") or "").split(maxsplit=1)
+    words = (fields.optional_text(payload, "comment", "body") or "").split(maxsplit=1)
     # A repository may choose its own command (review.command in its config, which only the
     # worker reads): any single /word is queued, and the engine drops the ones not in use.
     if not words or not (words[0] == settings.command or COMMAND_RE.fullmatch(words[0])):
         return _ignored(f"comment does not start with {settings.command} or another /command")
-    if issue.get("state") == "closed":
+    if fields.optional_text(payload, "issue", "state") == "closed":
         return _ignored("the pull request is closed")
     job = ReviewJob(
         delivery_id=delivery_id,
-        repo=str(_get(payload, "repository", "full_name")),
-        pr_number=int(_get(payload, "issue", "number")),
+        repo=fields.repo_name(payload),
+        pr_number=fields.number(payload, "issue", "number"),
         installation_id=installation_id,
         trigger="command",
-        requested_by=str(_get(payload, "comment", "user", "login")),
-        comment_id=int(_get(payload, "comment", "id")),
+        requested_by=fields.text(payload, "comment", "user", "login", max_len=100),
+        comment_id=fields.number(payload, "comment", "id"),
         event="issue_comment",
         command=words[0],
     )
     return Decision(202, "queued", f"{words[0]} on {job.lock_key} queued", job)
-
-
-def _read_limited(stream: IO[bytes], limit: int) -> bytes | None:
-    """Read the whole body, or return None as soon as it is longer than `limit`."""
-    parts: list[bytes] = []
-    size = 0
-    while True:
-        chunk = stream.read(_CHUNK)
-        if not chunk:
-            return b"".join(parts)
-        size += len(chunk)
-        if size > limit:
-            return None
-        parts.append(chunk)
 
 
 class _Service:
@@ -204,23 +195,21 @@ def create_app(
     `enqueue` replaces the huey queue (tests); `queue` passes a ready JobQueue.
     """
     settings = settings or Settings.from_env()
-    if not settings.webhook_secret:
-        raise ConfigError(
-            "REVIEWER_WEBHOOK_SECRET is not set: the App cannot verify deliveries without it",
-            key="REVIEWER_WEBHOOK_SECRET",
-        )
+    secret = check_webhook_secret(settings.webhook_secret)
     if enqueue is None:
         queue = queue or JobQueue(settings)
         enqueue = queue.enqueue
     store = queue.store if queue is not None else open_store(settings)
     service = _Service(settings, store, enqueue, queue)
-    secret = settings.webhook_secret
 
     app = Flask("webhook")
     app.extensions["reviewer"] = service
 
-    def reply(status: int, event: str, outcome: str, reason: str, **extra: Any) -> Response:
-        service.count(event, outcome)
+    def reply(
+        status: int, event: str, outcome: str, reason: str, counted: bool = False, **extra: Any
+    ) -> Response:
+        if not counted:
+            service.count(event, outcome)
         body = {"status": outcome, "reason": reason, **extra}
         if status >= 400:
             log.info("delivery refused (%d): %s", status, reason)
@@ -233,7 +222,10 @@ def create_app(
         limit = settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             return reply(413, unverified, "too_large", f"body over {limit} bytes")
-        body = _read_limited(request.stream, limit)
+        try:
+            body = read_limited(request.stream, limit)
+        except ClientDisconnected:  # or cut at REVIEWER_WEBHOOK_READ_TIMEOUT_S
+            return reply(400, unverified, "bad_request", "the body ended before its length")
         if body is None:
             return reply(413, unverified, "too_large", f"body over {limit} bytes")
         signature = request.headers.get("X-Hub-Signature-256")
@@ -249,37 +241,48 @@ def create_app(
             return reply(400, event, "bad_request", "missing or invalid X-GitHub-Delivery")
         with log_context(delivery_id=delivery_id):
             try:
-                payload = json.loads(body)
-                if not isinstance(payload, dict):
-                    raise BadDelivery("body is not a JSON object")
+                payload = decode(body, request.headers.get("Content-Type", ""))
                 decision = route(event, payload, delivery_id, settings)
-            except (ValueError, BadDelivery) as exc:
-                reason = exc.args[0] if isinstance(exc, BadDelivery) else "body is not valid JSON"
-                return reply(400, event, "bad_request", reason)
+            except BadDelivery as exc:
+                return reply(400, event, "bad_request", str(exc))
             if decision.job is None:
                 return reply(decision.status, event, decision.outcome, decision.reason)
             return _submit(decision, event, decision.job)
 
     def _submit(decision: Decision, event: str, job: ReviewJob) -> Response:
         with log_context(repo=job.repo, pr=job.pr_number, job_id=job.job_id):
+            # Counted in the claim's own transaction: one write per delivery, not two.
+            queued = {metrics.series(metrics.DELIVERIES, event=event, outcome="queued"): 1.0}
             try:
                 fresh = store.claim(
-                    job.delivery_id, job_id=job.job_id, lock_key=job.lock_key, payload=job.to_dict()
+                    job.dedupe_key,
+                    job_id=job.job_id,
+                    lock_key=job.lock_key,
+                    payload=job.to_dict(),
+                    counters=queued,
                 )
             except Exception as exc:
                 log.error("delivery store unavailable: %s", service.redact(str(exc)))
                 return reply(503, event, "error", "the delivery store is unavailable")
             if not fresh:
                 log.info("duplicate delivery acknowledged")
-                return reply(200, event, "duplicate", "this delivery was already received")
+                what = "comment" if job.comment_id is not None else "delivery"
+                return reply(200, event, "duplicate", f"this {what} was already received")
             try:
                 service.enqueue(job)
             except Exception as exc:
-                store.release(job.delivery_id, job.job_id)
+                # Counted as queued and as an error: a counter never goes down.
+                store.release(job.dedupe_key, job.job_id)
                 log.error("queue unavailable: %s", service.redact(str(exc)))
                 return reply(503, event, "error", "the job queue is unavailable")
             log.info("job queued: %s", decision.reason)
-            return reply(202, event, "queued", decision.reason, job_id=job.job_id)
+            return reply(202, event, "queued", decision.reason, counted=True, job_id=job.job_id)
+
+    def detailed() -> bool:
+        """Whether the caller showed REVIEWER_METRICS_TOKEN (names, spend, hosts may show)."""
+        token = settings.metrics_token
+        given = request.headers.get("Authorization", "")
+        return bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -294,8 +297,11 @@ def create_app(
             checks["ledger"] = "ok"
         except Exception as exc:
             failed = "queue" if "queue" not in checks else "ledger"
-            reason = service.redact(f"{failed}: {exc.__class__.__name__}: {exc}")
-            body = {"status": "unavailable", "reason": reason.splitlines()[0][:300]}
+            body = {"status": "unavailable", **checks, failed: "unavailable"}
+            log.warning("health check failed: %s", service.redact(f"{failed}: {exc}"))
+            if detailed():  # an error names hosts, ports, database names
+                reason = service.redact(f"{failed}: {exc.__class__.__name__}: {exc}")
+                body["reason"] = reason.splitlines()[0][:300]
             return Response(json.dumps(body) + "\n", 503, mimetype="application/json")
         return Response(
             json.dumps({"status": "ok", **checks}) + "\n", 200, mimetype="application/json"
@@ -303,7 +309,7 @@ def create_app(
 
     @app.get("/metrics")
     def prometheus() -> Response:
-        text = metrics.render(store.counters(), store.state_counts())
+        text = metrics.render(store.counters(), store.state_counts(), detailed=detailed())
         return Response(text, 200, content_type="text/plain; version=0.0.4; charset=utf-8")
 
     return app

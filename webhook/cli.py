@@ -21,11 +21,10 @@ STOP_TIMEOUT_S = 30.0
 
 def check_settings(settings: Settings, *, web: bool) -> None:
     """Raise ConfigError naming the first setting the App service cannot run without."""
-    if web and not settings.webhook_secret:
-        raise ConfigError(
-            "REVIEWER_WEBHOOK_SECRET is not set (the App's webhook secret)",
-            key="REVIEWER_WEBHOOK_SECRET",
-        )
+    if web:
+        from webhook.app import check_webhook_secret
+
+        check_webhook_secret(settings.webhook_secret)
     if not settings.github_app_id:
         raise ConfigError(
             "REVIEWER_GITHUB_APP_ID is not set (the App's numeric id)",

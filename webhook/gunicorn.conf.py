@@ -8,12 +8,20 @@ from webhook.logging import gunicorn_logconfig
 _settings = Settings.from_env()
 
 wsgi_app = "webhook.app:create_app()"
-# A request only verifies, records and enqueues: ~3 ms of CPU and no waiting on the network.
-# One sync worker per core keeps the cores busy; more (the usual 2 × cores + 1) only queue
-# on SQLite's single writer lock: on 2 cores, 5 workers accepted 190 deliveries/s and
-# 2 workers 520/s (bench/bench_webhook.py). `reviewer serve --web-workers N` overrides.
+# A request only verifies, records and enqueues: ~1 ms of CPU and no waiting on the network.
+# Threads, not sync workers: a sync worker is held by one slow client for as long as it
+# trickles its body, so a handful of them stall every delivery (GitHub gives up after 10 s
+# and does not redeliver). Each thread of DeadlineThreadWorker must have a request's headers
+# and body within REVIEWER_WEBHOOK_READ_TIMEOUT_S (5 s) or the connection is cut, and a
+# connection that sends nothing waits in gunicorn's poller without a thread. With T threads
+# and W workers, S stalled clients delay a delivery by about S / (T x W) x 5 s, so 2 x 64
+# threads answer within 10 s with 250 clients stalling at once (bench/bench_webhook.py
+# --stallers). One process per core keeps the cores busy; more only queue on SQLite's
+# single writer lock. `reviewer serve --web-workers N` overrides.
 workers = max(multiprocessing.cpu_count(), 2)
-worker_class = "sync"
+worker_class = "webhook.worker.DeadlineThreadWorker"
+threads = 64
+worker_connections = 1000
 # GitHub waits 10 s for an answer; a request still running after 30 s is stuck.
 timeout = 30
 graceful_timeout = 20

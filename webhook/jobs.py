@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
@@ -10,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from huey import RedisHuey, SqliteHuey
@@ -32,6 +33,7 @@ from webhook.store.base import DeliveryStore
 
 log = logging.getLogger("webhook.jobs")
 
+REFUSAL_QUIET_S = 3600.0
 Runner = Callable[[ReviewRequest, ReviewServices], ReviewResult]
 Notifier = Callable[["ReviewJob", ReviewServices, str], None]
 
@@ -60,6 +62,15 @@ class ReviewJob:
     def lock_key(self) -> str:
         return f"{self.repo}#{self.pr_number}"
 
+    @property
+    def dedupe_key(self) -> str:
+        """What makes two deliveries one job: a command's comment, else the delivery."""
+        # GitHub may send one comment under two delivery ids (a redelivery from the App's
+        # settings, an edit re-sent): the comment is acted on once whatever carries it.
+        if self.comment_id is not None:
+            return f"comment:{self.repo}:{self.comment_id}"
+        return self.delivery_id
+
     def to_request(self) -> ReviewRequest:
         return ReviewRequest(
             repo=self.repo,
@@ -75,7 +86,8 @@ class ReviewJob:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a plain value: a shallow copy is what asdict() makes, ~10x faster.
+        return dict(self.__dict__)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ReviewJob:
@@ -177,13 +189,13 @@ class JobQueue:
         """Record and enqueue `job`; False (nothing queued) when its delivery was seen."""
         payload = job.to_dict()
         if not self.store.claim(
-            job.delivery_id, job_id=job.job_id, lock_key=job.lock_key, payload=payload
+            job.dedupe_key, job_id=job.job_id, lock_key=job.lock_key, payload=payload
         ):
             return False
         try:
             self.enqueue(job)
         except Exception:
-            self.store.release(job.delivery_id, job.job_id)
+            self.store.release(job.dedupe_key, job.job_id)
             raise
         return True
 
@@ -226,8 +238,15 @@ class JobQueue:
         opts = self.options
         started = time.monotonic()
         log.info("review started (attempt %d, trigger %s)", attempt, job.trigger)
+        request = job.to_request()
+        # A person without write access is told so once per PR an hour, however often they
+        # ask; the PR lock makes this check-then-note safe.
+        refusal_key = f"refused:{job.lock_key}:{job.requested_by}"
+        quiet = job.requested_by is not None and self.store.remembers(refusal_key)
+        if quiet:
+            request = dataclasses.replace(request, announce_refusal=False)
         try:
-            result = self.runner(job.to_request(), self.services)
+            result = self.runner(request, self.services)
         except ReviewerError as exc:
             if getattr(exc, "retryable", False) and attempt <= opts.retries:
                 delay = opts.retry_delay_s * opts.retry_backoff ** (attempt - 1)
@@ -241,6 +260,8 @@ class JobQueue:
         except Exception:
             log.exception("review crashed")
             return self._fail(job, token, "an internal error in the reviewer")
+        if result.status == "refused" and job.requested_by is not None and not quiet:
+            self.store.remember(refusal_key, ttl_s=REFUSAL_QUIET_S)
         amounts = metrics.duration_amounts(time.monotonic() - started)
         amounts.update(metrics.usage_amounts(job.repo, result.usage, result.cost_usd))
         amounts[metrics.series(metrics.JOBS_FINISHED, outcome=result.status)] = 1.0
@@ -331,8 +352,14 @@ class JobQueue:
         return len(held)
 
     def close(self) -> None:
-        """Close the services the jobs opened (the ledger, the clients)."""
+        """Close what the queue opened: the jobs' services, the store, huey's connections."""
         self.services.close()
+        self.store.close()
+        storage = self.huey.storage
+        storage.close()
+        pool = getattr(storage, "pool", None)  # RedisStorage: its connection pool
+        if pool is not None:
+            pool.disconnect()
 
     def ping(self) -> None:
         """Raise if the queue or the store cannot be reached."""

@@ -72,6 +72,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.github_private_key,
         settings.github_token,
         settings.anthropic_api_key,
+        settings.metrics_token,
     ]
     for url in (settings.redis_url, settings.database_url):
         if url:

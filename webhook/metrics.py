@@ -62,9 +62,20 @@ def usage_amounts(repo: str, usage: Mapping[str, int], cost_usd: Decimal) -> dic
     return amounts
 
 
-def render(counters: Mapping[str, float], states: Mapping[str, int]) -> str:
-    """Return the whole `/metrics` page: HELP/TYPE headers, then samples sorted by series."""
+# Series that name repositories or spend: shown only to a caller with REVIEWER_METRICS_TOKEN.
+DETAILED = frozenset({TOKENS, COST})
+
+
+def render(
+    counters: Mapping[str, float], states: Mapping[str, int], *, detailed: bool = False
+) -> str:
+    """Return the whole `/metrics` page: HELP/TYPE headers, then samples sorted by series.
+
+    Without `detailed`, the families that carry repository names and spend are left out.
+    """
     samples: dict[str, float] = dict(counters)
+    if not detailed:
+        samples = {s: v for s, v in samples.items() if _family(s) not in DETAILED}
     for state in ("queued", "running"):
         samples[series(JOBS, state=state)] = float(states.get(state, 0))
     for bucket in (*(_number(b) for b in DURATION_BUCKETS), "+Inf"):
@@ -73,6 +84,8 @@ def render(counters: Mapping[str, float], states: Mapping[str, int]) -> str:
     samples.setdefault(f"{DURATION}_count", 0.0)
     lines: list[str] = []
     for name, (kind, text) in HELP.items():
+        if name in DETAILED and not detailed:
+            continue
         lines.append(f"# HELP {name} {text}")
         lines.append(f"# TYPE {name} {kind}")
         mine = [s for s in samples if _family(s) == name]

@@ -51,6 +51,11 @@ def result_outputs(result: ReviewResult | None) -> dict[str, str]:
     }
 
 
+def _budget_or(error: str | None, result: ReviewResult) -> str | None:
+    """A chunk's error, but "budget" where it repeats the budget sentence said above."""
+    return "budget" if error and error == result.budget_stop else error
+
+
 def _cell(text: str) -> str:
     """Text safe inside a Markdown table cell of the job summary."""
     text = " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;")
@@ -80,6 +85,8 @@ def render_summary(result: ReviewResult, *, repo: str, pr_number: int, pr_url: s
         )
     elif result.status == "reviewed":
         out.append(f"**Reviewed, not posted**: {len(findings)} finding(s).")
+    elif result.status == "budget_exhausted":
+        out.append("**Not reviewed**: the budget stopped every chunk before it was sent.")
     else:
         out.append(f"**{result.status.replace('_', ' ').capitalize()}**: {result.reason or ''}")
     if result.budget_stop:
@@ -114,7 +121,10 @@ def render_summary(result: ReviewResult, *, repo: str, pr_number: int, pr_url: s
     out += _details(
         "Chunks not fully reviewed",
         ("Chunk", "Status", "Detail"),
-        [(str(c.index + 1), c.status, c.error or c.stop_reason or "") for c in problems],
+        [
+            (str(c.index + 1), c.status, _budget_or(c.error, result) or c.stop_reason or "")
+            for c in problems
+        ],
     )
 
     out += ["### Tokens and cost", "", "| | |", "| --- | ---: |"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Any, Literal, Protocol
 
 import click
 
+from reviewer.action.gitdiff import GitError, diff_range, has_commit
 from reviewer.action.report import (
     format_outputs,
     render_notice,
@@ -29,7 +29,6 @@ from reviewer.settings import Settings
 
 PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
 PR_ACTIONS = ("opened", "reopened", "synchronize", "ready_for_review")
-GIT_TIMEOUT_S = 300
 _SHA_RE = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
@@ -206,32 +205,19 @@ def secrets_withheld(event_name: str, target: Target, api_key: str | None) -> st
 
 
 def local_diff(workspace: Path, base_sha: str, head_sha: str) -> str | None:
-    """`git diff base...head` from the checkout, or None when it lacks either commit."""
+    """`git diff base...head` from the checkout, or None when it lacks either commit.
+
+    Diff drivers, textconv, external tools and the PR's own `.gitattributes` are ignored:
+    see `gitdiff.diff_range`.
+    """
     if not (_SHA_RE.match(base_sha) and _SHA_RE.match(head_sha)):
         return None
-
-    def git(*args: str) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run(
-            ["git", "-C", str(workspace), *args],
-            capture_output=True,
-            timeout=GIT_TIMEOUT_S,
-            check=False,
-        )
-
+    if not (has_commit(workspace, base_sha) and has_commit(workspace, head_sha)):
+        return None
     try:
-        for sha in (base_sha, head_sha):
-            if git("cat-file", "-e", f"{sha}^{{commit}}").returncode != 0:
-                return None
-        # Pin what user config could change: colour, external drivers, textconv, prefixes.
-        proc = git(
-            "diff", "--no-color", "--no-ext-diff", "--no-textconv", "--find-renames",
-            "--src-prefix=a/", "--dst-prefix=b/", f"{base_sha}...{head_sha}",
-        )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired):
+        return diff_range(workspace, base_sha, head_sha)
+    except GitError:  # e.g. a shallow clone without the merge base
         return None
-    if proc.returncode != 0:  # e.g. a shallow clone without the merge base
-        return None
-    return proc.stdout.decode("utf-8", errors="replace")
 
 
 def parse_fail_on(raw: str | None) -> Severity | None:
@@ -378,6 +364,9 @@ def _run(
     if result.status == "failed":
         _log("error", f"The review failed: {result.reason or 'see the log above'}")
         return 1, outputs
+    if result.status == "budget_exhausted" and fail_on is not None:
+        _log("error", "Not reviewed: the budget was reached before any chunk (fail-on).")
+        return 3, outputs
     failing = failing_findings(result, fail_on)
     if failing and fail_on is not None:
         _log("error", f"{len(failing)} finding(s) at or above {fail_on.value} (fail-on).")

@@ -11,7 +11,7 @@ import yaml
 
 from reviewer.cli.exit import fail
 from reviewer.config.effective import resolve
-from reviewer.config.repo import CONFIG_PATH, read_config_file
+from reviewer.config.repo import CONFIG_PATH, RepoConfig, read_config_file
 from reviewer.errors import ConfigError
 from reviewer.settings import Settings
 
@@ -39,10 +39,27 @@ def config_group() -> None:
 def check(path: str) -> None:
     """Validate PATH (default .github/reviewer.yml); exit 2 with the first problem."""
     try:
-        read_config_file(path)
+        repo = read_config_file(path)
+        _check_models(repo, path, Settings.from_env())
     except ConfigError as exc:
         fail(exc, prefix="")
     click.echo(f"{path}: OK")
+
+
+def _check_models(repo: RepoConfig, path: str, settings: Settings) -> None:
+    """Refuse a model id the price table lacks: the review would refuse it anyway."""
+    from reviewer.spend.pricing import PriceTable
+
+    prices = PriceTable.load(settings.prices_path)
+    named = [("model.default", repo.model.default)]
+    named += [(f"model.routing[{i}].model", r.model) for i, r in enumerate(repo.model.routing)]
+    for key, model in named:
+        if model is None:
+            continue
+        try:
+            prices.price(model)  # an alias the table resolves is fine
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {key}: {exc.message}", key=key, path=path) from exc
 
 
 @config_group.command("show")

@@ -8,12 +8,14 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_text
+from reviewer.config.repo import CONFIG_PATH
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
@@ -33,6 +35,7 @@ LAZY_COMMANDS = {
 _PR_RE = re.compile(
     r"^(?:https?://[^/]+/)?(?P<repo>[\w.-]+/[\w.-]+?)(?:#|/pulls?/)(?P<number>\d+)/?$"
 )
+EXIT_NOT_REVIEWED = 3  # with --fail-on: the budget stopped the review before any chunk
 _REMOTE_RE = re.compile(r"github\.com[:/](?P<repo>[\w.-]+/[\w.-]+?)(?:\.git)?/?$")
 
 
@@ -106,6 +109,12 @@ def read_diff(path: str) -> str:
 @main.command()
 @click.argument("target", required=False)
 @click.option("--diff", "diff_path", help="A unified diff file to review, or - for stdin.")
+@click.option(
+    "--git",
+    "git_range",
+    metavar="BASE[...HEAD]",
+    help="Review `git diff BASE...HEAD` of this checkout, drivers and .gitattributes ignored.",
+)
 @click.option("--dry-run", is_flag=True, help="Plan and estimate; call no model, post nothing.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--model", help="Model id (overrides every configuration).")
@@ -115,7 +124,11 @@ def read_diff(path: str) -> str:
     help="Exit 1 when a finding at or above this severity exists.",
 )
 @click.option("--repo", "repo_name", help="OWNER/NAME to record the spend of a local diff under.")
-@click.option("--config", "config_path", help="A reviewer.yml to apply to a local diff.")
+@click.option(
+    "--config",
+    "config_path",
+    help="A reviewer.yml to apply to a local diff [.github/reviewer.yml here, if present].",
+)
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
 @click.option(
     "--context",
@@ -132,18 +145,25 @@ def review(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    git_range: str | None,
     context: str | None,
 ) -> None:
-    """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE)."""
+    """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE or --git BASE)."""
     try:
         settings = Settings.from_env()
-        request = _request(target, diff_path, dry_run, model, repo_name, config_path, no_post)
+        request = _request(
+            target, diff_path, dry_run, model, repo_name, config_path, no_post, git_range
+        )
         if context is not None:
             request = dataclasses.replace(request, context=context)
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
     click.echo(render_json(result) if fmt == "json" else render_text(result), nl=fmt == "json")
+    if fail_on and result.status == "budget_exhausted":
+        # Nothing was reviewed: a CI gate must not read that as "no findings".
+        click.echo("reviewer: not reviewed: the budget was reached (exit 3)", err=True)
+        sys.exit(EXIT_NOT_REVIEWED)
     if fail_on and any(f.severity.at_least(Severity(fail_on)) for f in result.findings):
         sys.exit(1)
 
@@ -156,13 +176,17 @@ def _request(
     repo_name: str | None,
     config_path: str | None,
     no_post: bool,
+    git_range: str | None = None,
 ) -> ReviewRequest:
     common: dict[str, Any] = {"dry_run": dry_run, "model": model, "trigger": "cli"}
-    if diff_path is not None:
-        if target is not None:
-            raise ConfigError("give either a pull request or --diff, not both")
+    if diff_path is not None or git_range is not None:
+        if target is not None or (diff_path is not None and git_range is not None):
+            raise ConfigError("give one of a pull request, --diff or --git")
         repo = repo_name or local_repo_name()
-        text = read_diff(diff_path)
+        text = read_diff(diff_path) if diff_path is not None else git_diff(git_range or "")
+        if config_path is None and Path(CONFIG_PATH).is_file():
+            # As `reviewer config show` and docs/configuration.md say: the working tree's file.
+            config_path = CONFIG_PATH
         # Context and guidance files of a local diff come from the working tree.
         checkout = worktree_root(os.getcwd())
         return ReviewRequest(
@@ -172,6 +196,21 @@ def _request(
         raise ConfigError("nothing to review: give OWNER/REPO#NUMBER or --diff FILE")
     repo, number = parse_target(target)
     return ReviewRequest(repo=repo, pr_number=number, post=not no_post, **common)
+
+
+def git_diff(git_range: str) -> str:
+    """`git diff BASE...HEAD` of the current checkout, as the Action makes it (gitdiff.py)."""
+    from reviewer.action.gitdiff import GitError, diff_range
+
+    base, _, head = git_range.partition("...")
+    head = head or "HEAD"
+    if not base or base.startswith("-") or head.startswith("-") or ".." in base + head:
+        raise ConfigError(f"--git {git_range!r}: expected BASE or BASE...HEAD", key="git")
+    try:
+        return diff_range(Path.cwd(), base, head)
+    except GitError as exc:
+        first = (str(exc).splitlines() or ["git failed"])[0]
+        raise ConfigError(f"--git {git_range}: {first}", key="git") from exc
 
 
 def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:

@@ -135,14 +135,23 @@ def render_text(result: ReviewResult) -> str:
             f"  {comment.severity.value:<8} {where} ({comment.side.value})  {comment.finding.title}"
         )
         lines += [f"           {row}" for row in comment.finding.body.splitlines()[:6]]
-    for finding in result.unanchored:
+    # `unanchored` ends with the findings past the comment cap (extra["over_cap"] of them):
+    # those are in the diff, only not posted inline.
+    over_cap = int(result.extra.get("over_cap", 0))
+    first_over_cap = len(result.unanchored) - over_cap
+    for n, finding in enumerate(result.unanchored):
+        where = "past the comment cap" if n >= first_over_cap else "not in the diff"
         lines.append(
-            f"  {finding.severity.value:<8} {finding.path}:{finding.line} (not in the diff)  "
+            f"  {finding.severity.value:<8} {finding.path}:{finding.line} ({where})  "
             f"{finding.title}"
         )
     if result.budget_stop:
         lines.append(f"Budget reached: {result.budget_stop}")
-    problems = [c for c in result.chunks if c.status != "ok"]
+    # The budget's sentence is said once above, not again for every chunk it stopped.
+    stopped = [c for c in result.chunks if c.status == "skipped" and c.error == result.budget_stop]
+    if stopped:
+        lines.append(f"  {plural(len(stopped), 'chunk')} not reviewed because of the budget")
+    problems = [c for c in result.chunks if c.status != "ok" and c not in stopped]
     for c in problems:
         lines.append(f"  chunk #{c.index + 1}: {c.status} {c.error or ''}".rstrip())
     usage = result.usage

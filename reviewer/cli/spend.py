@@ -118,9 +118,9 @@ def run_spend(
         fail(exc, prefix=PREFIX)
     totals = Totals.of(rows)
     if fmt == "json":
-        click.echo(_json(rows, totals, start=start, stop=stop, repo=repo, by=by))
+        click.echo(_json(rows, start=start, stop=stop, repo=repo, by=by))
     elif fmt == "csv":
-        click.echo(_csv(rows, totals, by=by), nl=False)
+        click.echo(_csv(rows, by=by), nl=False)
     else:
         click.echo(_table(rows, totals, start=start, stop=stop, by=by))
 
@@ -131,7 +131,6 @@ def _fields(item: ReportRow | Totals) -> dict[str, Any]:
 
 def _json(
     rows: Sequence[ReportRow],
-    totals: Totals,
     *,
     start: datetime,
     stop: datetime,
@@ -148,21 +147,21 @@ def _json(
         "until": stop.isoformat(),
         "repo": repo,
         "by": by,
+        # Data rows only: a total among them would be counted twice by whoever sums them.
         "rows": [{by: row.key, **encode(row)} for row in rows],
-        "total": encode(totals),
     }
     return json.dumps(document, indent=2)
 
 
-def _csv(rows: Sequence[ReportRow], totals: Totals, *, by: str) -> str:
+def _csv(rows: Sequence[ReportRow], *, by: str) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow([by, *COLUMNS])
-    items: list[tuple[str, ReportRow | Totals]] = [(row.key, row) for row in rows]
-    for key, item in [*items, ("TOTAL", totals)]:
-        values = _fields(item)
+    # Data rows only, no TOTAL row: summing a column must give the total, not twice it.
+    for row in rows:
+        values = _fields(row)
         writer.writerow(
-            [key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
+            [row.key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
         )
     return out.getvalue()
 

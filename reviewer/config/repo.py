@@ -187,6 +187,11 @@ class RepoConfig(_Section):
     def _empty_section(cls, value: Any) -> Any:
         return {} if value is None else value  # `output:` with every line commented out
 
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_id(cls, value: Any) -> Any:
+        return {"default": value} if isinstance(value, str) else value  # `model: ID`
+
     @field_validator("instructions", mode="before")
     @classmethod
     def _empty_text(cls, value: Any) -> Any:

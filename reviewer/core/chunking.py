@@ -53,6 +53,7 @@ def plan_chunks(
     budget_tokens: int,
     model: str,
     context: Mapping[str, tuple[DiffLine, ...]] | None = None,
+    too_long: dict[str, str] | None = None,
 ) -> tuple[Chunk, ...]:
     """Pack `files` (already filtered) into chunks of at most `budget_tokens` each.
 
@@ -67,7 +68,8 @@ def plan_chunks(
     chunk and chunks by their first path; the result depends only on the files' content.
     Files without hunks hold no line to review and are left out.
 
-    Raises ValueError when `budget_tokens` cannot hold a file's header and one line.
+    A file with a line that no chunk can hold (a committed minified or generated line) is
+    left out and named in `too_long` with the reason, when given; else it raises ValueError.
     """
     if budget_tokens < 1:
         raise ValueError(f"budget_tokens must be positive, not {budget_tokens}")
@@ -83,7 +85,17 @@ def plan_chunks(
                 whole = with_context
         if not whole.context:
             cost = part_tokens(whole, model)
-        parts = [whole] if cost <= budget_tokens else _split_file(diff, budget_tokens, model)
+        try:
+            parts = [whole] if cost <= budget_tokens else _split_file(diff, budget_tokens, model)
+        except ValueError:
+            if too_long is None:
+                raise
+            longest = max(len(line.text) for hunk in diff.hunks for line in hunk.lines)
+            too_long[diff.path] = (
+                f"a line of {longest:,} characters is larger than a chunk "
+                f"({budget_tokens:,} tokens): minified or generated?"
+            )
+            continue
         for part in parts:
             if part is not whole:
                 cost = part_tokens(part, model)

@@ -130,12 +130,34 @@ def parse_diff(text: str) -> PullRequestDiff:
         # git never ends a header line with \r: the whole diff went through a CRLF
         # conversion (a Windows editor, a mail client), so content \r cannot be told apart.
         text = text.replace("\r\n", "\n")
+    _refuse_what_is_not_one_diff(text)
     patch = read_patchset(text)
     if not patch:
         raise DiffParseError(
             "not a unified diff: no file header ('diff --git' or '---'/'+++') found"
         )
     return PullRequestDiff(files=tuple(_file_from_patch(pf) for pf in patch))
+
+
+# Only a header can start a line with these: every line inside a hunk starts with
+# ' ', '+', '-' or '\\'.
+_COMBINED = re.compile(r"^(diff --cc |diff --combined |@@@ )", re.MULTILINE)
+_COMMIT = re.compile(r"^commit [0-9a-f]{7,64}\b", re.MULTILINE)
+
+
+def _refuse_what_is_not_one_diff(text: str) -> None:
+    """Refuse a merge commit's combined diff and `git log -p`: say what to pass instead."""
+    if _COMBINED.search(text):
+        raise DiffParseError(
+            "a combined diff (`git show` of a merge commit) cannot be reviewed: "
+            "pass `git diff MERGE^1 MERGE` (the merge against its first parent) instead"
+        )
+    commits = _COMMIT.findall(text)
+    if len(commits) > 1:
+        raise DiffParseError(
+            f"this is the log of {len(commits)} commits (`git log -p`), which shows a file "
+            "once per commit: pass `git diff FIRST^ LAST` (their combined change) instead"
+        )
 
 
 # --- unified diff text (git or plain `diff -u`) ---------------------------------------------

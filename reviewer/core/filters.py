@@ -67,7 +67,26 @@ GENERATED_SUFFIXES = (
     ".freezed.dart",
     ".designer.cs",
 )
-VENDORED_FOLDERS = frozenset({"vendor", "third_party", "node_modules"})
+VENDORED_FOLDERS = frozenset(
+    {
+        "vendor",
+        "third_party",
+        "node_modules",
+        "bower_components",
+        "jspm_packages",
+        # Committed Python environments and what they install.
+        "venv",
+        ".venv",
+        "site-packages",
+        "dist-packages",
+        "__pypackages__",
+        ".tox",
+        ".nox",
+    }
+)
+# `packages/` is also where monorepos keep their own code: only a versioned copy inside it
+# (NuGet's `packages/Newtonsoft.Json.13.0.1/`, `packages/lodash-4.17.21/`) is vendored.
+_PACKAGE_COPY = re.compile(r"^.+[.-]v?\d+(\.\d+)+([.-][0-9A-Za-z.-]+)?$")
 # A marker counts only near the top of the file, where generators put it.
 GENERATED_MARKER_LINES = 20
 _GENERATED_MARKERS = (
@@ -166,9 +185,12 @@ def default_skip_reason(file: FileDiff) -> str | None:
         return "minified file"
     if lowered.endswith(SOURCE_MAP_SUFFIX):
         return "source map"
-    for folder in folders.split("/") if folders else ():
+    parts = folders.split("/") if folders else []
+    for i, folder in enumerate(parts):
         if folder in VENDORED_FOLDERS:
             return f"vendored folder '{folder}/'"
+        if folder == "packages" and i + 1 < len(parts) and _PACKAGE_COPY.match(parts[i + 1]):
+            return f"vendored package copy 'packages/{parts[i + 1]}/'"
     if lowered.endswith(GENERATED_SUFFIXES):
         return "generated file (by its name)"
     marker = _generated_marker(file)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult, sanitize
@@ -83,6 +83,8 @@ def build_summary(
         head += ["", f"{dropped} malformed finding(s) from the model were discarded."]
 
     problems = [c for c in chunks if c.status not in ("ok", "planned")]
+    if budget_stop:  # said once above, not again for every chunk the budget stopped
+        problems = [replace(c, error=None) if c.error == budget_stop else c for c in problems]
     sections = [
         ("Findings outside the diff", [_finding_item(f) for f in anchored.unanchored]),
         (

@@ -320,6 +320,14 @@ class GitHubClient:
             return False
         return self.permission(repo, login) in WRITE_PERMISSIONS
 
+    def has_bot_comment(self, repo: str, number: int, marker: str) -> bool:
+        """Whether the bot (only the bot) already left a conversation comment holding `marker`."""
+        bot = self.bot_login()
+        for item in self._paginate(f"{_repo_url(repo)}/issues/{number}/comments"):
+            if (item.get("user") or {}).get("login") == bot and marker in (item.get("body") or ""):
+                return True
+        return False
+
     def post_issue_comment(self, repo: str, number: int, body: str) -> str:
         """Post a conversation comment on the PR; returns its html_url."""
         url = f"{_repo_url(repo)}/issues/{number}/comments"

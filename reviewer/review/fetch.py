@@ -124,11 +124,18 @@ def _base_config(
     try:
         return load_repo_config(text, source=path)
     except ConfigError as exc:
-        if request.post and not request.dry_run:
+        # Once per head: every later run on the same commit would say the same again.
+        marker = f"<!-- reviewer:invalid-config {pull.head_sha} -->"
+        if (
+            request.post
+            and not request.dry_run
+            and not gh.has_bot_comment(request.repo, pull.number, marker)
+        ):
             gh.post_issue_comment(
                 request.repo,
                 pull.number,
-                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}",
+                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
+                f"\n\n{marker}",
             )
         return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
 
@@ -149,11 +156,12 @@ def _check_commander(request: ReviewRequest, gh: PullRequests) -> ReviewResult |
     repo, number, login = request.repo, request.pr_number, request.requested_by
     assert number is not None and login is not None
     if not gh.may_trigger(repo, login, is_bot=login.endswith("[bot]")):
-        gh.post_issue_comment(
-            repo,
-            number,
-            f"Sorry @{login}, only collaborators with write access can ask for a review.",
-        )
+        if request.announce_refusal:
+            gh.post_issue_comment(
+                repo,
+                number,
+                f"Sorry @{login}, only collaborators with write access can ask for a review.",
+            )
         return ReviewResult(status="refused", reason=f"{login} may not trigger a review")
     if request.comment_id is not None:
         gh.add_reaction(repo, request.comment_id, "eyes")

@@ -112,14 +112,23 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
         language=config.config.output.language or "",
     )
     prefix = prefix_tokens(context, model)
-    budget = input_budget(
-        model,
-        system_tokens=prefix,
-        output_reserve=model_spec(model).output_tokens(settings.max_output_tokens),
-        max_chunk_tokens=settings.max_chunk_tokens,
-    )
+    try:
+        budget = input_budget(
+            model,
+            system_tokens=prefix,
+            output_reserve=model_spec(model).output_tokens(settings.max_output_tokens),
+            max_chunk_tokens=settings.max_chunk_tokens,
+        )
+    except ValueError as exc:  # the prompt and the output reserve leave no room
+        raise ConfigError(str(exc), key="max_output_tokens") from exc
     extra = read_context(files, config.config.review.context, target.read_head)
-    chunks = plan_chunks(files, budget_tokens=budget, model=model, context=extra)
+    too_long: dict[str, str] = {}
+    chunks = plan_chunks(files, budget_tokens=budget, model=model, context=extra, too_long=too_long)
+    if too_long:  # skipped with the reason, so the rest is still reviewed
+        decisions = tuple(
+            FileDecision(d.file, False, too_long[d.file.path]) if d.file.path in too_long else d
+            for d in decisions
+        )
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
         price,
@@ -196,8 +205,9 @@ def _review(
         rereview=target.rereview,
         config_details=plan.config.to_markdown_details(),
     )
+    stopped = budget_stop is not None and all(r.status == "skipped" for r in run.outcome.results)
     result = ReviewResult(
-        status="reviewed",
+        status="budget_exhausted" if stopped else "reviewed",
         model=plan.model,
         head_sha=target.head_sha,
         files=files,
@@ -216,6 +226,7 @@ def _review(
             "below_threshold": list(anchored.below_threshold),
             "low_confidence": list(anchored.low_confidence),
             "already_posted": anchored.already_posted,
+            "over_cap": len(anchored.overflow),  # the last ones of `unanchored`
             "context": _context_report(plan),
         },
     )

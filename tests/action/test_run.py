@@ -31,6 +31,7 @@ from reviewer.action.run import (
     secrets_withheld,
 )
 from reviewer.core.findings import Severity
+from reviewer.core.reports import ChunkReport
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices
@@ -407,6 +408,24 @@ def test_fail_on_ignores_findings_that_were_not_posted(runner: Runner) -> None:
     skipped = ReviewResult(status="skipped", reason="head moved")
 
     assert run(runner.environ, review=FakeEngine(skipped)) == 0
+
+
+@pytest.mark.parametrize(("fail_on", "code"), [("", 0), ("critical", 3)])
+def test_a_review_the_budget_stopped_is_not_read_as_clean(
+    runner: Runner, fail_on: str, code: int
+) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    runner.environ["REVIEWER_FAIL_ON"] = fail_on
+    stop = "review budget of $0.01 reached"
+    stopped = ReviewResult(
+        status="budget_exhausted",
+        budget_stop=stop,
+        chunks=(ChunkReport(0, ("a.py",), 10, "skipped", None, stop),),
+    )
+
+    assert run(runner.environ, review=FakeEngine(stopped)) == code
+
+    assert "**Not reviewed**" in runner.summary and runner.summary.count(stop) == 1
 
 
 def test_an_engine_error_fails_the_step_with_its_message(runner: Runner) -> None:

@@ -303,3 +303,23 @@ def test_a_single_line_cannot_be_split() -> None:
     chunk = Chunk(0, (ChunkPart("a.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", (line,)),)),), 9)
     with pytest.raises(ValueError, match="single line"):
         split_chunk(chunk, model=OLD)
+
+
+def test_a_line_larger_than_a_chunk_leaves_its_file_out_with_the_reason() -> None:
+    from reviewer.core.diff import parse_diff
+
+    text = (
+        "diff --git a/app.min.css b/app.min.css\n--- a/app.min.css\n+++ b/app.min.css\n"
+        "@@ -1 +1 @@\n-a{}\n+" + "b{color:red}" * 2_000 + "\n"
+        "diff --git a/ok.py b/ok.py\n--- a/ok.py\n+++ b/ok.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+    )
+    files = parse_diff(text).files
+    with pytest.raises(ValueError, match="cannot hold a file header and one line"):
+        plan_chunks(files, budget_tokens=500, model="claude-sonnet-4-6")
+    too_long: dict[str, str] = {}
+    chunks = plan_chunks(files, budget_tokens=500, model="claude-sonnet-4-6", too_long=too_long)
+    assert [c.files for c in chunks] == [("ok.py",)]
+    assert too_long == {
+        "app.min.css": "a line of 24,000 characters is larger than a chunk (500 tokens): "
+        "minified or generated?"
+    }

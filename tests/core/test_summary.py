@@ -74,6 +74,21 @@ def test_failed_chunks_and_budget_stop_are_stated() -> None:
     assert "**Budget reached:** monthly budget of $5 reached" in body
 
 
+def test_a_budget_that_stopped_every_chunk_is_said_once() -> None:
+    stop = "review budget of $0.01 reached; $0.00 left"
+    chunks = tuple(ChunkReport(i, (f"f{i}.py",), 500, "skipped", None, stop) for i in range(4))
+    body = build_summary(
+        model="m",
+        files=FILES,
+        chunks=chunks,
+        anchored=_anchored(),
+        cost_usd=Decimal(0),
+        budget_stop=stop,
+    ).body
+    assert body.count(stop) == 1
+    assert "chunk 4 (`f3.py`): skipped" in body
+
+
 def test_rereview_says_what_is_new() -> None:
     body = build_summary(
         model="m",

@@ -434,11 +434,24 @@ def test_healthz_reports_queue_and_ledger(settings: Settings) -> None:
     )
 
 
+METRICS_TOKEN = "metrics-token-5e1d-0a77"
+BEARER = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
 def test_healthz_is_503_when_the_queue_is_unreachable() -> None:
     # Port 1 on loopback: nothing listens there, so the connection is refused at once.
-    settings = Settings.from_env(webhook_secret=SECRET, redis_url="redis://:pw-9d2e@127.0.0.1:1/0")
+    settings = Settings.from_env(
+        webhook_secret=SECRET,
+        redis_url="redis://:pw-9d2e@127.0.0.1:1/0",
+        metrics_token=METRICS_TOKEN,
+    )
     client = create_app(settings, enqueue=lambda job: None).test_client()
-    response = client.get("/healthz")
+    anonymous = client.get("/healthz")
+    assert (anonymous.status_code, anonymous.json) == (
+        503,
+        {"status": "unavailable", "queue": "unavailable"},
+    )
+    response = client.get("/healthz", headers=BEARER)
     assert response.status_code == 503
     assert response.json is not None
     assert response.json["status"] == "unavailable"
@@ -448,9 +461,16 @@ def test_healthz_is_503_when_the_queue_is_unreachable() -> None:
 
 def test_healthz_is_503_when_the_ledger_is_unreachable() -> None:
     settings = Settings.from_env(
-        webhook_secret=SECRET, database_url="postgresql+psycopg://u:pw-77@127.0.0.1:1/x"
+        webhook_secret=SECRET,
+        database_url="postgresql+psycopg://u:pw-77@127.0.0.1:1/x",
+        metrics_token=METRICS_TOKEN,
     )
-    response = create_app(settings, enqueue=lambda job: None).test_client().get("/healthz")
+    client = create_app(settings, enqueue=lambda job: None).test_client()
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 503
+    assert anonymous.json == {"status": "unavailable", "queue": "ok", "ledger": "unavailable"}
+    assert "127.0.0.1" not in anonymous.get_data(as_text=True)
+    response = client.get("/healthz", headers=BEARER)
     assert response.status_code == 503
     assert response.json is not None and response.json["reason"].startswith("ledger: ")
     assert "pw-77" not in response.get_data(as_text=True)

@@ -15,7 +15,7 @@ from webhook.cli import check_settings
 # Shaped like a PEM block so the check passes; not a key.
 FAKE_PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----\n"
 READY = {
-    "REVIEWER_WEBHOOK_SECRET": "hush",
+    "REVIEWER_WEBHOOK_SECRET": "hush-hush-hush-hush",
     "REVIEWER_GITHUB_APP_ID": "12345",
     "REVIEWER_GITHUB_PRIVATE_KEY": FAKE_PEM,
     "ANTHROPIC_API_KEY": "sk-ant-test-fake",

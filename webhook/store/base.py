@@ -30,9 +30,19 @@ class DeliveryStore(Protocol):
     """The durable state shared by the web workers and the queue workers."""
 
     def claim(
-        self, delivery_id: str, *, job_id: str, lock_key: str, payload: dict[str, Any]
+        self,
+        delivery_id: str,
+        *,
+        job_id: str,
+        lock_key: str,
+        payload: dict[str, Any],
+        counters: Mapping[str, float] | None = None,
     ) -> bool:
-        """Record a new delivery and its queued job at once; False if the delivery was seen."""
+        """Record a new delivery and its queued job at once; False if the delivery was seen.
+
+        `delivery_id` is the dedupe key (a command's comment id, else the delivery id);
+        `counters` are added in the same write when the claim is new.
+        """
 
     def release(self, delivery_id: str, job_id: str) -> None:
         """Forget a claim whose job could not be enqueued, so a redelivery is accepted."""
@@ -63,6 +73,12 @@ class DeliveryStore(Protocol):
 
     def release_lock(self, name: str, *, token: str) -> None: ...
 
+    def remember(self, name: str, *, ttl_s: float) -> None:
+        """Note `name` for `ttl_s` seconds (a refusal already posted, say)."""
+
+    def remembers(self, name: str) -> bool:
+        """Whether `name` was noted and has not expired."""
+
     def incr(self, amounts: Mapping[str, float]) -> None:
         """Add to shared counters, keyed by a Prometheus series name with its labels."""
 
@@ -71,5 +87,8 @@ class DeliveryStore(Protocol):
     def state_counts(self) -> dict[str, int]: ...
 
     def ping(self) -> None: ...
+
+    def close(self) -> None:
+        """Close this process's connections (a later call opens new ones)."""
 
     def prune(self, *, older_than_s: float) -> int: ...

@@ -18,6 +18,7 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) == false then return
 redis.call('HSET', KEYS[2], 'job_id', ARGV[1], 'lock_key', ARGV[3], 'payload', ARGV[4],
   'state', 'queued', 'attempts', 0, 'lease_until', 0, 'updated_at', ARGV[5], 'token', '')
 redis.call('SADD', KEYS[3], ARGV[1])
+for i = 6, #ARGV, 2 do redis.call('HINCRBYFLOAT', KEYS[4], ARGV[i], ARGV[i + 1]) end
 return 1
 """
 _START = """
@@ -93,11 +94,20 @@ class RedisDeliveryStore:
         return self._key("active")
 
     def claim(
-        self, delivery_id: str, *, job_id: str, lock_key: str, payload: dict[str, Any]
+        self,
+        delivery_id: str,
+        *,
+        job_id: str,
+        lock_key: str,
+        payload: dict[str, Any],
+        counters: Mapping[str, float] | None = None,
     ) -> bool:
         keys = [self._key("delivery", delivery_id), self._key("job", job_id), self._active]
+        keys.append(self._key("counters"))
         args: list[str | int] = [job_id, self.ttl_s, lock_key, json.dumps(payload)]
         args.append(repr(time.time()))
+        for series, amount in (counters or {}).items():
+            args += [series, repr(float(amount))]
         return bool(self._claim(keys=keys, args=args))
 
     def release(self, delivery_id: str, job_id: str) -> None:
@@ -169,6 +179,12 @@ class RedisDeliveryStore:
     def release_lock(self, name: str, *, token: str) -> None:
         self._lock(keys=[self._key("lock", name)], args=[token, "release", 0])
 
+    def remember(self, name: str, *, ttl_s: float) -> None:
+        self.redis.set(self._key("mark", name), "1", px=max(int(ttl_s * 1000), 1))
+
+    def remembers(self, name: str) -> bool:
+        return bool(self.redis.exists(self._key("mark", name)))
+
     def incr(self, amounts: Mapping[str, float]) -> None:
         pipe = self.redis.pipeline(transaction=False)
         for series, amount in amounts.items():
@@ -194,6 +210,10 @@ class RedisDeliveryStore:
 
     def ping(self) -> None:
         self.redis.ping()
+
+    def close(self) -> None:
+        self.redis.close()
+        self.redis.connection_pool.disconnect()
 
     def prune(self, *, older_than_s: float) -> int:
         # Deliveries and finished jobs expire by themselves (TTL); drop dangling set members.

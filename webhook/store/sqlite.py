@@ -28,6 +28,11 @@ _SCHEMA = (
         name text primary key, token text not null, expires_at real not null)""",
     """create table if not exists counters (
         series text primary key, value real not null default 0)""",
+    """create table if not exists marks (name text primary key, expires_at real not null)""",
+)
+_COUNT = (
+    "insert into counters values (?, ?) on conflict (series) do update set"
+    " value = value + excluded.value"
 )
 
 
@@ -65,7 +70,13 @@ class SqliteDeliveryStore:
         conn.execute("commit")
 
     def claim(
-        self, delivery_id: str, *, job_id: str, lock_key: str, payload: dict[str, Any]
+        self,
+        delivery_id: str,
+        *,
+        job_id: str,
+        lock_key: str,
+        payload: dict[str, Any],
+        counters: Mapping[str, float] | None = None,
     ) -> bool:
         now = time.time()
         with self._tx() as db:
@@ -79,6 +90,8 @@ class SqliteDeliveryStore:
                 " updated_at) values (?, ?, ?, 'queued', ?, ?)",
                 (job_id, lock_key, json.dumps(payload), now, now),
             )
+            if counters:
+                db.executemany(_COUNT, list(counters.items()))
         return True
 
     def release(self, delivery_id: str, job_id: str) -> None:
@@ -194,13 +207,21 @@ class SqliteDeliveryStore:
         with self._tx() as db:
             db.execute("delete from locks where name = ? and token = ?", (name, token))
 
+    def remember(self, name: str, *, ttl_s: float) -> None:
+        with self._tx() as db:
+            db.execute("insert or replace into marks values (?, ?)", (name, time.time() + ttl_s))
+
+    def remembers(self, name: str) -> bool:
+        row = (
+            self._conn()
+            .execute("select 1 from marks where name = ? and expires_at > ?", (name, time.time()))
+            .fetchone()
+        )
+        return row is not None
+
     def incr(self, amounts: Mapping[str, float]) -> None:
         with self._tx() as db:
-            db.executemany(
-                "insert into counters values (?, ?) on conflict (series) do update set"
-                " value = value + excluded.value",
-                list(amounts.items()),
-            )
+            db.executemany(_COUNT, list(amounts.items()))
 
     def counters(self) -> dict[str, float]:
         rows = self._conn().execute("select series, value from counters").fetchall()
@@ -213,6 +234,12 @@ class SqliteDeliveryStore:
     def ping(self) -> None:
         self._conn().execute("select 1 from jobs limit 1").fetchall()
 
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
     def prune(self, *, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
         with self._tx() as db:
@@ -220,6 +247,7 @@ class SqliteDeliveryStore:
             db.execute(
                 "delete from jobs where state in ('done', 'failed') and updated_at < ?", (cutoff,)
             )
+            db.execute("delete from marks where expires_at < ?", (time.time(),))
         return int(gone)
 
 
