@@ -20,6 +20,7 @@ GITHUB_TOKEN = "ghp_DOCTORSECRETgithubtoken0002"
 WEBHOOK_SECRET = "DOCTORSECRET-webhook-0003-long-enough"
 DB_PASSWORD = "DOCTORSECRETdbpw0004"
 REDIS_PASSWORD = "DOCTORSECRETredispw0005"
+METRICS_TOKEN = "DOCTORSECRETmetrics0006"
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,10 @@ def test_no_secret_appears_in_any_output(
     monkeypatch.setenv("GITHUB_TOKEN", GITHUB_TOKEN)
     monkeypatch.setenv("REVIEWER_GITHUB_APP_ID", "4242")
     monkeypatch.setenv("REVIEWER_GITHUB_PRIVATE_KEY_PATH", str(key_file))
-    monkeypatch.setenv("REVIEWER_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    secret_file = tmp_path / "webhook-secret"  # a secret read from a file is hidden too
+    secret_file.write_text(WEBHOOK_SECRET + "\n")
+    monkeypatch.setenv("REVIEWER_WEBHOOK_SECRET_FILE", str(secret_file))
+    monkeypatch.setenv("REVIEWER_METRICS_TOKEN", METRICS_TOKEN)
     monkeypatch.setenv(
         "REVIEWER_DATABASE_URL", f"postgresql+psycopg://u:{DB_PASSWORD}@127.0.0.1:1/x"
     )
@@ -146,7 +150,7 @@ def test_no_secret_appears_in_any_output(
     refusal = error_answer(400, message=f"output_config refused for {ANTHROPIC_KEY}")
     fake_claude.responder = lambda body: refusal
     secrets = [
-        ANTHROPIC_KEY, GITHUB_TOKEN, WEBHOOK_SECRET, DB_PASSWORD, REDIS_PASSWORD,
+        ANTHROPIC_KEY, GITHUB_TOKEN, WEBHOOK_SECRET, DB_PASSWORD, REDIS_PASSWORD, METRICS_TOKEN,
         *(line for line in pem.splitlines() if not line.startswith("-----")),
     ]  # fmt: skip
     results = [

@@ -35,17 +35,24 @@ def test_an_unknown_variable_is_named_with_a_suggestion() -> None:
     )
 
 
-def test_secrets_are_reported_present_with_their_source_never_their_value() -> None:
-    env = {"ANTHROPIC_API_KEY": "sk-ant-doctor-value", "REVIEWER_GITHUB_TOKEN_FILE": "/run/t"}
-    checks = _run(env, github_token="ghp_doctor_value")
-    secrets = checks["settings.secrets"]
+def test_secrets_are_reported_present_with_their_source_never_their_value(
+    tmp_path: Path,
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("ghp_doctor_value\n")
+    key_file = tmp_path / "key"
+    key_file.write_text("sk-ant-doctor-value\n")
+    env = {
+        "ANTHROPIC_API_KEY": "sk-ant-doctor-value",
+        "REVIEWER_GITHUB_TOKEN_FILE": str(token_file),
+    }
+    secrets = _run(env)["settings.secrets"]
     assert secrets.status == "ok"
     assert secrets.found.startswith(
         "set: ANTHROPIC_API_KEY, GITHUB_TOKEN (from REVIEWER_GITHUB_TOKEN_FILE); not set:"
     )
     assert "doctor-value" not in secrets.found and "doctor_value" not in secrets.found
-    env = {"ANTHROPIC_API_KEY_FILE": "/run/secrets/anthropic"}
-    from_file = _run(env, anthropic_api_key="sk-ant-doctor-value")["settings.secrets"]
+    from_file = _run({"ANTHROPIC_API_KEY_FILE": str(key_file)})["settings.secrets"]
     assert from_file.found.startswith("set: ANTHROPIC_API_KEY (from ANTHROPIC_API_KEY_FILE)")
 
 
