@@ -46,6 +46,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--chunks", "12"],
     ),
+    "batch": (
+        "the same 40-chunk review in real time and as a Message Batch: cost, requests, bot CPU",
+        [],
+        ["--chunks", "12"],
+    ),
     "ledger": (
         "spend ledger: concurrent writers, a --by repo report over many rows",
         [],

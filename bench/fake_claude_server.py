@@ -18,6 +18,12 @@ Every `POST /v1/messages` is answered after `--delay` seconds with `{"findings":
   readable only once the response that wrote it has started: calls that arrive together
   all pay the write.
 
+Message Batches (`POST /v1/messages/batches`, then retrieve and results): a batch ends at
+once, billed like real time except: the `service_tier` is `batch`, cache writes are 1-hour
+ones when the breakpoint asks for `ttl: 1h`, and the requests are processed in waves of
+`BATCH_WAVE` that all pay the write (the API runs a batch's requests concurrently, in an order
+it does not tell). Batch calls count in `/stats` like others, and `batch_requests` apart.
+
 `GET /stats` answers the totals (calls, usage sums, each call's usage, the most calls in
 flight at once); `POST /reset` clears them and the cache. Threads serve calls concurrently.
 """
@@ -42,6 +48,7 @@ BYTES_PER_TOKEN = 3.5
 MIN_CACHEABLE = {"haiku": 2048}
 DEFAULT_MIN_CACHEABLE = 1024
 ANSWER = json.dumps({"findings": []})
+BATCH_WAVE = 8
 USAGE_KEYS = (
     "input_tokens",
     "output_tokens",
@@ -82,6 +89,31 @@ class State:
             self.calls: list[dict[str, int]] = []
             self.in_flight = 0
             self.max_in_flight = 0
+            self.batches: dict[str, list[dict[str, Any]]] = {}
+            self.batch_requests = 0
+
+    def run_batch(self, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Answer a batch's requests in waves; return its results (JSONL lines)."""
+        results = []
+        for start in range(0, len(requests), BATCH_WAVE):
+            wave = requests[start : start + BATCH_WAVE]
+            answered = [(r, *self.usage(r["params"])) for r in wave]
+            with self.lock:
+                for _, usage, writes in answered:
+                    self.cache.update(writes)
+                    self.calls.append(usage)
+                self.batch_requests += len(wave)
+            for request, usage, _ in answered:
+                hour = any(
+                    (b.get("cache_control") or {}).get("ttl") == "1h"
+                    for b in _blocks(request["params"])
+                )
+                message = _message(request["params"], usage, tier="batch", hour=hour)
+                results.append(
+                    {"custom_id": request["custom_id"],
+                     "result": {"type": "succeeded", "message": message}}
+                )  # fmt: skip
+        return results
 
     def usage(self, body: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
         """The usage of one request, and the cache keys it writes when it answers."""
@@ -129,7 +161,35 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
+        def _batch(self, batch_id: str, url: str) -> dict[str, Any]:
+            count = len(state.batches.get(batch_id, []))
+            return {
+                "id": batch_id, "type": "message_batch", "processing_status": "ended",
+                "request_counts": {"processing": 0, "succeeded": count, "errored": 0,
+                                   "canceled": 0, "expired": 0},
+                "created_at": "2026-01-01T00:00:00Z", "expires_at": "2026-01-02T00:00:00Z",
+                "ended_at": "2026-01-01T00:00:00Z", "cancel_initiated_at": None,
+                "archived_at": None, "results_url": f"{url}/v1/messages/batches/{batch_id}/results",
+            }  # fmt: skip
+
+        def _url(self) -> str:
+            return f"http://{self.headers.get('host')}"
+
         def do_GET(self) -> None:
+            prefix = "/v1/messages/batches/"
+            if self.path.startswith(prefix) and self.path.endswith("/results"):
+                batch_id = self.path[len(prefix) : -len("/results")]
+                lines = "\n".join(json.dumps(r) for r in state.batches.get(batch_id, []))
+                data = (lines + "\n").encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/binary")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                return
+            if self.path.startswith(prefix):
+                self._send(200, self._batch(self.path[len(prefix) :], self._url()))
+                return
             if self.path != "/stats":
                 self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
                 return
@@ -138,7 +198,8 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 peak = state.max_in_flight
             totals = {k: sum(c[k] for c in calls) for k in USAGE_KEYS}
             self._send(200, {"calls": len(calls), "totals": totals, "usages": calls,
-                             "max_in_flight": peak})  # fmt: skip
+                             "max_in_flight": peak,
+                             "batch_requests": state.batch_requests})  # fmt: skip
 
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
@@ -146,6 +207,14 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             if self.path == "/reset":
                 state.reset()
                 self._send(200, {"ok": True})
+                return
+            if self.path == "/v1/messages/batches":
+                requests = json.loads(raw)["requests"]
+                batch_id = f"msgbatch_bench_{time.monotonic_ns()}"
+                results = state.run_batch(requests)
+                with state.lock:
+                    state.batches[batch_id] = results
+                self._send(200, self._batch(batch_id, self._url()))
                 return
             if self.path != "/v1/messages":
                 self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
@@ -162,26 +231,33 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                     state.in_flight -= 1
                     state.cache.update(writes)
                     state.calls.append(usage)
-            message = {
-                "id": f"msg_bench_{time.monotonic_ns()}",
-                "type": "message",
-                "role": "assistant",
-                "model": body.get("model"),
-                "content": [{"type": "text", "text": ANSWER}],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": usage
-                | {
-                    "cache_creation": {
-                        "ephemeral_5m_input_tokens": usage["cache_creation_input_tokens"],
-                        "ephemeral_1h_input_tokens": 0,
-                    },
-                    "service_tier": "standard",
-                },
-            }
+            message = _message(body, usage, tier="standard", hour=False)
             self._send(200, message)
 
     return Handler
+
+
+def _message(
+    body: dict[str, Any], usage: dict[str, int], *, tier: str, hour: bool
+) -> dict[str, Any]:
+    written = usage["cache_creation_input_tokens"]
+    return {
+        "id": f"msg_bench_{time.monotonic_ns()}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model"),
+        "content": [{"type": "text", "text": ANSWER}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage
+        | {
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": 0 if hour else written,
+                "ephemeral_1h_input_tokens": written if hour else 0,
+            },
+            "service_tier": tier,
+        },
+    }
 
 
 class Server(ThreadingHTTPServer):

@@ -28,7 +28,11 @@ ProgressFn = Callable[[str], None]
 
 Trigger = Literal["auto", "command", "action", "cli"]
 # budget_exhausted: the budget stopped every chunk before any was reviewed (not "clean").
-Status = Literal["reviewed", "dry_run", "skipped", "refused", "failed", "budget_exhausted"]
+# submitted: a batch was submitted and is not collected yet (--batch --no-wait).
+Status = Literal[
+    "reviewed", "dry_run", "skipped", "refused", "failed", "budget_exhausted", "submitted"
+]
+Mode = Literal["realtime", "batch", "auto"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,11 @@ class ReviewRequest:
     model: str | None = None
     config_path: str | None = None
     announce_refusal: bool = True
+    # realtime | batch | auto; None: the operator's REVIEWER_REVIEW_MODE, else the repository's.
+    mode: Mode | None = None
+    # Batch mode: wait for the batch (None: the trigger's default), at most this long.
+    wait: bool = True
+    batch_max_wait_s: float | None = None
     # `review.context` from the command line (none, hunk, definition, file); None: config.
     context: str | None = None
     # A local checkout: the Action's workspace (files read with git at the head) or, for a
@@ -106,6 +115,9 @@ class ReviewTarget:
     known_fingerprints: frozenset[str] = frozenset()
     rereview: bool = False
     notes: list[str] = field(default_factory=list)
+    draft: bool = False
+    # Hours since the pull request was opened, when known (review.mode auto).
+    age_hours: float | None = None
     # The head's text of a file (None: none), for read-only context; None: no context.
     read_head: Callable[[str], str | None] | None = None
     # (path, text) of the guidance files read from the base branch, in order.
@@ -148,6 +160,7 @@ class PullInfo:
     author_is_bot: bool
     html_url: str
     changed_files: int = 0
+    created_at: str = ""  # ISO 8601, as the API sends it
 
     @classmethod
     def from_api(cls, data: Mapping[str, Any]) -> PullInfo:
@@ -170,6 +183,7 @@ class PullInfo:
             author_is_bot=user.get("type") == "Bot",
             html_url=data.get("html_url", ""),
             changed_files=int(data.get("changed_files") or 0),
+            created_at=str(data.get("created_at") or ""),
         )
 
 

@@ -10,7 +10,8 @@ open, since their owner closes them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 
 if TYPE_CHECKING:
+    from reviewer.claude.batch import BatchRunner
     from reviewer.claude.client import ChunkReviewer, ClaudeClient
     from reviewer.github.client import GitHubClient
     from reviewer.spend.budget import ReviewSpend
@@ -38,8 +40,10 @@ class Services:
         anthropic_client: ClaudeClient | None = None,
         github: GitHubClient | None = None,
         prices: PriceTable | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._settings = settings
+        self._sleep = sleep  # between batch polls (tests pass one that returns at once)
         self._ledger = ledger
         self._anthropic = anthropic_client
         self._github: dict[int | None, GitHubClient] = {}
@@ -109,6 +113,39 @@ class Services:
             effort=settings.effort,
         )
 
+    def batch_runner(self, model: str) -> BatchRunner:
+        """The Message Batches runner for `model`; jobs kept in the ledger database."""
+        from reviewer.claude.batch import BatchRunner
+        from reviewer.spend.batch_jobs import BatchJobs, utc_now
+
+        settings = self._settings
+
+        def realtime(model: str, max_tokens: int, may_fall_back: bool) -> ChunkReviewer:
+            from reviewer.claude.client import ChunkReviewer
+
+            return ChunkReviewer(
+                self.claude(),
+                model=model,
+                max_output_tokens=max_tokens,
+                concurrency=settings.concurrency,
+                fallback_model=settings.fallback_model if may_fall_back else None,
+                count_tokens=settings.count_tokens,
+                effort=settings.effort,
+            )
+
+        return BatchRunner(
+            self.claude(),
+            BatchJobs(self.ledger),
+            model=model,
+            max_output_tokens=model_spec(model).output_tokens(settings.max_output_tokens),
+            fallback_model=settings.fallback_model,
+            realtime=realtime,
+            clock=utc_now,
+            sleep=self._sleep,
+            poll_s=settings.batch_poll_s,
+            effort=settings.effort,
+        )
+
     def spend_book(
         self,
         *,
@@ -118,12 +155,16 @@ class Services:
         trigger: Trigger,
         monthly_usd: Decimal | None,
         review_usd: Decimal | None,
+        review_id: str | None = None,
     ) -> ReviewSpend:
         from reviewer.spend.budget import Limits, ReviewSpend
 
         return ReviewSpend(
             self.ledger,
             self.prices,
+            review_id=review_id,
+            # A batch job collected in another process: its earlier rounds count.
+            spent=self.ledger.review_total(review_id) if review_id else Decimal(0),
             repo=repo,
             pr_number=pr_number,
             head_sha=head_sha,
@@ -154,9 +195,12 @@ def open_services(
     ledger: Ledger | None = None,
     anthropic_client: ClaudeClient | None = None,
     github: GitHubClient | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Services]:
     """Services for one process (a CLI run, an Action run, a worker), closed at the end."""
-    services = Services(settings, ledger=ledger, anthropic_client=anthropic_client, github=github)
+    services = Services(
+        settings, ledger=ledger, anthropic_client=anthropic_client, github=github, sleep=sleep
+    )
     try:
         yield services
     finally:

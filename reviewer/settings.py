@@ -22,6 +22,9 @@ def _default_data_dir(environ: Mapping[str, str]) -> Path:
     return Path(base).expanduser() / "reviewer"
 
 
+REVIEW_MODES = ("realtime", "batch", "auto")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the reviewer; build with `Settings.from_env()`, never mutate.
@@ -46,6 +49,13 @@ class Settings:
     request_timeout_s: float = 120.0
     max_retry_after_s: float = 60.0
     count_tokens: bool = False
+    # Message Batches: force a review mode (realtime | batch | auto) over the repositories'
+    # review.mode; seconds between the first polls of a batch (then backing off).
+    review_mode: str | None = None
+    batch_poll_s: float = 10.0
+    # Wait at most this long for a batch, then cancel the rest and finish in real time
+    # (the Action sets 50); None: wait until the batch ends.
+    batch_max_wait_minutes: float | None = None
     # `output_config.effort` for models that take it (low ... max); None: models.json's.
     effort: str | None = None
     # GitHub
@@ -160,6 +170,17 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}FAIL_ON must be one of {', '.join(severities)}", key="fail_on"
             )
+        if self.review_mode is not None and self.review_mode not in REVIEW_MODES:
+            raise ConfigError(
+                f"{PREFIX}REVIEW_MODE must be one of {', '.join(REVIEW_MODES)}", key="review_mode"
+            )
+        if self.batch_max_wait_minutes is not None and self.batch_max_wait_minutes < 0:
+            raise ConfigError(
+                f"{PREFIX}BATCH_MAX_WAIT_MINUTES must not be negative",
+                key="batch_max_wait_minutes",
+            )
+        if self.batch_poll_s <= 0:
+            raise ConfigError(f"{PREFIX}BATCH_POLL_S must be positive", key="batch_poll_s")
         if self.context not in ("none", "hunk", "definition", "file"):
             raise ConfigError(
                 f"{PREFIX}CONTEXT must be one of none, hunk, definition, file", key="context"

@@ -12,9 +12,10 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal
 
-from huey import RedisHuey, SqliteHuey
+from huey import RedisHuey, SqliteHuey, crontab
 from huey.api import Huey
 from huey.consumer import Consumer
 from huey.exceptions import RetryTask
@@ -22,6 +23,7 @@ from huey.storage import SqliteStorage
 
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.review.collect import collect_batch
 from reviewer.review.pipeline import run_review
 from reviewer.review.ports import ReviewServices
 from reviewer.services import Services
@@ -83,6 +85,8 @@ class ReviewJob:
             delivery_id=self.delivery_id,
             event_action=self.action,
             command=self.command,
+            # Nobody waits on a webhook: a batch review is collected by `collect_batches`.
+            wait=False,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -182,6 +186,10 @@ class JobQueue:
         # The worker's services (ledger, price table, clients): opened once, on the first job.
         self.services = Services(settings)
         self._task = self.huey.task(name="review_job")(self.process)
+        # Batch jobs live in the ledger database; a worker started later collects them too.
+        self.collect_task = self.huey.periodic_task(crontab(minute="*"), name="collect_batches")(
+            self.collect_batches
+        )
         self._inflight: dict[str, str] = {}  # job id -> token, for a clean shutdown
         self._inflight_lock = threading.Lock()
 
@@ -314,6 +322,54 @@ class JobQueue:
             with self._inflight_lock:
                 self._inflight.pop(job.job_id, None)
 
+    def collect_batches(self) -> dict[str, str]:
+        """Collect every ended batch job and publish its review (the periodic task's body).
+
+        Returns each job's outcome by key: `submitted` while its batch (or a follow-up) runs.
+        """
+        from reviewer.spend.batch_jobs import BatchJobs, utc_now
+
+        jobs = BatchJobs(self.services.ledger)
+        lease = timedelta(seconds=self.options.lease_s)
+        outcomes: dict[str, str] = {}
+        for open_job in jobs.open_jobs():
+            if open_job.status == "submitting":
+                if open_job.updated_at > utc_now() - lease:
+                    continue  # being submitted right now
+                # Its submitter died between the intent and the batch id: resumed below.
+            elif not jobs.claim(open_job.key, now=utc_now(), lease=lease):
+                continue  # collected by another worker
+            lock_key = f"{open_job.repository}#{open_job.pr_number}"
+            token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+            if not self.store.acquire_lock(lock_key, token=token, ttl_s=self.options.lease_s):
+                jobs.update(open_job.key, now=utc_now(), status="submitted")
+                continue
+            try:
+                with log_context(batch_job=open_job.key, repo=open_job.repository):
+                    outcomes[open_job.key] = self._collect_one(jobs, open_job.key)
+            finally:
+                self.store.release_lock(lock_key, token=token)
+        return outcomes
+
+    def _collect_one(self, jobs: Any, key: str) -> str:
+        from reviewer.spend.batch_jobs import utc_now
+
+        try:
+            result = collect_batch(key, self.services)
+        except ReviewerError as exc:
+            if getattr(exc, "retryable", False):
+                log.warning("batch job %s: %s; trying again next time", key, exc.message)
+                jobs.update(key, now=utc_now(), status="submitted")
+                return "retry"
+            log.error("batch job %s failed: %s", key, exc.message)
+            jobs.update(key, now=utc_now(), status="failed", error=exc.message)
+            return "failed"
+        current = jobs.get(key)
+        if current is not None and current.status == "collecting":
+            jobs.update(key, now=utc_now(), status="submitted")  # still running: next time
+        log.info("batch job %s: %s", key, result.status)
+        return result.status
+
     def queued_job_ids(self) -> set[str]:
         """Return the ids of the jobs huey holds, waiting or scheduled for a retry."""
         ids: set[str] = set()
@@ -372,7 +428,7 @@ class JobQueue:
         return self.huey.create_consumer(
             workers=workers or self.settings.workers,
             worker_type="thread",
-            periodic=False,
+            periodic=True,  # collect_batches
             **polling,
         )
 

@@ -332,6 +332,13 @@ def _run(
         requested_by=target.requested_by,
         comment_id=target.comment_id,
         event_action=target.event_action,
+        # Batch mode (the mode input, or the repository's): the job waits, up to the limit.
+        wait=True,
+        batch_max_wait_s=(
+            settings.batch_max_wait_minutes * 60
+            if settings.batch_max_wait_minutes is not None
+            else None
+        ),
         # The diff came from this checkout: read-only context is read there too, at the head.
         checkout=str(env.workspace) if diff_text is not None and env.workspace else None,
         # request.config_path names a local file; the repository's config must come from

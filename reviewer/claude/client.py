@@ -341,22 +341,32 @@ class ChunkReviewer(ChunkOrchestrator):
                 transient=_is_transient(exc),
                 too_long=isinstance(exc, anthropic.APIStatusError) and _prompt_too_long(exc),
             )
-        reply = Reply(stop_reason=message.stop_reason)
-        if message.stop_reason == "refusal":
-            reply.refusal = _refusal_text(message)
-            reply.refusal_category = message.stop_details.category if message.stop_details else None
-        elif message.stop_reason == "end_turn":
-            text = "".join(b.text for b in message.content if b.type == "text")
-            try:
-                reply.findings, reply.dropped = parse_findings(text)
-            except InvalidOutputError as exc:
-                reply.error = f"invalid output: {exc}"
-                reply.invalid_output = True
-        return reply
+        return reply_of(message)
 
     def _redact(self, text: str) -> str:
         key = self._client.api_key
         return text.replace(key, "[redacted]") if key else text
+
+
+def reply_of(message: Message) -> Reply:
+    """Classify an answer for the stop_reason policy (findings parsed on `end_turn`)."""
+    reply = Reply(stop_reason=message.stop_reason)
+    if message.stop_reason == "refusal":
+        reply.refusal = _refusal_text(message)
+        reply.refusal_category = message.stop_details.category if message.stop_details else None
+    elif message.stop_reason == "end_turn":
+        text = "".join(b.text for b in message.content if b.type == "text")
+        try:
+            reply.findings, reply.dropped = parse_findings(text)
+        except InvalidOutputError as exc:
+            reply.error = f"invalid output: {exc}"
+            reply.invalid_output = True
+    return reply
+
+
+def outcome_of(stop_reason: str | None) -> str:
+    """The CallRecord outcome of an answer that stopped for `stop_reason`."""
+    return _OUTCOMES.get(stop_reason or "", "unexpected_stop")
 
 
 def _refusal_text(message: Message) -> str:

@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "config": "reviewer.cli.config:config",
     "doctor": "reviewer.cli.doctor:doctor",
     "action": "reviewer.action.run:action",
+    "batch": "reviewer.cli.batch:batch",
     "serve": "webhook.cli:serve",
     "worker": "webhook.cli:worker",
 }
@@ -130,6 +131,10 @@ def read_diff(path: str) -> str:
     help="A reviewer.yml to apply to a local diff [.github/reviewer.yml here, if present].",
 )
 @click.option("--no-post", is_flag=True, help="Review a pull request but only print.")
+@click.option("--batch", "batch", is_flag=True, help="Send it as a Message Batch (half price).")
+@click.option(
+    "--no-wait", is_flag=True, help="With --batch: print the batch job and return at once."
+)
 @click.option(
     "--context",
     type=click.Choice(["none", "hunk", "definition", "file"]),
@@ -146,6 +151,8 @@ def review(
     config_path: str | None,
     no_post: bool,
     git_range: str | None,
+    batch: bool,
+    no_wait: bool,
     context: str | None,
 ) -> None:
     """Review a pull request (OWNER/REPO#N) or a local diff (--diff FILE or --git BASE)."""
@@ -154,6 +161,10 @@ def review(
         request = _request(
             target, diff_path, dry_run, model, repo_name, config_path, no_post, git_range
         )
+        if no_wait and not batch:
+            raise ConfigError("--no-wait goes with --batch")
+        if batch:
+            request = dataclasses.replace(request, mode="batch", wait=not no_wait)
         if context is not None:
             request = dataclasses.replace(request, context=context)
         result = _run(request, settings)
@@ -213,12 +224,14 @@ def git_diff(git_range: str) -> str:
         raise ConfigError(f"--git {git_range}: {first}", key="git") from exc
 
 
+def progress(message: str) -> None:
+    """Progress goes to stderr, so stdout stays the review."""
+    click.echo(f"reviewer: {message}", err=True)
+
+
 def _run(request: ReviewRequest, settings: Settings) -> ReviewResult:
     from reviewer.review.pipeline import run_review
     from reviewer.services import open_services
-
-    def progress(message: str) -> None:
-        click.echo(f"reviewer: {message}", err=True)
 
     if not request.dry_run:  # a dry run never loads the SDK, whose list of retiring models this is
         warn_about_models(settings, request.model)

@@ -29,6 +29,9 @@ def to_json(result: ReviewResult) -> dict[str, Any]:
     }
     if result.reason:
         out["reason"] = result.reason
+    if result.status == "submitted":
+        out["batch_job"] = result.extra.get("batch_job")
+        out["batch_id"] = result.extra.get("batch_id")
     if result.status == "dry_run":
         out["chunks"] = [
             {"index": c.index, "files": list(c.files), "estimated_input_tokens": c.tokens}
@@ -88,7 +91,7 @@ def render_text(result: ReviewResult) -> str:
     """What a person reads: files and why, chunks, then findings or the estimate."""
     lines: list[str] = []
     reviewed = sum(f.reviewed for f in result.files)
-    if result.status in ("skipped", "refused", "failed"):
+    if result.status in ("skipped", "refused", "failed", "submitted"):
         return f"{result.status}: {result.reason}\n"
     title = "Dry run" if result.status == "dry_run" else "Review"
     lines.append(

@@ -34,6 +34,7 @@ HEADINGS = {
     "model": "MODEL",
     "pr": "PULL REQUEST",
     "day": "DAY (UTC)",
+    "mode": "MODE",
     "calls": "CALLS",
     "input_tokens": "INPUT",
     "output_tokens": "OUTPUT",
@@ -81,7 +82,7 @@ def _parse_when(raw: str, option: str, *, end: bool) -> datetime:
 @click.option("--since", metavar="DATE", help="First day counted (default: the 1st of this month).")
 @click.option("--until", metavar="DATE", help="Last day counted, inclusive (default: now).")
 @click.option("--repo", metavar="OWNER/NAME", help="Only this repository.")
-@click.option("--by", "by", default="repo", metavar="repo|model|pr|day", help="Group rows by.")
+@click.option("--by", "by", default="repo", metavar="repo|model|pr|day|mode", help="Group rows by.")
 @click.option("--format", "fmt", default="table", metavar="table|json|csv", help="Output.")
 def spend(since: str | None, until: str | None, repo: str | None, by: str, fmt: str) -> None:
     """Show what the reviewer's Claude calls cost: calls, tokens and USD per group."""

@@ -65,6 +65,11 @@ class ReviewOptions(_Section):
     drafts: StrictBool = False
     incremental: StrictBool = True
     command: Annotated[StrictStr, AfterValidator(_check_command)] = "/review"
+    # realtime | batch (Message Batches, half price, within 24 h) | auto (batch what nobody
+    # waits for: drafts, large pull requests, re-reviews of pushes older than an age).
+    mode: Literal["realtime", "batch", "auto"] = "realtime"
+    batch_min_lines: StrictInt = Field(default=2000, ge=0)
+    batch_min_age_hours: StrictInt = Field(default=24, ge=0)
     context: ContextMode = "definition"
 
 

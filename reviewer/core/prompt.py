@@ -54,10 +54,10 @@ def _data(tag: str, text: str) -> str:
     return f"<{tag}>\n{neutralise(text.strip())}\n</{tag}>"
 
 
-def _text(text: str, *, cache: bool = False) -> dict[str, Any]:
+def _text(text: str, *, cache: bool = False, ttl: str | None = None) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "text", "text": text}
     if cache:
-        block["cache_control"] = dict(_CACHE)
+        block["cache_control"] = dict(_CACHE) if ttl is None else {**_CACHE, "ttl": ttl}
     return block
 
 
@@ -111,7 +111,7 @@ def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]], languag
 
 
 def build_request(
-    context: PromptContext, chunk: Chunk
+    context: PromptContext, chunk: Chunk, *, ttl: str | None = None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return (system blocks, messages) for `client.messages.create` for one chunk.
 
@@ -119,17 +119,19 @@ def build_request(
     ends with cache breakpoints (at most 4): the system prompt and schema, the repository's
     instructions (if any), its guidance files (if any), then the PR's title and description.
     The chunk comes last, without one.
+    `ttl` sets the breakpoints' cache lifetime ("1h" inside a Message Batch, which can take
+    longer than the default five minutes); None keeps the API's default.
     """
-    system = [_text(system_prompt(), cache=True)]
+    system = [_text(system_prompt(), cache=True, ttl=ttl)]
     if context.instructions.strip():
-        system.append(_text(_data("repo_instructions", context.instructions), cache=True))
+        system.append(_text(_data("repo_instructions", context.instructions), cache=True, ttl=ttl))
     if context.guidance:
-        system.append(_text(_guidance_text(context.guidance), cache=True))
+        system.append(_text(_guidance_text(context.guidance), cache=True, ttl=ttl))
     paths = [part.path for part in chunk.parts]
     diff = "".join([render_part(part) for part in chunk.parts])
     instructions = matching_path_instructions(context, paths)
     content = [
-        _text(_pull_request_text(context), cache=True),
+        _text(_pull_request_text(context), cache=True, ttl=ttl),
         _text(_chunk_text(diff, instructions, context.language)),
     ]
     return system, [{"role": "user", "content": content}]

@@ -50,6 +50,7 @@ def build_summary(
     notes: Sequence[str] = (),
     rereview: bool = False,
     config_details: str = "",
+    batch_usd: tuple[Decimal | None, Decimal] | None = None,
 ) -> Summary:
     """Markdown for the review body; every finding is listed, in the body or a follow-up."""
     reviewed = [f for f in files if f.reviewed]
@@ -71,6 +72,12 @@ def build_summary(
             line += f"; this repository this month: {format_usd(month_to_date_usd)}"
         line += "."
     head.append(line)
+    if batch_usd is not None:
+        spent, realtime = batch_usd
+        head.append(
+            f"Reviewed in batch mode: {format_usd(spent or Decimal(0))} "
+            f"(real time: {format_usd(realtime)})."
+        )
     if rereview or anchored.already_posted:
         head.append(
             f"{anchored.already_posted} finding(s) already reported on unchanged code "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from reviewer.config.effective import resolve
 from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
 from reviewer.core.diff import PullRequestDiff, parse_diff
@@ -109,9 +111,22 @@ def fetch_target(
         known_fingerprints=frozenset(gh.previous_fingerprints(repo, number, bot)),
         rereview=last is not None,
         notes=notes,
+        draft=pull.draft,
+        age_hours=hours_since(pull.created_at),
         read_head=read_head,
         guidance=guidance,
     )
+
+
+def hours_since(timestamp: str, now: datetime | None = None) -> float | None:
+    """Hours from an API timestamp (`2026-11-30T04:00:00Z`) to now; None if unreadable."""
+    try:
+        then = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if then.tzinfo is None:
+        return None
+    return ((now or datetime.now(UTC)) - then).total_seconds() / 3600
 
 
 def _base_config(

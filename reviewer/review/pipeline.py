@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from reviewer.config.effective import resolve
 from reviewer.config.repo import RepoConfig, load_repo_config
-from reviewer.core.anchoring import ReviewDraft, anchor
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
 from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.core.render import context_size
-from reviewer.core.reports import ChunkReport, FileReport
-from reviewer.core.summary import build_summary, plural
+from reviewer.core.reports import ChunkReport
+from reviewer.core.summary import plural
 from reviewer.core.tokens import estimate_from_size, input_budget
 from reviewer.errors import ConfigError
 from reviewer.model import (
@@ -27,8 +24,10 @@ from reviewer.model import (
     ReviewResult,
     ReviewTarget,
 )
+from reviewer.review.batch_mode import choose_mode, run_batch
 from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
+from reviewer.review.finish import context_report, file_reports, finish_review
 from reviewer.review.model_run import call_model
 from reviewer.review.ports import PullRequests, ReviewServices
 from reviewer.spend.pricing import estimate_cost
@@ -50,6 +49,17 @@ def run_review(
     in a ReviewResult.
     """
     say = progress or (lambda _message: None)
+    prepared = prepare(request, services, say)
+    if isinstance(prepared, ReviewResult):
+        return prepared
+    target, gh = prepared
+    return _review(request, services, target, gh, say)
+
+
+def prepare(
+    request: ReviewRequest, services: ReviewServices, say: ProgressFn
+) -> tuple[ReviewTarget, PullRequests | None] | ReviewResult:
+    """What is under review (a local diff, or the pull request fetched), or why not."""
     if request.diff_text is not None and request.pr_number is None:
         target = ReviewTarget(
             repo=request.repo,
@@ -58,14 +68,14 @@ def run_review(
         )
         if request.checkout is not None:
             _local_files(target, request.checkout, services)
-        return _review(request, services, target, None, say)
+        return target, None
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
     gh = services.pull_requests(request.installation_id)
     fetched = fetch_target(request, services.settings, gh, say)
     if isinstance(fetched, ReviewResult):
         return fetched
-    return _review(request, services, fetched, gh, say)
+    return fetched, gh
 
 
 def _local_files(target: ReviewTarget, checkout: str, services: ReviewServices) -> None:
@@ -154,7 +164,7 @@ def _review(
     say: ProgressFn,
 ) -> ReviewResult:
     plan = plan_review(request, services, target)
-    files = _file_reports(plan.decisions)
+    files = file_reports(plan.decisions)
     say(
         f"{sum(f.reviewed for f in files)} of {plural(len(files), 'file')} to review in "
         f"{plural(len(plan.chunks), 'chunk')} with {plan.model}"
@@ -170,126 +180,11 @@ def _review(
         ),
         estimated_input_tokens=plan.estimated_input_tokens,
         estimated_cost_usd=plan.estimated_cost_usd,
-        extra={"notes": list(target.notes), "context": _context_report(plan)},
+        extra={"notes": list(target.notes), "context": context_report(plan)},
     )
     if request.dry_run:
         return base
+    if choose_mode(request, services.settings, plan, target) == "batch":
+        return run_batch(request, services, target, plan, gh, say)
     run = call_model(request, services, target, plan, say)
-    findings = [f for r in run.outcome.results for f in r.findings]
-    output = plan.config.config.output
-    anchored = anchor(
-        findings,
-        target.diff,
-        max_comments=output.max_comments,
-        min_severity=output.min_severity,
-        min_confidence=output.min_confidence,
-        suggestions=output.suggestions,
-        known_fingerprints=target.known_fingerprints,
-    )
-    chunk_reports = tuple(
-        ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
-                    r.status, r.stop_reason, r.error or r.refusal, r.refusal_category)
-        for c, r in zip(plan.chunks, run.outcome.results, strict=True)
-    )  # fmt: skip
-    budget_stop = run.outcome.budget_stop.message if run.outcome.budget_stop else None
-    summary = build_summary(
-        model=plan.model,
-        files=files,
-        chunks=chunk_reports,
-        anchored=anchored,
-        cost_usd=run.cost_usd,
-        month_to_date_usd=run.month_to_date_usd,
-        budget_stop=budget_stop,
-        dropped=sum(r.dropped for r in run.outcome.results),
-        notes=[*target.notes, *plan.config.notices],
-        rereview=target.rereview,
-        config_details=plan.config.to_markdown_details(),
-    )
-    stopped = budget_stop is not None and all(r.status == "skipped" for r in run.outcome.results)
-    result = ReviewResult(
-        status="budget_exhausted" if stopped else "reviewed",
-        model=plan.model,
-        head_sha=target.head_sha,
-        files=files,
-        chunks=chunk_reports,
-        comments=anchored.comments,
-        unanchored=anchored.unanchored + tuple(c.finding for c in anchored.overflow),
-        usage=run.usage,
-        cost_usd=run.cost_usd,
-        estimated_input_tokens=plan.estimated_input_tokens,
-        estimated_cost_usd=plan.estimated_cost_usd,
-        month_to_date_usd=run.month_to_date_usd,
-        budget_stop=budget_stop,
-        summary=summary.body,
-        extra={
-            "notes": list(target.notes),
-            "below_threshold": list(anchored.below_threshold),
-            "low_confidence": list(anchored.low_confidence),
-            "already_posted": anchored.already_posted,
-            "over_cap": len(anchored.overflow),  # the last ones of `unanchored`
-            "context": _context_report(plan),
-        },
-    )
-    if gh is None or target.pr_number is None or not request.post:
-        return result
-    draft = ReviewDraft(
-        commit_id=target.head_sha or "",
-        body=summary.body,
-        comments=anchored.comments,
-        event=plan.config.review_event(c.severity for c in anchored.comments),
-        followups=summary.followups,
-        key=request.delivery_id,
-    )
-    return _publish(gh, target.repo, target.pr_number, draft, result, say)
-
-
-def _context_report(plan: Plan) -> dict[str, Any]:
-    """What the read-only context added: the figure `tokens_per_changed_line`."""
-    lines = sum(len(part.context) for chunk in plan.chunks for part in chunk.parts)
-    per_line = plan.context_tokens / plan.changed_lines if plan.changed_lines else 0.0
-    return {
-        "mode": plan.config.config.review.context,
-        "lines": lines,
-        "tokens": plan.context_tokens,
-        "changed_lines": plan.changed_lines,
-        "tokens_per_changed_line": round(per_line, 2),
-    }
-
-
-def _file_reports(decisions: Sequence[FileDecision]) -> tuple[FileReport, ...]:
-    return tuple(
-        FileReport(
-            path=d.file.path,
-            status=d.file.status.value,
-            reviewed=d.reviewed,
-            reason=d.reason,
-            added=d.file.added,
-            removed=d.file.removed,
-        )
-        for d in decisions
-    )
-
-
-def _publish(
-    gh: PullRequests,
-    repo: str,
-    number: int,
-    draft: ReviewDraft,
-    result: ReviewResult,
-    say: ProgressFn,
-) -> ReviewResult:
-    """Post the one review, unless the head moved while the model was reading."""
-    if gh.head_moved(repo, number, draft.commit_id):
-        say("skipped: the head moved during the review; nothing posted")
-        return dataclasses.replace(
-            result,
-            status="skipped",
-            reason="the head moved during the review; nothing was posted",
-        )
-    posted = gh.publisher(repo, number).publish(draft)
-    say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
-    extra = dict(result.extra)
-    extra["moved_to_body"] = len(posted.moved_to_body)
-    return dataclasses.replace(
-        result, review_id=posted.review_id, review_url=posted.html_url, extra=extra
-    )
+    return finish_review(request, target, plan, run, gh, say)

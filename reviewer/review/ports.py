@@ -17,7 +17,7 @@ from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff
 from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
-from reviewer.model import PublishResult, PullInfo, Trigger
+from reviewer.model import ProgressFn, PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
@@ -105,6 +105,81 @@ class ModelRunner(Protocol):
     ) -> ChunkReviewOutcome: ...
 
 
+class BatchJobInfo(Protocol):
+    """A batch job as the ledger database keeps it."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def batch_id(self) -> str | None: ...
+    @property
+    def round(self) -> int: ...
+    @property
+    def requests(self) -> int: ...
+    @property
+    def request_json(self) -> str: ...
+    @property
+    def result_json(self) -> str | None: ...
+
+
+class BatchRoundStatus(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def processing(self) -> int: ...
+    @property
+    def batch_ids(self) -> tuple[str, ...]: ...
+
+
+class BatchModelRunner(Protocol):
+    """Review chunks as Message Batches (`reviewer.claude.batch.BatchRunner`)."""
+
+    def job(self, key_or_batch_id: str) -> BatchJobInfo | None: ...
+
+    def submit(
+        self,
+        key: str,
+        context: PromptContext,
+        chunks: Sequence[Chunk],
+        *,
+        repository: str,
+        pr_number: int | None,
+        request_json: str,
+        gate: BudgetGate | None = None,
+    ) -> str: ...
+
+    def status(self, key: str) -> BatchRoundStatus: ...
+
+    def wait(
+        self,
+        key: str,
+        *,
+        progress: ProgressFn | None = None,
+        max_wait_s: float | None = None,
+    ) -> BatchRoundStatus: ...
+
+    def cancel(self, key: str) -> BatchRoundStatus: ...
+
+    def collect(
+        self,
+        key: str,
+        context: PromptContext,
+        chunks: Sequence[Chunk],
+        *,
+        sink: UsageSink,
+        gate: BudgetGate | None = None,
+        waiting: bool,
+        canceled_to_realtime: bool = False,
+    ) -> ChunkReviewOutcome | None: ...
+
+    def finish(self, key: str, *, status: str, result_json: str | None = None,
+               error: str | None = None) -> None: ...  # fmt: skip
+
+
 class ReviewServices(Protocol):
     """The services one process opened once (`reviewer.services.open_services`)."""
 
@@ -122,6 +197,10 @@ class ReviewServices(Protocol):
         """The runner for `model` with the process's Claude client."""
         ...
 
+    def batch_runner(self, model: str) -> BatchModelRunner:
+        """The Message Batches runner for `model`, its jobs in the ledger database."""
+        ...
+
     def spend_book(
         self,
         *,
@@ -131,6 +210,7 @@ class ReviewServices(Protocol):
         trigger: Trigger,
         monthly_usd: Decimal | None,
         review_usd: Decimal | None,
+        review_id: str | None = None,
     ) -> SpendBook:
-        """A new review's spend in the process's ledger."""
+        """A review's spend in the process's ledger (`review_id`: a batch job's key)."""
         ...

@@ -51,6 +51,7 @@ class ReviewSpend:
         limits: Limits | None = None,
         clock: Clock = utc_now,
         review_id: str | None = None,
+        spent: Decimal = Decimal(0),
     ) -> None:
         if trigger not in TRIGGERS:
             raise ValueError(f"trigger must be one of {', '.join(TRIGGERS)}, not {trigger!r}")
@@ -64,7 +65,8 @@ class ReviewSpend:
         self._clock = clock
         self.review_id = review_id or str(uuid.uuid4())
         self._lock = threading.Lock()
-        self._total = Decimal(0)
+        # What the review's earlier calls cost (a batch job's earlier rounds).
+        self._total = spent
         self._held: dict[int, Decimal] = {}
 
     @property
@@ -122,6 +124,9 @@ class ReviewSpend:
                 review_id=self.review_id,
                 chunk_index=record.chunk_index,
                 attempt=record.attempt,
+                mode="batch" if record.batch_id else "realtime",
+                batch_id=record.batch_id,
+                custom_id=record.custom_id,
             )
         )
 

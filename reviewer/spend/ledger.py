@@ -20,7 +20,9 @@ from reviewer.errors import LedgerError
 from reviewer.spend.migrations import TableNames, applied_migrations, migrate
 
 Trigger = Literal["auto", "command", "action", "cli"]
-GroupBy = Literal["repo", "model", "pr", "day"]
+GroupBy = Literal["repo", "model", "pr", "day", "mode"]
+Mode = Literal["realtime", "batch"]
+MODES: tuple[str, ...] = get_args(Mode)
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 GROUP_BY: tuple[str, ...] = get_args(GroupBy)
 
@@ -49,6 +51,9 @@ class CallRow:
     attempt: int
     stop_reason: str | None = None
     request_id: str | None = None
+    mode: str = "realtime"
+    batch_id: str | None = None
+    custom_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ def _calls_table(names: TableNames) -> sa.Table:
         sa.Column("review_id", sa.String),
         sa.Column("chunk_index", sa.Integer),
         sa.Column("attempt", sa.Integer),
+        sa.Column("mode", sa.String),
+        sa.Column("batch_id", sa.String),
+        sa.Column("custom_id", sa.String),
     )
 
 
@@ -185,6 +193,15 @@ class Ledger:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
+    @property
+    def engine(self) -> Engine:
+        """The connection pool, for the other tables of the ledger database (batch jobs)."""
+        return self._engine
+
+    @property
+    def names(self) -> TableNames:
+        return self._names
+
     def migrations(self) -> list[str]:
         """Return the names of the applied migrations."""
         with self._read() as conn:
@@ -212,6 +229,13 @@ class Ledger:
         with self._read() as conn:
             return from_pico(conn.execute(query).scalar())
 
+    def batch_rows(self, batch_id: str) -> list[tuple[str | None, Decimal]]:
+        """Return (custom_id, cost) of the rows written for one batch's results."""
+        c = self._calls.c
+        query = sa.select(c.custom_id, c.cost_pusd).where(c.batch_id == batch_id).order_by(c.id)
+        with self._read() as conn:
+            return [(row[0], from_pico(row[1])) for row in conn.execute(query)]
+
     def review_total(self, review_id: str) -> Decimal:
         """Return what the calls of one review cost."""
         c = self._calls.c
@@ -233,6 +257,8 @@ class Ledger:
             keys = [c.model]
         elif by == "pr":
             keys = [c.repository, c.pr_number]
+        elif by == "mode":
+            keys = [c.mode]
         elif self.dialect == "sqlite":
             keys = [sa.func.substr(sa.cast(c.time, sa.String), 1, 10)]
         else:
@@ -300,6 +326,8 @@ def _key(by: str, values: tuple[Any, ...]) -> str:
 
 
 def _values(row: CallRow) -> dict[str, Any]:
+    if row.mode not in MODES:
+        raise LedgerError(f"mode must be one of {', '.join(MODES)}, not {row.mode!r}")
     if row.trigger not in TRIGGERS:
         raise LedgerError(f"trigger must be one of {', '.join(TRIGGERS)}, not {row.trigger!r}")
     return {
@@ -320,6 +348,9 @@ def _values(row: CallRow) -> dict[str, Any]:
         "review_id": row.review_id,
         "chunk_index": row.chunk_index,
         "attempt": row.attempt,
+        "mode": row.mode,
+        "batch_id": row.batch_id,
+        "custom_id": row.custom_id,
     }
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateColumn
 
 from reviewer.errors import LedgerError, SchemaTooNewError
 
@@ -30,6 +31,10 @@ class TableNames:
     @property
     def migrations(self) -> str:
         return f"{self.prefix}reviewer_migrations"
+
+    @property
+    def batch_jobs(self) -> str:
+        return f"{self.prefix}batch_jobs"
 
 
 Migration = Callable[[Connection, TableNames], None]
@@ -80,6 +85,50 @@ def m001_spend_calls(conn: Connection, names: TableNames) -> None:
     sa.Index(f"{names.calls}_repo_time", calls.c.repository, calls.c.time)
     sa.Index(f"{names.calls}_time", calls.c.time)
     sa.Index(f"{names.calls}_review", calls.c.review_id)
+    metadata.create_all(conn)
+
+
+@migration
+def m002_batch(conn: Connection, names: TableNames) -> None:
+    """Message Batches: the mode of each call row, its batch and custom ids; the batch jobs.
+
+    A batch job is written before its batch is submitted (the intent) and gets the batch id
+    right after, so a worker killed in between can look for its batch before submitting again.
+    """
+    for column in (
+        sa.Column("mode", sa.String(16), nullable=False, server_default="realtime"),
+        sa.Column("batch_id", sa.String(120), nullable=True),
+        sa.Column("custom_id", sa.String(64), nullable=True),
+    ):
+        ddl = CreateColumn(column).compile(dialect=conn.dialect)
+        conn.execute(sa.text(f'ALTER TABLE "{names.calls}" ADD COLUMN {ddl}'))
+    conn.execute(sa.text(f'CREATE INDEX "{names.calls}_batch" ON "{names.calls}" (batch_id)'))
+    metadata = sa.MetaData()
+    jobs = sa.Table(
+        names.batch_jobs,
+        metadata,
+        # The review key: stable per review, the prefix of every custom_id it sends.
+        sa.Column("key", sa.String(40), primary_key=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("repository", sa.String(200), nullable=False),
+        sa.Column("pr_number", sa.Integer, nullable=True),
+        # submitting | submitted | collected | canceled | failed
+        sa.Column("status", sa.String(16), nullable=False),
+        # The batch of the current round (None between the intent and the answer).
+        sa.Column("batch_id", sa.String(120), nullable=True),
+        sa.Column("round", sa.Integer, nullable=False),
+        sa.Column("requests", sa.Integer, nullable=False),
+        # When the current round's intent was written: its batch was created after this.
+        sa.Column("submitted_after", sa.DateTime(timezone=True), nullable=False),
+        # The review request, the runner's state (pieces in flight, results so far) as JSON.
+        sa.Column("request_json", sa.Text, nullable=False),
+        sa.Column("state_json", sa.Text, nullable=False),
+        sa.Column("result_json", sa.Text, nullable=True),
+        sa.Column("error", sa.Text, nullable=True),
+    )
+    sa.Index(f"{names.batch_jobs}_status", jobs.c.status)
+    sa.Index(f"{names.batch_jobs}_batch", jobs.c.batch_id)
     metadata.create_all(conn)
 
 

@@ -27,6 +27,9 @@ class CallRecord:
     cache_write_1h_tokens: int | None = None
     service_tier: str | None = None
     error: str | None = None
+    # Set for a Message Batches result: the batch and the request's custom_id.
+    batch_id: str | None = None
+    custom_id: str | None = None
 
 
 class UsageSink(Protocol):

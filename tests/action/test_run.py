@@ -605,6 +605,8 @@ INPUT_EFFECTS: dict[str, tuple[str, Callable[[FakeEngine, int], Any], Any]] = {
     "fail-on": ("major", lambda _, code: code, 1),
     "max-cost-usd": ("0.75", lambda e, _: settings_of(e).review_budget_usd, Decimal("0.75")),
     "command": ("/claude", lambda e, _: len(e.calls), 1),
+    "mode": ("batch", lambda e, _: settings_of(e).review_mode, "batch"),
+    "batch-max-wait-minutes": ("5", lambda e, _: e.calls[0][0].batch_max_wait_s, 300.0),
     "context": ("file", lambda e, _: settings_of(e).context, "file"),
 }
 
@@ -963,3 +965,60 @@ def test_action_reviews_the_local_checkout_diff_and_posts(
     assert "new file.txt" in json.dumps(fake_claude.requests[0])
     [review] = gh.review_posts
     assert review["commit_id"] == head
+
+
+# ---- batch mode -----------------------------------------------------------------------------
+
+
+def _ledger_by_mode(ledger_url: str) -> dict[str, Decimal]:
+    with Ledger.open(ledger_url) as ledger:
+        rows = ledger.report(datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
+                             by="mode")  # fmt: skip
+    return {row.key: row.cost_usd for row in rows}
+
+
+def test_action_mode_batch_waits_for_the_batch_and_posts(
+    tmp_path: Path, gh: FakeGitHub, fake_claude: FakeMessages
+) -> None:
+    fake_claude.enqueue_findings([README_FINDING], usage={"input_tokens": 2000})
+    ledger_url = f"sqlite:///{tmp_path / 'shared-ledger.sqlite3'}"
+
+    run = run_action(
+        tmp_path, "pull_request", load_payload("pull_request.opened.json"), github=gh,
+        claude=fake_claude, inputs={"mode": "batch"},
+        job_env={"REVIEWER_DATABASE_URL": ledger_url, "REVIEWER_BATCH_POLL_S": "0.001"},
+    )  # fmt: skip
+
+    assert run.code == 0, run.stdout + run.stderr
+    [review] = gh.review_posts
+    assert "Reviewed in batch mode: $" in review["body"]
+    assert fake_claude.requests == [] and len(fake_claude.batches) == 1
+    assert "in_progress" in run.stdout  # progress while waiting
+    spent = _ledger_by_mode(ledger_url)
+    assert set(spent) == {"batch"} and spent["batch"] == Decimal(run.outputs["cost-usd"])
+    # 2000 input and 150 output tokens of claude-sonnet-4-6 at half of $3 and $15 per MTok.
+    assert spent["batch"] == Decimal("0.004125")
+
+
+def test_action_batch_wait_limit_cancels_and_finishes_in_real_time(
+    tmp_path: Path, gh: FakeGitHub, fake_claude: FakeMessages
+) -> None:
+    fake_claude.enqueue_findings([README_FINDING], usage={"input_tokens": 2000})
+    fake_claude.batch_polls = 10_000  # the batch would not end within the limit
+    ledger_url = f"sqlite:///{tmp_path / 'shared-ledger.sqlite3'}"
+
+    run = run_action(
+        tmp_path, "pull_request", load_payload("pull_request.opened.json"), github=gh,
+        claude=fake_claude, inputs={"mode": "batch", "batch-max-wait-minutes": "0.0001"},
+        job_env={"REVIEWER_DATABASE_URL": ledger_url, "REVIEWER_BATCH_POLL_S": "0.001"},
+    )  # fmt: skip
+
+    assert run.code == 0, run.stdout + run.stderr
+    [batch] = fake_claude.batches.values()
+    assert batch.cancel_requested and batch.status == "ended"
+    assert len(fake_claude.requests) == 1  # the canceled chunk, reviewed in real time
+    [review] = gh.review_posts
+    assert [c["path"] for c in review["comments"]] == ["README.md"]
+    spent = _ledger_by_mode(ledger_url)
+    assert spent["batch"] == 0  # canceled: nothing was paid for in the batch
+    assert spent["realtime"] == Decimal("0.00825")  # 2000 in, 150 out at $3 and $15 per MTok

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
-from werkzeug import Request, Response
 
 from reviewer.claude.client import make_client
 from reviewer.claude.probe import Probe
@@ -130,118 +128,51 @@ def test_the_key_never_appears_even_when_the_api_echoes_it(fake_claude: FakeMess
 
 
 # -- --batch ---------------------------------------------------------------------------------
-# The shared fake Messages API has no batch endpoints yet (another branch adds them): this
-# loopback stub, on the same server, answers the four the batch check uses.
-
-
-BATCHES = "/v1/messages/batches"
-
-
-class BatchStub:
-    """`POST /v1/messages/batches`, `GET .../{id}`, `GET .../{id}/results`, `POST .../cancel`."""
-
-    def __init__(self, fake: FakeMessages, *, polls_before_end: int = 1) -> None:
-        self.fake = fake
-        self.created: list[dict[str, Any]] = []
-        self.canceled: list[str] = []
-        self.polls_before_end = polls_before_end
-        self.result: dict[str, Any] = {
-            "type": "succeeded",
-            "message": json.loads(json.dumps(findings_answer([FINDING]).body)),
-        }
-        self.result["message"]["usage"]["service_tier"] = "batch"
-        server = fake.server
-        base = BATCHES
-        server.expect_request(base, method="POST").respond_with_handler(self._create)
-        server.expect_request(re.compile(rf"^{base}/[^/]+/results$")).respond_with_handler(
-            self._results
-        )
-        server.expect_request(
-            re.compile(rf"^{base}/[^/]+/cancel$"), method="POST"
-        ).respond_with_handler(self._cancel)
-        server.expect_request(re.compile(rf"^{base}/[^/]+$"), method="GET").respond_with_handler(
-            self._retrieve
-        )
-
-    def _batch(self, status: str) -> dict[str, Any]:
-        ended = status == "ended"
-        results_url = f"{self.fake.base_url}{BATCHES}/msgbatch_doctor/results" if ended else None
-        return {
-            "id": "msgbatch_doctor",
-            "type": "message_batch",
-            "processing_status": status,
-            "request_counts": {
-                "processing": 0 if ended else 1, "succeeded": 1 if ended else 0,
-                "errored": 0, "canceled": 0, "expired": 0,
-            },
-            "created_at": "2026-11-30T04:00:00Z",
-            "expires_at": "2026-12-01T04:00:00Z",
-            "ended_at": "2026-11-30T04:01:00Z" if ended else None,
-            "cancel_initiated_at": None,
-            "archived_at": None,
-            "results_url": results_url,
-        }  # fmt: skip
-
-    def _json(self, body: dict[str, Any]) -> Response:
-        return Response(json.dumps(body), mimetype="application/json")
-
-    def _create(self, request: Request) -> Response:
-        self.created.append(json.loads(request.get_data(as_text=True)))
-        return self._json(self._batch("in_progress"))
-
-    def _retrieve(self, request: Request) -> Response:
-        if self.canceled:
-            return self._json(self._batch("canceling"))
-        self.polls_before_end -= 1
-        return self._json(self._batch("ended" if self.polls_before_end < 0 else "in_progress"))
-
-    def _results(self, request: Request) -> Response:
-        line = json.dumps({"custom_id": "doctor-probe", "result": self.result})
-        return Response(line + "\n", mimetype="application/binary")
-
-    def _cancel(self, request: Request) -> Response:
-        self.canceled.append(request.path)
-        return self._json(self._batch("canceling"))
 
 
 def test_a_one_request_batch_is_submitted_polled_collected_and_priced(
     fake_claude: FakeMessages,
 ) -> None:
-    stub = BatchStub(fake_claude, polls_before_end=2)
+    fake_claude.batch_polls = 2
+    fake_claude.default = findings_answer([FINDING])
     said: list[str] = []
     check = _probe(fake_claude, said).batch("claude-haiku-4-5", timeout_s=3600)
-    [created] = stub.created
-    [request] = created["requests"]
+    [batch] = fake_claude.batches.values()
+    [request] = batch.requests
     assert request["custom_id"] == "doctor-probe"
     assert request["params"]["output_config"]["format"]["type"] == "json_schema"
     assert request["params"]["system"][0]["text"] == system_prompt()
+    assert fake_claude.requests == []  # nothing in real time
     # Usage 1200 in / 150 out on Haiku 4.5 ($1 / $5), halved: $0.000975.
     assert check.status == "ok", check
     assert check.found.endswith(
         "1,200 in + 0 cache write + 0 cache read / 150 out, $0.0010 at the batch rate"
     )
     assert "1 findings" in check.found
-    assert said[0].startswith("batch msgbatch_doctor submitted; a batch can take minutes")
+    assert said[0].startswith(f"batch {batch.id} submitted; a batch can take minutes")
     assert said[1:] == [
-        "batch msgbatch_doctor: in_progress after 15s (1 processing, 0 succeeded, 0 errored)",
-        "batch msgbatch_doctor: in_progress after 30s (1 processing, 0 succeeded, 0 errored)",
-        "batch msgbatch_doctor: ended after 45s (0 processing, 1 succeeded, 0 errored)",
+        f"batch {batch.id}: in_progress after 15s (1 processing, 0 succeeded, 0 errored)",
+        f"batch {batch.id}: in_progress after 30s (1 processing, 0 succeeded, 0 errored)",
+        f"batch {batch.id}: ended after 45s (0 processing, 1 succeeded, 0 errored)",
     ]
 
 
 def test_a_batch_result_that_errored_fails(fake_claude: FakeMessages) -> None:
-    stub = BatchStub(fake_claude)
-    stub.result = {
-        "type": "errored",
-        "error": {"type": "error", "error": {"type": "invalid_request_error", "message": "no"}},
-    }
+    fake_claude.batch_outcomes["doctor-probe"] = "errored"
     check = _probe(fake_claude).batch("claude-haiku-4-5", timeout_s=3600)
     assert check.status == "fail"
-    assert check.found == "batch msgbatch_doctor: the request errored: invalid_request_error: no"
+    assert check.found.endswith("the request errored: api_error: api error")
+
+
+def test_a_batch_result_that_expired_fails(fake_claude: FakeMessages) -> None:
+    fake_claude.batch_outcomes["doctor-probe"] = "expired"
+    check = _probe(fake_claude).batch("claude-haiku-4-5", timeout_s=3600)
+    assert check.status == "fail" and check.found.endswith("the request was expired")
 
 
 def test_a_batch_that_does_not_end_in_time_is_canceled(fake_claude: FakeMessages) -> None:
-    stub = BatchStub(fake_claude, polls_before_end=1000)
+    fake_claude.batch_polls = 1000
     check = _probe(fake_claude).batch("claude-haiku-4-5", timeout_s=60)
+    [batch] = fake_claude.batches.values()
     assert check.status == "warn" and "canceled" in check.found
-    assert stub.canceled == ["/v1/messages/batches/msgbatch_doctor/cancel"]
+    assert batch.cancel_requested

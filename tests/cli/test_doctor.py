@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+import reviewer.claude.probe
 from reviewer.cli.main import main
 from tests.fakes.github_api import FakeGitHub
 from tests.fakes.messages_server import FakeMessages, error_answer
@@ -66,6 +67,23 @@ def test_a_healthy_token_deployment_passes(
     assert "claude-sonnet-4-6: end_turn, 0 findings" in call and "$0.00" in call
     assert "asking claude-sonnet-4-6 to review a ten-line diff" in result.stderr
     assert len(fake_claude.requests) == 1  # one real call, no more
+
+
+def test_batch_shows_progress_and_prices_at_the_batch_rate(
+    monkeypatch: pytest.MonkeyPatch, fake_claude: FakeMessages, fake_github: FakeGitHub
+) -> None:
+    _token_env(monkeypatch, fake_claude, fake_github)
+    monkeypatch.setattr(reviewer.claude.probe, "BATCH_POLL_S", 0.0)
+    fake_claude.batch_polls = 1
+    result = _doctor("--batch", "--format", "json")
+    assert result.exit_code == 0, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    batch = checks["anthropic.batch"]
+    assert batch["status"] == "ok"
+    assert batch["found"].endswith("at the batch rate")
+    [job] = fake_claude.batches
+    assert f"batch {job} submitted; a batch can take minutes" in result.stderr
+    assert f"batch {job}: ended after" in result.stderr
 
 
 def test_json_output_has_a_stable_shape(

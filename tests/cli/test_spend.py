@@ -152,7 +152,7 @@ def test_an_empty_ledger_reports_zero() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--by", "week"], "--by must be one of repo, model, pr, day, not 'week'"),
+        (["--by", "week"], "--by must be one of repo, model, pr, day, mode, not 'week'"),
         (["--format", "xml"], "--format must be one of table, json, csv, not 'xml'"),
         (["--since", "yesterday"], "--since 'yesterday' is not a date"),
         (["--since", "2026-11-30", "--until", "2026-11-01"], "must be after --since"),

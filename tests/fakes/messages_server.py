@@ -14,6 +14,15 @@
 Answers come from `responder(request_json)` when it returns one, else from the queue, else
 from `default` (an empty findings list unless changed; `None` makes an unscripted request a
 500 that names itself). Every request body is kept in `requests`, every answer in `served`.
+
+Message Batches (`/v1/messages/batches`: create, retrieve, list, cancel, results) answer
+`in_progress` for the first `batch_polls` retrieves of a batch, then `ended` with a
+`results_url`; results come back as JSONL in an order unlike the requests'. Each request's
+outcome comes from `batch_outcomes[custom_id]` ("succeeded", "errored", "expired",
+"canceled", or an Answer), else it succeeds with the answer a real-time request with the
+same params would get (responder, queue, default), billed at the batch tier. A canceled
+batch's requests end canceled, except those `batch_done_before_cancel(custom_id)` says
+finished first. Batches are kept in `batches`, what their results billed in `batch_served`.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -171,6 +181,29 @@ def drop_answer() -> Answer:
 
 
 Responder = Callable[[dict[str, Any]], Answer | None]
+BatchOutcome = str | Answer  # "succeeded", "errored", "expired", "canceled", or an Answer
+
+CUSTOM_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MAX_BATCH_REQUESTS = 100_000
+_BATCH_ID_RE = r"msgbatch_fake_[0-9]+"
+_CREATED_AT = "2026-11-30T00:00:00Z"
+
+
+@dataclass
+class FakeBatch:
+    """One Message Batch as the fake holds it."""
+
+    id: str
+    requests: list[dict[str, Any]]
+    polls_left: int
+    created_at: str
+    status: str = "in_progress"  # in_progress | canceling | ended
+    cancel_requested: bool = False
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def custom_ids(self) -> list[str]:
+        return [r["custom_id"] for r in self.requests]
 
 
 class FakeMessages:
@@ -203,6 +236,24 @@ class FakeMessages:
         server.expect_request(re.compile(r"^/v1/models/[^/]+$"), method="GET").respond_with_handler(
             self._handle_model
         )
+        # Message Batches.
+        self.batches: dict[str, FakeBatch] = {}
+        self.batch_polls = 1
+        self.batch_outcomes: dict[str, BatchOutcome] = {}
+        self.batch_done_before_cancel: Callable[[str], bool] = lambda _custom_id: False
+        self.batch_served: list[Answer] = []
+        self._batch_ids = itertools.count(1)
+        batches = "/v1/messages/batches"
+        one = re.compile(f"^{batches}/({_BATCH_ID_RE})$")
+        server.expect_request(batches, method="POST").respond_with_handler(self._batch_create)
+        server.expect_request(batches, method="GET").respond_with_handler(self._batch_list)
+        server.expect_request(one, method="GET").respond_with_handler(self._batch_retrieve)
+        server.expect_request(
+            re.compile(f"^{batches}/({_BATCH_ID_RE})/cancel$"), method="POST"
+        ).respond_with_handler(self._batch_cancel)
+        server.expect_request(
+            re.compile(f"^{batches}/({_BATCH_ID_RE})/results$"), method="GET"
+        ).respond_with_handler(self._batch_results)
 
     @property
     def base_url(self) -> str:
@@ -354,6 +405,154 @@ class FakeMessages:
             )  # fmt: skip
         count = _size_count(body) if scripted is None else scripted
         return Response(json.dumps({"input_tokens": count}), mimetype="application/json")
+
+    # Message Batches ---------------------------------------------------------------------
+
+    def batch_usage_totals(self) -> dict[str, int]:
+        """The token sums every batch result billed (at the batch tier)."""
+        with self._lock:
+            served = list(self.batch_served)
+        return {key: sum(int(a.usage.get(key, 0)) for a in served) for key in USAGE_KEYS}
+
+    def end_batch(self, batch_id: str) -> None:
+        """End a batch now, whatever `batch_polls` said."""
+        with self._lock:
+            batch = self.batches[batch_id]
+        self._finish(batch)
+
+    def _batch_json(self, batch: FakeBatch) -> dict[str, Any]:
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        if batch.status == "ended":
+            for result in batch.results:
+                counts[result["result"]["type"]] += 1
+        else:
+            counts["processing"] = len(batch.requests)
+        ended = batch.status == "ended"
+        return {
+            "id": batch.id,
+            "type": "message_batch",
+            "processing_status": batch.status,
+            "request_counts": counts,
+            "created_at": batch.created_at,
+            "expires_at": "2026-12-01T00:00:00Z",
+            "ended_at": _CREATED_AT if ended else None,
+            "cancel_initiated_at": _CREATED_AT if batch.cancel_requested else None,
+            "archived_at": None,
+            "results_url": (
+                f"{self.base_url}/v1/messages/batches/{batch.id}/results" if ended else None
+            ),
+        }
+
+    def _json(self, payload: Any, status: int = 200) -> Response:
+        return Response(json.dumps(payload), status=status, mimetype="application/json")
+
+    def _batch(self, request: Request) -> FakeBatch | None:
+        match = re.search(_BATCH_ID_RE, request.path)
+        with self._lock:
+            return self.batches.get(match.group(0)) if match else None
+
+    def _not_found(self) -> Response:
+        return self._json(error_answer(404).body, 404)
+
+    def _batch_create(self, request: Request) -> Response:
+        body = json.loads(request.get_data(as_text=True) or "null")
+        requests = body.get("requests") if isinstance(body, dict) else None
+        if not isinstance(requests, list) or not 0 < len(requests) <= MAX_BATCH_REQUESTS:
+            return self._json(error_answer(400, message="requests: 1 to 100,000").body, 400)
+        ids = [r.get("custom_id") for r in requests]
+        bad = [i for i in ids if not isinstance(i, str) or not CUSTOM_ID_RE.match(i)]
+        if bad or len(set(ids)) != len(ids):
+            message = f"custom_id invalid or repeated: {bad[:1] or ids}"
+            return self._json(error_answer(400, message=message).body, 400)
+        with self._lock:
+            batch_id = f"msgbatch_fake_{next(self._batch_ids):04d}"
+            created = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            batch = FakeBatch(batch_id, requests, self.batch_polls, created)
+            self.batches[batch_id] = batch
+        return self._json(self._batch_json(batch))
+
+    def _batch_list(self, request: Request) -> Response:
+        limit = int(request.args.get("limit", 20))
+        with self._lock:
+            newest_first = list(reversed(self.batches.values()))
+        after = request.args.get("after_id")
+        if after is not None:
+            ids = [b.id for b in newest_first]
+            newest_first = newest_first[ids.index(after) + 1 :] if after in ids else []
+        page = newest_first[:limit]
+        return self._json(
+            {
+                "data": [self._batch_json(b) for b in page],
+                "has_more": len(newest_first) > limit,
+                "first_id": page[0].id if page else None,
+                "last_id": page[-1].id if page else None,
+            }
+        )
+
+    def _batch_retrieve(self, request: Request) -> Response:
+        batch = self._batch(request)
+        if batch is None:
+            return self._not_found()
+        with self._lock:
+            ready = batch.status == "in_progress" and batch.polls_left <= 0
+            batch.polls_left -= 1
+        if ready or batch.status == "canceling":
+            self._finish(batch)
+        return self._json(self._batch_json(batch))
+
+    def _batch_cancel(self, request: Request) -> Response:
+        batch = self._batch(request)
+        if batch is None:
+            return self._not_found()
+        with self._lock:
+            if batch.status == "in_progress":
+                batch.status, batch.cancel_requested = "canceling", True
+        return self._json(self._batch_json(batch))
+
+    def _batch_results(self, request: Request) -> Response:
+        batch = self._batch(request)
+        if batch is None or batch.status != "ended":
+            return self._not_found()
+        # Unordered, as the API warns: the last request's result first.
+        lines = [json.dumps(r) for r in reversed(batch.results)]
+        return Response("\n".join(lines) + "\n", mimetype="application/binary")
+
+    def _finish(self, batch: FakeBatch) -> None:
+        """Decide every request's outcome and end the batch (once)."""
+        with self._lock:
+            if batch.status == "ended":
+                return
+            batch.status = "ended"
+        results = []
+        for item in batch.requests:
+            custom_id, params = item["custom_id"], item["params"]
+            with self._lock:
+                outcome: BatchOutcome = self.batch_outcomes.get(custom_id, "succeeded")
+            if batch.cancel_requested and not self.batch_done_before_cancel(custom_id):
+                outcome = "canceled"
+            results.append({"custom_id": custom_id, "result": self._outcome(outcome, params)})
+        with self._lock:
+            batch.results = results
+
+    def _outcome(self, outcome: BatchOutcome, params: dict[str, Any]) -> dict[str, Any]:
+        if outcome in ("expired", "canceled"):
+            return {"type": outcome}
+        if outcome == "errored":
+            return {"type": "errored", "error": error_answer(500).body}
+        answer = outcome if isinstance(outcome, Answer) else self._next_answer(params)
+        if answer.drop or answer.status != 200 or answer.body is None:
+            body = answer.body if answer.body and not answer.drop else error_answer(500).body
+            return {"type": "errored", "error": body}
+        message = json.loads(json.dumps(answer.body))
+        with self._lock:
+            number = next(self._ids)
+        message["id"] = f"msg_fake_{number:04d}"
+        if params.get("model"):
+            message["model"] = params["model"]
+        message["usage"] = {**message.get("usage", {}), "service_tier": "batch"}
+        with self._lock:
+            self.batch_served.append(Answer(200, message))
+        return {"type": "succeeded", "message": message}
 
 
 def _json_response(answer: Answer) -> Response:

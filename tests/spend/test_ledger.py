@@ -41,7 +41,7 @@ class Database:
 
     def drop(self) -> None:
         names = TableNames(self.prefix)
-        for table in (names.calls, names.migrations):
+        for table in (names.calls, names.migrations, names.batch_jobs):
             self.execute(f"DROP TABLE IF EXISTS {table}")
 
 
@@ -100,10 +100,11 @@ def test_open_creates_the_sqlite_directory_and_applies_migrations(tmp_path: Path
 
 def test_migrations_from_empty_and_idempotent_reopen(database: Database) -> None:
     with database.open() as ledger:
-        assert ledger.migrations() == ["m001_spend_calls"]
+        assert ledger.migrations() == [m.__name__ for m in MIGRATIONS]
+        assert ledger.migrations()[:2] == ["m001_spend_calls", "m002_batch"]
         ledger.record(row())
     with database.open() as ledger:
-        assert ledger.migrations() == ["m001_spend_calls"]
+        assert ledger.migrations() == [m.__name__ for m in MIGRATIONS]
         assert ledger.review_total("review-1") == Decimal("0.0123456789")
 
 

@@ -146,6 +146,7 @@ def test_a_job_runs_once_and_is_recorded(make_queue: Callable[..., JobQueue]) ->
         expected_head_sha="a" * 40,
         installation_id=42,
         delivery_id="d-1",
+        wait=False,  # nobody waits on a webhook: a batch review is collected later
     )
     record = queue.store.get("d-1")
     assert record is not None and (record.attempts, record.outcome) == (1, "reviewed")
