@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from reviewer.core.checks import Check
 from reviewer.spend.doctor import ledger_checks
 from reviewer.spend.ledger import CallRow, Ledger
-from reviewer.spend.migrations import TableNames
+from reviewer.spend.migrations import MIGRATIONS, TableNames
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+KNOWN = [fn.__name__ for fn in MIGRATIONS]
 
 
 def _row(repo: str, cost: str) -> CallRow:
@@ -38,7 +39,7 @@ def test_no_ledger_yet_is_fine_and_says_what_will_be_created(tmp_path: Path) -> 
         "spend.migrations": "ok",
         "spend.month": "skip",
     }
-    assert checks[1].found == "1 to apply when it is created: m001_spend_calls"
+    assert checks[1].found == f"{len(KNOWN)} to apply when it is created: {', '.join(KNOWN)}"
     assert not path.exists()  # the doctor creates nothing
 
 
@@ -52,7 +53,7 @@ def test_the_months_spend_per_repository_against_the_budget(tmp_path: Path) -> N
         "spend.migrations": "ok",
         "spend.month": "warn",
     }
-    assert checks[1].found == "current (1 applied)"
+    assert checks[1].found == f"current ({len(KNOWN)} applied)"
     month = checks[2]
     assert month.found == "November 2026: octo/app $8.50 of $10.00; octo/web $1.25 of $10.00"
     assert month.fix == "octo/app used 80% of the monthly budget"
@@ -70,7 +71,7 @@ def test_pending_and_unknown_migrations(tmp_path: Path) -> None:
         conn.exec_driver_sql("DELETE FROM reviewer_migrations")
     pending = ledger_checks(url, monthly_budget_usd=None, now=NOW)
     assert _statuses(pending)["spend.migrations"] == "warn"
-    assert pending[1].found == "1 to apply: m001_spend_calls"
+    assert pending[1].found == f"{len(KNOWN)} to apply: {', '.join(KNOWN)}"
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO reviewer_migrations (name, applied_at) VALUES "
