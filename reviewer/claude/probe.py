@@ -17,6 +17,7 @@ from reviewer.core.diff import parse_diff
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
 from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
+from reviewer.core.text import format_usd, one_line
 from reviewer.errors import ReviewerError
 from reviewer.spend.pricing import PriceTable, cost_of
 from reviewer.spend.usage import CallRecord
@@ -71,7 +72,7 @@ def describe(exc: BaseException, key: str | None) -> str:
         text = exc.message
     else:
         text = f"{type(exc).__name__}: {exc}"
-    text = " ".join(text.split())[:300]
+    text = one_line(text, 300)
     return text.replace(key, "[redacted]") if key else text
 
 
@@ -266,7 +267,7 @@ class Probe:
         spent = (
             f"{record.input_tokens:,} in + {record.cache_creation_input_tokens:,} cache write + "
             f"{record.cache_read_input_tokens:,} cache read / {record.output_tokens:,} out, "
-            f"${cost:.4f}{rate}"
+            f"{format_usd(cost)}{rate}"
         )
         stop = message.stop_reason
         if stop == "max_tokens":

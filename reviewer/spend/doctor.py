@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.core.checks import Check, fail, ok, skip, warn
+from reviewer.core.text import format_usd
 from reviewer.errors import ReviewerError
 from reviewer.spend.ledger import Ledger, month_start, next_month
 from reviewer.spend.migrations import MIGRATIONS, TableNames, applied_migrations
@@ -133,9 +134,9 @@ def _month(ledger: Ledger, budget: Decimal | None, now: datetime) -> Check:
     parts, over, near = [], [], []
     for row in rows:
         if budget is None:
-            parts.append(f"{row.key} ${row.cost_usd:.2f}")
+            parts.append(f"{row.key} {format_usd(row.cost_usd)}")
             continue
-        parts.append(f"{row.key} ${row.cost_usd:.2f} of ${budget:.2f}")
+        parts.append(f"{row.key} {format_usd(row.cost_usd)} of {format_usd(budget)}")
         if row.cost_usd >= budget:
             over.append(row.key)
         elif row.cost_usd >= budget * BUDGET_WARNING_SHARE:

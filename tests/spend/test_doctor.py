@@ -111,7 +111,7 @@ def test_postgresql_reachable_and_current(postgres_url: str) -> None:
             "spend.ledger": "ok", "spend.migrations": "ok", "spend.month": "ok"
         }  # fmt: skip
         assert "(postgresql) answers" in checks[0].found
-        assert checks[2].found == "November 2026 (no monthly budget set): octo/app $0.50"
+        assert checks[2].found == "November 2026 (no monthly budget set): octo/app $0.5000"
     finally:
         ledger.close()
         engine = sa.create_engine(postgres_url)
