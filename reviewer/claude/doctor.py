@@ -11,6 +11,7 @@ from anthropic.resources.messages import DEPRECATED_MODELS
 from reviewer.claude.models import RETIREMENT_WARNING_DAYS, retirement_date
 from reviewer.claude.probe import KEY_FIX, describe, fix_for
 from reviewer.core.checks import Check, fail, ok, skip, warn
+from reviewer.core.models import model_spec
 from reviewer.errors import ReviewerError
 from reviewer.spend.pricing import PriceTable
 
@@ -42,6 +43,14 @@ def offline_model_check(model: str, roles: str, prices: PriceTable, today: date)
     when = retirement_date(retires) if retires else None
     if when is not None:
         return _retirement(name, f"{model} ({roles})", when, today, "the SDK's deprecation list")
+    spec = model_spec(model)
+    if not spec.known:
+        return warn(
+            name,
+            f"{model} ({roles}) is not in models.json: a review assumes "
+            f"{spec.max_output_tokens:,} output tokens and a {spec.context_window:,}-token window",
+            "add the model to reviewer/data/models.json if it differs",
+        )
     return ok(name, f"{model} ({roles}) has a price and is not on the SDK's deprecation list")
 
 

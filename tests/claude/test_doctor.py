@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,6 +109,17 @@ def test_the_sdk_deprecation_list_counts_offline() -> None:
     gone = offline_model_check("claude-sonnet-4-5", "x", prices, date(2026, 12, 1))
     assert gone.status == "fail" and "retired on 2026-11-30" in gone.found
     assert offline_model_check("claude-sonnet-4-6", "x", prices, TODAY).status == "ok"
+
+
+def test_a_priced_model_missing_from_models_json_warns(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    rates = {
+        "input": "1", "output": "5", "cache_write_5m": "1.25", "cache_write_1h": "2",
+        "cache_read": "0.1",
+    }  # fmt: skip
+    prices.write_text(json.dumps({"models": {"claude-new-9": rates}}))
+    check = offline_model_check("claude-new-9", "x", PriceTable.load(prices), TODAY)
+    assert check.status == "warn" and "is not in models.json" in check.found
 
 
 def test_a_model_without_a_price_fails() -> None:
