@@ -19,13 +19,15 @@ from reviewer.core.models import model_spec
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
 from reviewer.core.text import format_usd, one_line
 from reviewer.errors import ReviewerError
-from reviewer.spend.pricing import PriceTable, cost_of
+from reviewer.spend.pricing import PriceTable, cost_of, estimate_cost
 from reviewer.spend.usage import CallRecord
 
 BATCH_POLL_S = 15.0
 BATCH_CUSTOM_ID = "doctor-probe"
 # Real prompt tokens above 1.5× the estimate: budget reservations would be too small.
 ESTIMATE_SLACK = Decimal("1.5")
+# What the probe's answer is assumed to cost in output tokens, for the estimate it announces.
+ESTIMATED_OUTPUT_TOKENS = 300
 KEY_FIX = "set ANTHROPIC_API_KEY to a key from https://console.anthropic.com (Settings → API keys)"
 Say = Callable[[str], None]
 Sleep = Callable[[float], None]
@@ -167,7 +169,13 @@ class Probe:
         """One real call with the bot's prompt, schema and a ten-line diff."""
         name = "anthropic.call"
         probe = ProbeRequest.build(model, self._max_chunk_tokens)
-        self._say(f"asking {model} to review a ten-line diff (one real call, well under $0.01)")
+        estimate = estimate_cost(
+            self._prices.price(model),
+            input_tokens=probe.estimated_input_tokens,
+            output_tokens=ESTIMATED_OUTPUT_TOKENS,
+        )
+        cost = format_usd(estimate)
+        self._say(f"asking {model} to review a ten-line diff (one real call, about {cost})")
         try:
             message = self._client.messages.create(**self._params(probe))
         except (anthropic.APIError, ReviewerError) as exc:
