@@ -56,6 +56,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "50000", "--no-postgres"],
     ),
+    "eval": (
+        "reviewer eval on the shipped dataset: dry-run cost per model, a run on the fake",
+        [],
+        ["--models", "claude-sonnet-4-6", "claude-haiku-4-5", "--parallel", "4"],
+    ),
     "webhook": (
         "signed webhook deliveries per second through gunicorn, each becoming one job",
         [],

@@ -24,8 +24,11 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from reviewer.cli.spend import spend
+from reviewer.spend.budget import Limits, ReviewSpend
 from reviewer.spend.ledger import CallRow, Ledger
 from reviewer.spend.migrations import TableNames
+from reviewer.spend.pricing import PriceTable
+from reviewer.spend.usage import CallRecord
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -84,6 +87,44 @@ def writers(ledger: Ledger, threads: int, per_thread: int) -> float:
     return threads * per_thread / (time.perf_counter() - began)
 
 
+def reservations(ledger: Ledger, threads: int, per_thread: int) -> float:
+    """Return calls per second reserved and settled, every thread on one repository's budget.
+
+    Each call is two transactions, as a review makes them: the reservation (under the
+    repository's lock, with the month's sum) and the settlement with the billed usage.
+    """
+    prices = PriceTable.load()
+    barrier = threading.Barrier(threads + 1)
+    limits = Limits(monthly_usd=Decimal(10**9))
+    record = CallRecord(
+        "claude-sonnet-4-6", 0, 1, "ok", status_code=200, input_tokens=2_000, output_tokens=300
+    )
+
+    def work() -> None:
+        book = ReviewSpend(
+            ledger,
+            prices,
+            repo="org/hot",
+            pr_number=1,
+            head_sha=None,
+            trigger="auto",
+            limits=limits,
+        )
+        barrier.wait()
+        for _ in range(per_thread):
+            book.before_call(model=record.model, input_tokens=2_000, max_output_tokens=4_096)
+            book(record)
+
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    barrier.wait()
+    began = time.perf_counter()
+    for t in pool:
+        t.join()
+    return threads * per_thread / (time.perf_counter() - began)
+
+
 def bulk_fill(ledger: Ledger, rows: int, batch: int = 20_000) -> float:
     rng = random.Random(1)
     began = time.perf_counter()
@@ -108,6 +149,12 @@ def bench_backend(name: str, url: str, prefix: str, rows: int, cli: bool) -> Non
             f"{name}: 4 writer threads, one row per transaction: "
             f"{statistics.median(rates):,.0f} rows/s (median of {RUNS}; "
             f"runs {', '.join(f'{r:,.0f}' for r in rates)})"
+        )
+        calls = [reservations(ledger, threads=4, per_thread=250) for _ in range(RUNS)]
+        print(
+            f"{name}: 4 threads reserving and settling calls on one repository's monthly "
+            f"budget: {statistics.median(calls):,.0f} calls/s (median of {RUNS}; "
+            f"runs {', '.join(f'{r:,.0f}' for r in calls)})"
         )
     if prefix:
         drop(url, prefix)

@@ -57,7 +57,14 @@ class GitHubError(RemoteError):
 
 
 class LedgerError(ReviewerError):
-    """The spend ledger cannot be opened or written."""
+    """The spend ledger cannot be opened or written; `retryable` when the database is away.
+
+    A review that cannot reserve its next call stops before making it; a job retries it.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class SchemaTooNewError(LedgerError):

@@ -72,7 +72,10 @@ class Services:
             if self._ledger is None:
                 from reviewer.spend.ledger import Ledger
 
-                self._ledger = Ledger.open(self._settings.ledger_url)
+                # Replays the spend journal: rows written while the database was away.
+                self._ledger = Ledger.open(
+                    self._settings.ledger_url, journal_path=self._settings.journal_path
+                )
             return self._ledger
 
     def claude(self) -> ClaudeClient:

@@ -197,6 +197,11 @@ class Settings:
         return self.database_url or f"sqlite:///{self.data_dir / 'ledger.sqlite3'}"
 
     @property
+    def journal_path(self) -> Path:
+        """The spend journal: rows the ledger database could not take, replayed when it can."""
+        return self.data_dir / "spend-journal.jsonl"
+
+    @property
     def queue_path(self) -> Path:
         """The SQLite file of the job queue when no Redis URL is set."""
         return self.data_dir / "queue.sqlite3"

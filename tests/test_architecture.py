@@ -20,7 +20,7 @@ PACKAGES = ("reviewer", "webhook")
 
 # Lowest first: a module may import its own layer and the layers before it, never after.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("shared", ("reviewer.errors", "reviewer.settings")),
+    ("shared", ("reviewer.errors", "reviewer.settings", "reviewer.redact")),
     ("core", ("reviewer.core",)),
     ("config", ("reviewer.config",)),
     ("model", ("reviewer.model",)),

@@ -29,7 +29,7 @@ from reviewer.review.ports import ReviewServices
 from reviewer.services import Services
 from reviewer.settings import Settings, ensure_parent
 from webhook import metrics
-from webhook.logging import log_context
+from webhook.logging import Redactor, log_context, secret_values
 from webhook.store import open_store
 from webhook.store.base import DeliveryStore
 
@@ -154,7 +154,11 @@ def make_huey(settings: Settings, *, name: str = "reviewer") -> Huey:
 
 
 def post_failure_note(job: ReviewJob, services: ReviewServices, reason: str) -> None:
-    """Tell the PR that its review failed for good, and how to ask again."""
+    """Tell the PR that its review failed for good, and how to ask again.
+
+    The reason passes the same redactor as the logs: no secret, no database coordinates.
+    """
+    reason = Redactor(secret_values(services.settings))(reason)
     body = (
         f"The automated review could not be completed: {reason}\n\n"
         f"Comment `{services.settings.command}` to try again."

@@ -5,33 +5,30 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import IO, Any
-from urllib.parse import urlsplit
 
+from reviewer.redact import REDACTED, Redactor, secret_values
 from reviewer.settings import Settings
 
+__all__ = [
+    "REDACTED",
+    "JsonFormatter",
+    "RedactingFilter",
+    "Redactor",
+    "configure_logging",
+    "log_context",
+    "secret_values",
+]
+
 CONTEXT_FIELDS = ("delivery_id", "repo", "pr", "job_id")
-REDACTED = "[REDACTED]"
 
 _context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar(
     "reviewer_log_context", default=MappingProxyType({})
-)
-
-# Whatever the code logs, these never reach a log line.
-_PATTERNS = (
-    re.compile(
-        r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
-    ),
-    re.compile(r"(?i)(authorization\"?'?\s*[:=]\s*\"?'?)(?:bearer|token|basic)?\s*[^\s,;\"'}]+"),
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})"),
-    re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{10,}"),
-    re.compile(r"(?i)(x-hub-signature(?:-256)?\"?'?\s*[:=]\s*\"?'?)\S+"),
 )
 
 
@@ -63,43 +60,6 @@ def log_context(**fields: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
-
-
-def secret_values(settings: Settings) -> list[str]:
-    """Return the configured secrets, and the passwords inside the service URLs."""
-    values = [
-        settings.webhook_secret,
-        settings.github_private_key,
-        settings.github_token,
-        settings.anthropic_api_key,
-        settings.metrics_token,
-    ]
-    for url in (settings.redis_url, settings.database_url):
-        if url:
-            password = urlsplit(url).password
-            values.append(password)
-    return [v.strip() for v in values if v and len(v.strip()) >= 4]
-
-
-class Redactor:
-    """Replace known secret values and credential-shaped strings with a marker."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        # Longest first, so a secret that contains another is removed whole.
-        self.secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        for pattern in _PATTERNS:
-            text = pattern.sub(_keep_prefix, text)
-        return text
-
-
-def _keep_prefix(match: re.Match[str]) -> str:
-    prefix = match.group(1) if match.groups() else ""
-    return f"{prefix}{REDACTED}"
 
 
 class RedactingFilter(logging.Filter):

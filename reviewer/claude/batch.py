@@ -43,7 +43,7 @@ from reviewer.core.policy import (
 )
 from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
 from reviewer.errors import BudgetExceeded, ClaudeError
-from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
+from reviewer.spend.usage import BudgetGate, CallRecord, HandOverGate, UsageSink
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,8 @@ class JobStore(Protocol):
 
     def written_custom_ids(self, batch_id: str) -> set[str]: ...
 
+    def settle_reservation(self, reservation_id: str) -> None: ...
+
 
 @dataclass(frozen=True)
 class Piece:
@@ -143,6 +145,8 @@ class RunState:
     batches: list[str] = field(default_factory=list)
     done: dict[str, dict[str, Any]] = field(default_factory=dict)
     canceled: bool = False
+    # The round's budget reservations [id, model], settled by whichever process collects it.
+    reservations: list[list[str]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -151,7 +155,10 @@ class RunState:
     def from_json(cls, text: str) -> RunState:
         data = json.loads(text)
         pieces = [Piece(**{**p, "split": tuple(p["split"])}) for p in data["pieces"]]
-        return cls(data["round"], pieces, data["batches"], data["done"], data["canceled"])
+        return cls(
+            data["round"], pieces, data["batches"], data["done"], data["canceled"],
+            data.get("reservations", []),
+        )  # fmt: skip
 
 
 def custom_id(key: str, index: int, split: tuple[int, ...] = (), round_: int = 1) -> str:
@@ -244,7 +251,7 @@ class BatchRunner:
         repository: str,
         pr_number: int | None,
         request_json: str,
-        gate: BudgetGate | None = None,
+        gate: HandOverGate | None = None,
     ) -> str:
         """Send round 1 (once: a job already submitted is left alone); return its batch id."""
         job = self._store.get(key)
@@ -281,7 +288,7 @@ class BatchRunner:
         repository: str,
         pr_number: int | None,
         request_json: str,
-        gate: BudgetGate | None,
+        gate: HandOverGate | None,
         resuming: bool,
     ) -> str:
         requests = [self._request(context, chunks, p) for p in state.pieces]
@@ -296,6 +303,10 @@ class BatchRunner:
                 input_tokens=inputs,
                 max_output_tokens=sum(p.max_tokens for p in state.pieces),
             )
+            # The results come back later, maybe to another process: they settle it there.
+            reservation = gate.hand_over()
+            if reservation is not None:
+                state.reservations.append([reservation, self.model])
         parts = _parts(requests)
         job = self._store.get(key)
         if job is None or not resuming:
@@ -450,7 +461,7 @@ class BatchRunner:
         chunks: Sequence[Chunk],
         *,
         sink: UsageSink,
-        gate: BudgetGate | None = None,
+        gate: HandOverGate | None = None,
         waiting: bool,
         canceled_to_realtime: bool = False,
     ) -> ChunkReviewOutcome | None:
@@ -481,6 +492,10 @@ class BatchRunner:
                 follow_ups += more
         if canceled:
             follow_ups += canceled
+        # The round's results are written: its worst-case reservation is over.
+        for reservation, _model in state.reservations:
+            self._store.settle_reservation(reservation)
+        state.reservations = []
         budget_stop: BudgetExceeded | None = None
         if follow_ups and (waiting or canceled):
             budget_stop = self._realtime_round(context, chunks, follow_ups, state, sink, gate)

@@ -253,3 +253,5 @@ class ChunkOrchestrator:
                 records[-1] = dataclasses.replace(last, outcome="invalid_output", error=reply.error)
             for record in records:
                 review.sink(record)
+            if not records and review.gate is not None:
+                review.gate.release()  # no attempt was sent (every attempt leaves a record)

@@ -27,6 +27,7 @@ LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
     "doctor": "reviewer.cli.doctor:doctor",
+    "eval": "reviewer.cli.eval:eval_command",
     "action": "reviewer.action.run:action",
     "batch": "reviewer.cli.batch:batch",
     "serve": "webhook.cli:serve",

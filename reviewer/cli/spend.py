@@ -28,6 +28,7 @@ COLUMNS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
     "cost_usd",
+    "unknown_usd",
 )
 HEADINGS = {
     "repo": "REPOSITORY",
@@ -41,6 +42,8 @@ HEADINGS = {
     "cache_creation_input_tokens": "CACHE WRITE",
     "cache_read_input_tokens": "CACHE READ",
     "cost_usd": "COST (USD)",
+    # Of the cost, calls whose answer never came, counted at their worst case.
+    "unknown_usd": "UNKNOWN (USD)",
 }
 
 
@@ -52,6 +55,7 @@ class Totals:
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     cost_usd: Decimal
+    unknown_usd: Decimal
 
     @classmethod
     def of(cls, rows: Sequence[ReportRow]) -> Totals:
@@ -62,6 +66,7 @@ class Totals:
             cache_creation_input_tokens=sum(r.cache_creation_input_tokens for r in rows),
             cache_read_input_tokens=sum(r.cache_read_input_tokens for r in rows),
             cost_usd=sum((r.cost_usd for r in rows), Decimal(0)),
+            unknown_usd=sum((r.unknown_usd for r in rows), Decimal(0)),
         )
 
 
@@ -113,7 +118,8 @@ def run_spend(
         )
     try:
         settings = Settings.from_env()
-        with Ledger.open(settings.ledger_url) as ledger:
+        # Opening the ledger replays the spend journal first, so its rows are counted.
+        with Ledger.open(settings.ledger_url, journal_path=settings.journal_path) as ledger:
             rows = ledger.report(start, stop, repo=repo, by=by)
     except ReviewerError as exc:
         fail(exc, prefix=PREFIX)
@@ -138,9 +144,10 @@ def _json(
     repo: str | None,
     by: str,
 ) -> str:
-    def encode(item: ReportRow | Totals) -> dict[str, Any]:
+    def encode(item: ReportRow) -> dict[str, Any]:
         values = _fields(item)
         values["cost_usd"] = usd_digits(values["cost_usd"])
+        values["unknown_usd"] = usd_digits(values["unknown_usd"])
         return values
 
     document = {
@@ -162,7 +169,7 @@ def _csv(rows: Sequence[ReportRow], *, by: str) -> str:
     for row in rows:
         values = _fields(row)
         writer.writerow(
-            [row.key, *(usd_digits(v) if n == "cost_usd" else v for n, v in values.items())]
+            [row.key, *(usd_digits(v) if n.endswith("_usd") else v for n, v in values.items())]
         )
     return out.getvalue()
 
@@ -172,8 +179,12 @@ def _table(
 ) -> str:
     def cells(key: str, item: ReportRow | Totals) -> list[str]:
         values = _fields(item)
-        cost = values.pop("cost_usd")
-        return [key, *(f"{v:,}" for v in values.values()), f"{cost.quantize(Decimal('0.0001')):,f}"]
+        money = [values.pop("cost_usd"), values.pop("unknown_usd")]
+        return [
+            key,
+            *(f"{v:,}" for v in values.values()),
+            *(f"{m.quantize(Decimal('0.0001')):,f}" for m in money),
+        ]
 
     header = [HEADINGS[by], *(HEADINGS[c] for c in COLUMNS)]
     body = [cells(row.key, row) for row in rows]

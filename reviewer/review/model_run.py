@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reviewer.core.policy import ChunkReviewOutcome
-from reviewer.errors import ClaudeError
+from reviewer.errors import ClaudeError, LedgerError
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewTarget
 from reviewer.review.ports import ModelRunner, ReviewServices, SpendBook
 from reviewer.spend.pricing import cost_of
@@ -64,10 +64,16 @@ class Tally:
                 self.realtime_usd += cost
 
     def run(self, outcome: ChunkReviewOutcome) -> ModelRun:
+        try:
+            month: Decimal | None = self._spend.month_to_date()
+        except LedgerError:
+            # The calls are made and their rows kept (the journal holds what the database
+            # could not take): a report without the month's figure beats paying for them again.
+            month = None
         return ModelRun(
             outcome,
             self._spend.total,
-            self._spend.month_to_date(),
+            month,
             dict(self.usage),
             batch_usd=self.batch_usd if self.batched else None,
             realtime_usd=self.realtime_usd if self.batched else None,

@@ -20,7 +20,7 @@ from reviewer.core.prompt import PromptContext
 from reviewer.model import ProgressFn, PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
-from reviewer.spend.usage import BudgetGate, CallRecord, UsageSink
+from reviewer.spend.usage import BudgetGate, CallRecord, HandOverGate, UsageSink
 
 
 class Publisher(Protocol):
@@ -76,6 +76,14 @@ class SpendBook(Protocol):
 
     def before_call(self, *, model: str, input_tokens: int, max_output_tokens: int) -> None:
         """Raise errors.BudgetExceeded when the call's worst case would pass a budget."""
+        ...
+
+    def release(self) -> None:
+        """The call `before_call` last let through on this thread sent nothing: free it."""
+        ...
+
+    def hand_over(self) -> str | None:
+        """Take this thread's reservation out of the next attempt's hands (a batch round)."""
         ...
 
     def __call__(self, record: CallRecord, /) -> None:
@@ -149,7 +157,7 @@ class BatchModelRunner(Protocol):
         repository: str,
         pr_number: int | None,
         request_json: str,
-        gate: BudgetGate | None = None,
+        gate: HandOverGate | None = None,
     ) -> str: ...
 
     def status(self, key: str) -> BatchRoundStatus: ...
@@ -171,7 +179,7 @@ class BatchModelRunner(Protocol):
         chunks: Sequence[Chunk],
         *,
         sink: UsageSink,
-        gate: BudgetGate | None = None,
+        gate: HandOverGate | None = None,
         waiting: bool,
         canceled_to_realtime: bool = False,
     ) -> ChunkReviewOutcome | None: ...

@@ -71,11 +71,16 @@ class BatchJobs:
     """The batch-jobs table of a ledger database."""
 
     def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
         self._engine = ledger.engine
         self._table = _table(ledger.names.batch_jobs)
         self._calls = sa.table(
             ledger.names.calls, sa.column("batch_id", sa.String), sa.column("custom_id", sa.String)
         )
+
+    def settle_reservation(self, reservation_id: str) -> None:
+        """End a batch round's budget reservation: its results are written as their own rows."""
+        self._ledger.settle_reservation(reservation_id)
 
     def written_custom_ids(self, batch_id: str) -> set[str]:
         """The custom ids of one batch whose results the ledger already holds."""

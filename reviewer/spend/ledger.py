@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from reviewer.errors import LedgerError
+from reviewer.redact import redact
+from reviewer.spend.journal import Journal
 from reviewer.spend.migrations import TableNames, applied_migrations, migrate
 
 Trigger = Literal["auto", "command", "action", "cli"]
@@ -54,6 +58,27 @@ class CallRow:
     mode: str = "realtime"
     batch_id: str | None = None
     custom_id: str | None = None
+    # Names the row across processes and the journal; written once, then updated in place.
+    row_id: str = ""
+    # False while the row holds a call's worst case (reserved, or no answer ever came).
+    usage_known: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["time"] = self.time.isoformat()
+        values["cost_usd"] = f"{self.cost_usd:f}"
+        return values
+
+    @classmethod
+    def from_json(cls, values: dict[str, Any]) -> CallRow:
+        fields = dict(values)
+        fields["time"] = datetime.fromisoformat(fields["time"])
+        fields["cost_usd"] = Decimal(fields["cost_usd"])
+        return cls(**fields)
+
+
+def new_row_id() -> str:
+    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,8 @@ class ReportRow:
     cache_creation_input_tokens: int
     cache_read_input_tokens: int
     cost_usd: Decimal
+    # The part of cost_usd that is a worst case: calls reserved whose usage never came back.
+    unknown_usd: Decimal = Decimal(0)
 
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
@@ -118,6 +145,8 @@ def _calls_table(names: TableNames) -> sa.Table:
         sa.Column("mode", sa.String),
         sa.Column("batch_id", sa.String),
         sa.Column("custom_id", sa.String),
+        sa.Column("row_id", sa.String),
+        sa.Column("usage_known", sa.Boolean),
     )
 
 
@@ -151,20 +180,22 @@ def next_month(start: datetime) -> datetime:
 class Ledger:
     """Writes and sums call rows; the only module that talks to the database."""
 
-    def __init__(self, engine: Engine, names: TableNames) -> None:
+    def __init__(self, engine: Engine, names: TableNames, journal: Journal | None = None) -> None:
         self._engine = engine
         self._names = names
         self._calls = _calls_table(names)
+        self.journal = journal
 
     @classmethod
-    def open(cls, url: str, *, table_prefix: str = "") -> Ledger:
-        """Connect to `url`, create a SQLite file's directory, and apply migrations."""
+    def open(cls, url: str, *, table_prefix: str = "", journal_path: Path | None = None) -> Ledger:
+        """Connect to `url`, create a SQLite file's directory, apply migrations, and replay
+        the spend journal at `journal_path` (rows written while the database was away)."""
         names = TableNames(table_prefix)
         try:
             engine = _engine(url)
         except (SQLAlchemyError, ValueError, OSError) as exc:
-            raise LedgerError(f"cannot open the ledger {_safe(url)}: {exc}") from exc
-        ledger = cls(engine, names)
+            raise LedgerError(f"cannot open the ledger {_safe(url)}: {redact(str(exc))}") from exc
+        ledger = cls(engine, names, Journal(journal_path) if journal_path else None)
         try:
             with engine.connect() as conn, conn.execution_options(reviewer_write=True).begin():
                 if engine.dialect.name == "postgresql":
@@ -176,7 +207,14 @@ class Ledger:
             raise
         except SQLAlchemyError as exc:
             engine.dispose()
-            raise LedgerError(f"cannot open the ledger {_safe(url)}: {_reason(exc)}") from exc
+            raise LedgerError(
+                f"cannot open the ledger {_safe(url)}: {_reason(exc)}", retryable=_transient(exc)
+            ) from exc
+        try:
+            ledger.replay_journal()
+        except LedgerError:
+            engine.dispose()
+            raise
         return ledger
 
     def close(self) -> None:
@@ -212,12 +250,92 @@ class Ledger:
         self.record_many([row])
 
     def record_many(self, rows: Sequence[CallRow]) -> None:
-        """Write `rows` in one transaction."""
+        """Write `rows` in one transaction, each `row_id` once (a row already there is
+        updated). With a journal, rows the database cannot take go to the journal instead,
+        and the database being away is no error: the spend is kept and replayed later."""
+        rows = [row if row.row_id else replace(row, row_id=new_row_id()) for row in rows]
         values = [_values(row) for row in rows]
         if not values:
             return
+        try:
+            with self._write() as conn:
+                self._upsert(conn, values)
+        except LedgerError:
+            if self.journal is None:
+                raise
+            self.journal.append([row.to_json() for row in rows])
+
+    settle = record
+
+    def settle_reservation(self, row_id: str) -> None:
+        """End a reservation whose call's results were written as rows of their own (a batch
+        round): the reserved row goes, since it was never a call. Settling twice is a no-op."""
+        c = self._calls.c
         with self._write() as conn:
-            conn.execute(sa.insert(self._calls), values)
+            conn.execute(sa.delete(self._calls).where(c.row_id == row_id, c.outcome == "reserved"))
+
+    def reserve(self, row: CallRow, monthly_limit: Decimal | None, now: datetime) -> Decimal | None:
+        """Write `row` (a call's worst case) if the repository's month fits `monthly_limit`.
+
+        One transaction under the repository's lock (PostgreSQL: an advisory lock; SQLite:
+        an immediate transaction, the database's write lock), so two processes or machines
+        cannot both pass on the same headroom. Return None when written, or what the month
+        has spent (settled calls and live reservations) when the row would not fit. Never
+        journalled: without the database there is no new call (LedgerError, retryable). A
+        journal left by an outage is replayed first, so a long-lived worker catches up.
+        """
+        if self.journal is not None and self.journal.has_rows():
+            # The database is back: what it missed counts before this call is checked.
+            self.replay_journal()
+        start = month_start(now)
+        c = self._calls.c
+        spent_query = sa.select(sa.func.sum(c.cost_pusd)).where(
+            c.repository == row.repository, c.time >= start, c.time < next_month(start)
+        )
+        with self._write() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(self._lock_key(row))))
+            spent = from_pico(conn.execute(spent_query).scalar())
+            if monthly_limit is not None and (
+                monthly_limit <= 0 or spent + row.cost_usd > monthly_limit
+            ):
+                return spent
+            conn.execute(sa.insert(self._calls), [_values(row)])
+        return None
+
+    def replay_journal(self) -> int:
+        """Write the journalled rows to the database (each `row_id` once); return how many."""
+        if self.journal is None:
+            return 0
+
+        def apply(rows: list[dict[str, Any]]) -> None:
+            values = [_values(CallRow.from_json(row)) for row in rows]
+            with self._write() as conn:
+                self._upsert(conn, values)
+
+        return self.journal.drain(apply)
+
+    def _upsert(self, conn: Connection, values: list[dict[str, Any]]) -> None:
+        """Update the rows whose `row_id` is there (a reservation, a replay), insert the rest."""
+        c = self._calls.c
+        present: set[str] = set()
+        for start in range(0, len(values), 500):
+            ids = [v["row_id"] for v in values[start : start + 500]]
+            present.update(conn.execute(sa.select(c.row_id).where(c.row_id.in_(ids))).scalars())
+        for value in values:
+            if value["row_id"] in present:
+                changes = {k: v for k, v in value.items() if k not in ("row_id", "time")}
+                conn.execute(
+                    sa.update(self._calls).where(c.row_id == value["row_id"]).values(**changes)
+                )
+        fresh = [v for v in values if v["row_id"] not in present]
+        if fresh:
+            conn.execute(sa.insert(self._calls), fresh)
+
+    def _lock_key(self, row: CallRow) -> int:
+        """A signed 64-bit advisory lock key for the repository's budget (per table prefix)."""
+        digest = hashlib.sha256(f"{self._names.calls}:{row.repository}".encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
 
     def month_to_date(self, repo: str, now: datetime) -> Decimal:
         """Return what `repo` spent in `now`'s calendar month (UTC)."""
@@ -237,9 +355,11 @@ class Ledger:
             return [(row[0], from_pico(row[1])) for row in conn.execute(query)]
 
     def review_total(self, review_id: str) -> Decimal:
-        """Return what the calls of one review cost."""
+        """Return what the calls of one review cost (a live reservation is no call yet)."""
         c = self._calls.c
-        query = sa.select(sa.func.sum(c.cost_pusd)).where(c.review_id == review_id)
+        query = sa.select(sa.func.sum(c.cost_pusd)).where(
+            c.review_id == review_id, c.outcome != "reserved"
+        )
         with self._read() as conn:
             return from_pico(conn.execute(query).scalar())
 
@@ -264,6 +384,7 @@ class Ledger:
         else:
             keys = [sa.cast(sa.func.timezone("UTC", c.time), sa.Date)]
         cost = sa.func.sum(c.cost_pusd)
+        unknown = sa.func.sum(sa.case((c.usage_known.is_(False), c.cost_pusd), else_=0))
         query = (
             sa.select(
                 *keys,
@@ -273,6 +394,7 @@ class Ledger:
                 sa.func.sum(c.cache_creation_input_tokens),
                 sa.func.sum(c.cache_read_input_tokens),
                 cost,
+                unknown,
             )
             .where(c.time >= since, c.time < until)
             .group_by(*keys)
@@ -292,6 +414,7 @@ class Ledger:
                 cache_creation_input_tokens=int(r[n + 3] or 0),
                 cache_read_input_tokens=int(r[n + 4] or 0),
                 cost_usd=from_pico(r[n + 5]),
+                unknown_usd=from_pico(r[n + 6]),
             )
             for r in result
         ]
@@ -302,7 +425,9 @@ class Ledger:
             with self._engine.connect() as conn, conn.begin():
                 yield conn
         except SQLAlchemyError as exc:
-            raise LedgerError(f"cannot read the ledger: {_reason(exc)}") from exc
+            raise LedgerError(
+                f"cannot read the ledger: {_reason(exc)}", retryable=_transient(exc)
+            ) from exc
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -314,7 +439,9 @@ class Ledger:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as exc:
-            raise LedgerError(f"cannot write to the ledger: {_reason(exc)}") from exc
+            raise LedgerError(
+                f"cannot write to the ledger: {_reason(exc)}", retryable=_transient(exc)
+            ) from exc
 
 
 def _key(by: str, values: tuple[Any, ...]) -> str:
@@ -351,6 +478,8 @@ def _values(row: CallRow) -> dict[str, Any]:
         "mode": row.mode,
         "batch_id": row.batch_id,
         "custom_id": row.custom_id,
+        "row_id": row.row_id or new_row_id(),
+        "usage_known": row.usage_known,
     }
 
 
@@ -388,12 +517,19 @@ def _engine(url: str) -> Engine:
 
 
 def _safe(url: str) -> str:
+    """The ledger's kind only: its user, host, port and name stay out of messages."""
     try:
-        return sa.make_url(url).render_as_string(hide_password=True)
+        return f"({sa.make_url(url).get_backend_name()})"
     except Exception:  # an unparsable URL is reported as such by the caller
         return "(unparsable URL)"
 
 
 def _reason(exc: SQLAlchemyError) -> str:
     orig = getattr(exc, "orig", None)
-    return str(orig if orig is not None else exc).strip().splitlines()[0]
+    lines = str(orig if orig is not None else exc).strip().splitlines() or [type(exc).__name__]
+    return redact(lines[0])
+
+
+def _transient(exc: SQLAlchemyError) -> bool:
+    """The database is away or busy (worth retrying), not refusing what was asked."""
+    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)

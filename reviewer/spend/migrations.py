@@ -132,6 +132,22 @@ def m002_batch(conn: Connection, names: TableNames) -> None:
     metadata.create_all(conn)
 
 
+@migration
+def m004_reservations(conn: Connection, names: TableNames) -> None:
+    """Reservations: a row per call written at its worst case before it is sent.
+
+    `row_id` names a row across processes and the spend journal (a replayed row is written
+    once); `usage_known` is false while a row holds a worst case rather than billed usage.
+    """
+    table = conn.dialect.identifier_preparer.quote(names.calls)
+    true = "1" if conn.dialect.name == "sqlite" else "TRUE"
+    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN row_id VARCHAR(36)")
+    conn.exec_driver_sql(
+        f"ALTER TABLE {table} ADD COLUMN usage_known BOOLEAN NOT NULL DEFAULT {true}"
+    )
+    conn.exec_driver_sql(f"CREATE UNIQUE INDEX {names.calls}_row_id ON {table} (row_id)")
+
+
 def _migrations_table(names: TableNames) -> sa.Table:
     return sa.Table(
         names.migrations,
@@ -158,7 +174,8 @@ def migrate(conn: Connection, names: TableNames) -> list[str]:
             f"ledger schema is newer than this reviewer ({', '.join(unknown)}); upgrade reviewer"
         )
     done = []
-    for fn in MIGRATIONS:
+    # By name, whatever order the modules defined them in: m002 before m004, always.
+    for fn in sorted(MIGRATIONS, key=lambda f: f.__name__):
         if fn.__name__ in applied:
             continue
         fn(conn, names)

@@ -40,3 +40,16 @@ class BudgetGate(Protocol):
     """Asked before every call; raises errors.BudgetExceeded to stop the review."""
 
     def before_call(self, *, model: str, input_tokens: int, max_output_tokens: int) -> None: ...
+
+    def release(self) -> None:
+        """The call `before_call` last let through on this thread sent nothing: free it."""
+        ...
+
+
+class HandOverGate(BudgetGate, Protocol):
+    """A gate whose reservation can outlive the call: a batch is collected later, anywhere."""
+
+    def hand_over(self) -> str | None:
+        """Take the reservation `before_call` just made on this thread out of the gate's
+        hands (its id, None when nothing was written): the collector settles it later."""
+        ...

@@ -115,6 +115,9 @@ def test_every_result_type_through_the_policy_in_follow_up_rounds(
         expected += answer.usage["output_tokens"] * rate.output
     assert spend.total == expected / 1_000_000 / 2  # half price, every billed result
     assert ledger.review_total("rvtest") == spend.total
+    # Each round's worst-case reservation was settled when its results were written: the
+    # month holds exactly what was billed, whichever process collects.
+    assert ledger.month_to_date("octo/app", datetime.now(UTC)) == spend.total
     assert fake_claude.requests == []  # nothing in real time: nobody was waiting
 
 

@@ -100,6 +100,9 @@ class CountingGate:
                     spent="0.11",
                 )
 
+    def release(self) -> None:
+        pass  # nothing is held: this gate only counts
+
 
 @pytest.fixture
 def settings(fake_claude: FakeMessages) -> Settings:

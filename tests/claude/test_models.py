@@ -68,6 +68,9 @@ def test_a_model_that_thinks_by_default_reserves_its_thinking_in_the_budget(
         def before_call(self, *, model: str, input_tokens: int, max_output_tokens: int) -> None:
             reserved.append(max_output_tokens)
 
+        def release(self) -> None:
+            pass
+
     config = fake_settings(fake_claude, max_output_tokens=ANSWER)
     with open_services(config) as services:
         runner = services.model_runner("claude-opus-5")

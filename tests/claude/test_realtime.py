@@ -188,6 +188,9 @@ class AllowGate:
         if self.allowed < 0:
             raise BudgetExceeded("budget spent", budget="review", limit="1", spent="1")
 
+    def release(self) -> None:
+        pass  # nothing is held: this gate only counts
+
 
 def test_budget_stop_between_halves_keeps_the_first_half_findings() -> None:
     send = ScriptedSend(

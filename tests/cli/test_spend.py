@@ -74,6 +74,7 @@ def test_json_totals() -> None:
     ]
     assert set(report) == {"since", "until", "repo", "by", "rows"}  # no total to double
     assert sum(Decimal(r["cost_usd"]) for r in report["rows"]) == Decimal("1.750000000001")
+    assert {r["unknown_usd"] for r in report["rows"]} == {"0"}
 
 
 @pytest.mark.usefixtures("seeded")
@@ -89,10 +90,11 @@ def test_csv_totals_by_model() -> None:
         "cache_creation_input_tokens",
         "cache_read_input_tokens",
         "cost_usd",
+        "unknown_usd",
     ]
     assert rows[1:] == [
-        ["m-b", "1", "1000", "100", "10", "2000", "1.5"],
-        ["m-a", "2", "2000", "200", "20", "4000", "0.250000000001"],
+        ["m-b", "1", "1000", "100", "10", "2000", "1.5", "0"],
+        ["m-a", "2", "2000", "200", "20", "4000", "0.250000000001", "0"],
     ]  # data rows only: summing the column gives the total once
 
 
@@ -110,9 +112,19 @@ def test_table_with_a_total_line() -> None:
         "CACHE WRITE",
         "CACHE READ",
         "COST (USD)",
+        "UNKNOWN (USD)",
     ]
-    assert lines[4].split() == ["octo/widgets#2", "1", "1,000", "100", "10", "2,000", "1.5000"]
-    assert lines[-1].split() == ["TOTAL", "3", "3,000", "300", "30", "6,000", "1.7500"]
+    assert lines[4].split() == [
+        "octo/widgets#2",
+        "1",
+        "1,000",
+        "100",
+        "10",
+        "2,000",
+        "1.5000",
+        "0.0000",
+    ]
+    assert lines[-1].split() == ["TOTAL", "3", "3,000", "300", "30", "6,000", "1.7500", "0.0000"]
     assert "octo/gadgets (no PR)" in out
     widths = {len(line) for line in lines[2:]}
     assert len(widths) == 1  # columns line up
@@ -146,7 +158,7 @@ def test_an_empty_ledger_reports_zero() -> None:
     code, out, _ = invoke(*WINDOW)
     assert code == 0
     assert "(no calls recorded)" in out
-    assert out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0", "0", "0.0000"]
+    assert out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0", "0", "0.0000", "0.0000"]
 
 
 @pytest.mark.parametrize(

@@ -252,17 +252,41 @@ def test_concurrent_sinks_lose_nothing(ledger: Ledger, prices: PriceTable, clock
     assert ledger.review_total(spend.review_id) == spend.total
 
 
-def test_a_failed_write_raises_and_still_counts_the_spend(
-    url: str, ledger: Ledger, prices: PriceTable, clock: Clock
-) -> None:
-    spend = review(ledger, prices, clock)
+def drop_calls_table(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE spend_calls")
     engine.dispose()
+
+
+def test_a_failed_write_raises_and_still_counts_the_spend(
+    url: str, ledger: Ledger, prices: PriceTable, clock: Clock
+) -> None:
+    spend = review(ledger, prices, clock)
+    spend.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
+    drop_calls_table(url)  # a ledger without a journal: nowhere to put the row
     with pytest.raises(LedgerError):
-        call(spend)
+        spend.sink(
+            CallRecord(
+                model=MODEL,
+                chunk_index=0,
+                attempt=1,
+                outcome="ok",
+                input_tokens=1_000,
+                output_tokens=1_000,
+            )
+        )
     assert spend.total == CALL_COST
+
+
+def test_no_call_without_a_reservation(
+    url: str, ledger: Ledger, prices: PriceTable, clock: Clock
+) -> None:
+    spend = review(ledger, prices, clock)
+    drop_calls_table(url)
+    with pytest.raises(LedgerError):
+        spend.before_call(model=MODEL, input_tokens=1_000, max_output_tokens=1_000)
+    assert spend.total == 0
 
 
 def test_unknown_model_is_an_error_before_any_spend(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from reviewer.errors import ClaudeError, GitHubError, ReviewerError
+from reviewer.errors import ClaudeError, GitHubError, LedgerError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
@@ -207,6 +207,20 @@ def test_transient_failures_are_retried_then_succeed(
     assert len(engine.calls) == 3
     assert notes.posted == []
     assert queue.store.counters()["reviewer_job_retries_total"] == 2
+
+
+def test_a_ledger_database_away_is_retried_not_failed(
+    make_queue: Callable[..., JobQueue],
+) -> None:
+    # What ReviewSpend.before_call raises when it cannot write the call's reservation.
+    away = LedgerError("cannot write to the ledger: database is locked", retryable=True)
+    engine, notes = FakeEngine([away]), Notes()
+    queue = make_queue(engine, notes)
+    queue.submit(job("l-1"))
+    with consuming(queue):
+        wait_for(lambda: _state(queue, "l-1") == "done")
+    assert len(engine.calls) == 2
+    assert notes.posted == []
 
 
 def test_a_job_that_keeps_failing_leaves_one_note_and_a_log_line(
