@@ -202,10 +202,17 @@ def _github(settings: Settings, offline: bool, say: Say) -> list[Check]:
 
 def _spend(settings: Settings, offline: bool, budget: Decimal | None, now: datetime) -> list[Check]:
     if offline and settings.database_url:
-        return [skip("spend.ledger", "--offline: the ledger database is not checked")]
-    from reviewer.spend.doctor import ledger_checks
+        from reviewer.spend.doctor import journal_check
 
-    return ledger_checks(settings.ledger_url, monthly_budget_usd=budget, now=now)
+        return [
+            skip("spend.ledger", "--offline: the ledger database is not checked"),
+            journal_check(settings.journal_path, ledger_reachable=False),
+        ]
+    from reviewer.spend.doctor import journal_check, ledger_checks
+
+    checks = ledger_checks(settings.ledger_url, monthly_budget_usd=budget, now=now)
+    reachable = checks[0].status == "ok"
+    return [*checks, journal_check(settings.journal_path, ledger_reachable=reachable)]
 
 
 def _queue(settings: Settings, offline: bool) -> list[Check]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.core.checks import Check, fail, ok, skip, warn
+from reviewer.core.summary import plural
 from reviewer.core.text import format_usd
 from reviewer.errors import ReviewerError
 from reviewer.spend.ledger import Ledger, month_start, next_month
@@ -153,3 +155,39 @@ def _month(ledger: Ledger, budget: Decimal | None, now: datetime) -> Check:
     if near:
         return warn("spend.month", found, f"{', '.join(near)} used 80% of the monthly budget")
     return ok("spend.month", found)
+
+
+def journal_check(path: Path, *, ledger_reachable: bool) -> Check:
+    """The spend journal: empty, or rows that the next opening of the ledger will replay.
+
+    Read only: the doctor never drains it (opening the ledger for a review does).
+    """
+    try:
+        with path.open(encoding="utf-8") as handle:
+            lines = [line for line in handle if line.strip()]
+    except FileNotFoundError:
+        return ok("spend.journal", f"empty ({path} does not exist)")
+    except OSError as exc:
+        return fail(
+            "spend.journal",
+            f"cannot read {path}: {exc.strerror}",
+            "let the reviewer's user read and write it (REVIEWER_DATA_DIR)",
+        )
+    if not lines:
+        return ok("spend.journal", f"empty ({path})")
+    readable = sum(1 for line in lines if _is_row(line))
+    found = f"{plural(readable, 'call row')} at {path} wait to be written to the ledger"
+    if readable < len(lines):
+        found += f"; {len(lines) - readable} cut short by a crash will be skipped"
+    if ledger_reachable:
+        fix = "they are replayed when the ledger is next opened (a review, `reviewer serve`)"
+    else:
+        fix = "they are replayed once the ledger database answers again (see spend.ledger)"
+    return warn("spend.journal", found, fix)
+
+
+def _is_row(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except json.JSONDecodeError:
+        return False

@@ -60,9 +60,9 @@ def test_a_healthy_token_deployment_passes(
         "anthropic.key": "ok", "anthropic.model.claude-sonnet-4-6": "ok", "anthropic.call": "ok",
         "anthropic.count_tokens": "ok", "github.api": "ok", "github.auth": "ok",
         "github.identity": "ok", "spend.ledger": "ok", "spend.migrations": "ok",
-        "spend.month": "skip", "queue.redis": "skip",
+        "spend.month": "skip", "spend.journal": "ok", "queue.redis": "skip",
     }  # fmt: skip
-    assert lines[-1] == "13 ok, 0 warnings, 0 failures, 4 skipped"
+    assert lines[-1] == "14 ok, 0 warnings, 0 failures, 4 skipped"
     call = next(line for line in lines if "anthropic.call" in line)
     assert "claude-sonnet-4-6: end_turn, 0 findings" in call and "$0.00" in call
     assert "asking claude-sonnet-4-6 to review a ten-line diff" in result.stderr

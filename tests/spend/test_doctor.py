@@ -10,7 +10,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from reviewer.core.checks import Check
-from reviewer.spend.doctor import ledger_checks
+from reviewer.spend.doctor import journal_check, ledger_checks
+from reviewer.spend.journal import Journal
 from reviewer.spend.ledger import CallRow, Ledger
 from reviewer.spend.migrations import MIGRATIONS, TableNames
 
@@ -119,3 +120,28 @@ def test_postgresql_reachable_and_current(postgres_url: str) -> None:
             names = TableNames(prefix)
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {names.calls}, {names.migrations}")
         engine.dispose()
+
+
+def test_an_empty_or_absent_journal_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "spend-journal.jsonl"
+    assert journal_check(path, ledger_reachable=True).status == "ok"
+    path.write_text("")
+    check = journal_check(path, ledger_reachable=True)
+    assert check.status == "ok" and check.found.startswith("empty")
+
+
+def test_journalled_rows_are_counted_and_left_alone(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "spend-journal.jsonl")
+    journal.append([{"row_id": "a", "cost_pusd": 1}, {"row_id": "b", "cost_pusd": 2}])
+    with journal.path.open("a") as handle:
+        handle.write('{"row_id": "c", "cost')  # a line a crash cut short
+    check = journal_check(journal.path, ledger_reachable=True)
+    assert check.status == "warn"
+    assert check.found == (
+        f"2 call rows at {journal.path} wait to be written to the ledger; "
+        "1 cut short by a crash will be skipped"
+    )
+    assert check.fix is not None and "next opened" in check.fix
+    down = journal_check(journal.path, ledger_reachable=False)
+    assert down.fix is not None and "answers again" in down.fix
+    assert journal.pending() == 3  # the doctor drains nothing (pending counts lines)
