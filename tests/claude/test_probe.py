@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reviewer.claude.client import make_client
-from reviewer.claude.probe import Probe
+from reviewer.claude.probe import PROBE_DIFF, Probe
 from reviewer.core.findings import findings_json_schema
 from reviewer.core.models import model_spec
 from reviewer.core.prompt import system_prompt
@@ -62,7 +62,10 @@ def test_the_call_sends_the_bots_prompt_and_schema_and_prices_the_usage(
         "format": {"type": "json_schema", "schema": findings_json_schema()}
     }
     diff = body["messages"][0]["content"][-1]["text"]
-    assert "app/users.py" in diff and diff.count("| +") == 10
+    added = [
+        line[1:] for line in PROBE_DIFF.splitlines() if line.startswith("+") and line[1:4] != "++ "
+    ]
+    assert len(added) == 10 and all(line in diff for line in added)  # the ten-line diff, whole
     # Haiku 4.5: $1 in, $5 out per million tokens.
     assert check.status == "ok", check
     assert check.found == (
