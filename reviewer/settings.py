@@ -238,6 +238,23 @@ def ensure_parent(path: Path) -> None:
         ) from exc
 
 
+def prefixed_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `REVIEWER_*`, `ANTHROPIC_*` and `GITHUB_*` variables set (for `reviewer doctor`)."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k.startswith((PREFIX, "ANTHROPIC_", "GITHUB_"))}
+
+
+def known_variables() -> frozenset[str]:
+    """Every `REVIEWER_*` name `Settings.from_env` reads."""
+    names = {PREFIX + f.name.upper() for f in dataclasses.fields(Settings)}
+    return frozenset({*names, PREFIX + "GITHUB_PRIVATE_KEY_PATH"})
+
+
+def secret_fields() -> tuple[str, ...]:
+    """The settings that hold secrets (kept out of `repr`, never printed)."""
+    return tuple(f.name for f in dataclasses.fields(Settings) if not f.repr)
+
+
 # Variables the SDKs and GitHub Actions define themselves, honoured under their own names.
 _SDK_NAMES = {
     "anthropic_api_key": "ANTHROPIC_API_KEY",

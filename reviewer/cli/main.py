@@ -26,6 +26,7 @@ from reviewer.settings import Settings
 LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
+    "doctor": "reviewer.cli.doctor:doctor",
     "eval": "reviewer.cli.eval:eval_command",
     "action": "reviewer.action.run:action",
     "app": "reviewer.cli.app:app",
