@@ -15,14 +15,14 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from datetime import datetime
 
 import anthropic
-from anthropic.types import MessageParam, TextBlockParam
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from anthropic.types.messages.batch_create_params import Request
 
+from reviewer.claude.batch_ports import JobRecord, JobStore, ModelRunnerLike
+from reviewer.claude.batch_requests import batch_request, find_lost_batch
 from reviewer.claude.batch_results import ResultReader
 from reviewer.core.batch_state import (
     Piece,
@@ -36,87 +36,19 @@ from reviewer.core.batch_state import (
     split_round,
 )
 from reviewer.core.chunking import Chunk
-from reviewer.core.findings import findings_json_schema
-from reviewer.core.models import model_spec
 from reviewer.core.policy import (
     ChunkResult,
     ChunkReviewOutcome,
     merge,
 )
-from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
+from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.errors import BudgetExceeded, ClaudeError
 from reviewer.spend.usage import BudgetGate, HandOverGate, UsageSink
 
 log = logging.getLogger(__name__)
 
-# A batch can outlast the default 5-minute cache: its breakpoints ask for one hour.
-BATCH_CACHE_TTL = "1h"
-# Listing recent batches for one lost between the intent and its id: created this long
-# before the intent still counts (clock skew between this machine and the API).
-LOST_BATCH_SKEW = timedelta(minutes=5)
-
 Progress = Callable[[str], None]
-RealtimeFactory = Callable[[str, int, bool], "ModelRunnerLike"]
-
-
-class ModelRunnerLike(Protocol):
-    """A real-time runner (`reviewer.claude.client.ChunkReviewer`)."""
-
-    def review(
-        self,
-        context: PromptContext,
-        chunks: Sequence[Chunk],
-        *,
-        sink: UsageSink,
-        gate: BudgetGate | None = None,
-    ) -> ChunkReviewOutcome: ...
-
-
-class JobRecord(Protocol):
-    @property
-    def key(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def batch_id(self) -> str | None: ...
-    @property
-    def round(self) -> int: ...
-    @property
-    def requests(self) -> int: ...
-    @property
-    def submitted_after(self) -> datetime: ...
-    @property
-    def request_json(self) -> str: ...
-    @property
-    def state_json(self) -> str: ...
-    @property
-    def result_json(self) -> str | None: ...
-
-
-class JobStore(Protocol):
-    """Where batch jobs are kept (`reviewer.spend.batch_jobs.BatchJobs`)."""
-
-    def get(self, key_or_batch_id: str) -> JobRecord | None: ...
-
-    def intend(
-        self,
-        *,
-        key: str,
-        repository: str,
-        pr_number: int | None,
-        requests: int,
-        request_json: str,
-        state_json: str,
-        now: datetime,
-    ) -> JobRecord: ...
-
-    def update(self, key: str, *, now: datetime, **values: Any) -> None: ...
-
-    def known_batch_ids(self) -> set[str]: ...
-
-    def written_custom_ids(self, batch_id: str) -> set[str]: ...
-
-    def settle_reservation(self, reservation_id: str) -> None: ...
+RealtimeFactory = Callable[[str, int, bool], ModelRunnerLike]
 
 
 class BatchRunner:
@@ -214,7 +146,10 @@ class BatchRunner:
         gate: HandOverGate | None,
         resuming: bool,
     ) -> str:
-        requests = [self._request(context, chunks, p) for p in state.pieces]
+        requests = [
+            batch_request(context, self._piece_chunk(chunks, p), p, effort=self.effort)
+            for p in state.pieces
+        ]
         if gate is not None and not resuming:
             # The whole round's worst case, reserved before anything is sent.
             prefix = prefix_tokens(context, self.model)
@@ -247,7 +182,11 @@ class BatchRunner:
         for number, part in enumerate(parts):
             if number < len(state.batches):
                 continue  # sent before a crash, and its id was recorded
-            found = self._find_lost(part, since) if resuming else None
+            found = (
+                find_lost_batch(self._client, self._store.known_batch_ids(), part, since)
+                if resuming
+                else None
+            )
             batch_id = found or self._create(part)
             state.batches.append(batch_id)
             self._store.update(
@@ -255,27 +194,6 @@ class BatchRunner:
             )
         self._store.update(key, now=self._clock(), status="submitted")
         return state.batches[0]
-
-    def _request(self, context: PromptContext, chunks: Sequence[Chunk], piece: Piece) -> Request:
-        system, messages = build_request(
-            context, self._piece_chunk(chunks, piece), ttl=BATCH_CACHE_TTL
-        )
-        # The same parameters as a real-time call (claude/client.py), per model's data.
-        spec = model_spec(piece.model)
-        options = spec.request_options(effort=self.effort)
-        output_config: dict[str, Any] = {
-            "format": {"type": "json_schema", "schema": findings_json_schema()},
-            **options.pop("output_config", {}),
-        }
-        params = {
-            "model": piece.model,
-            "max_tokens": min(piece.max_tokens, spec.max_output_tokens),
-            "system": cast("list[TextBlockParam]", system),
-            "messages": cast("list[MessageParam]", messages),
-            "output_config": output_config,
-            **options,
-        }
-        return cast(Request, {"custom_id": piece.custom_id, "params": params})
 
     def _piece_chunk(self, chunks: Sequence[Chunk], piece: Piece) -> Chunk:
         return piece_chunk(chunks, piece, model=self.model)
@@ -287,35 +205,6 @@ class BatchRunner:
             raise ClaudeError(f"cannot submit the batch: {exc}", retryable=True) from exc
         self.requests_sent += len(requests)
         return batch.id
-
-    def _find_lost(self, requests: list[Request], since: datetime) -> str | None:
-        """A batch this job created before a crash lost its id: created after the intent,
-        as many requests, held by no job, and (once ended) answering our custom ids."""
-        known = self._store.known_batch_ids()
-        wanted = {r["custom_id"] for r in requests}
-        candidates: list[MessageBatch] = []
-        for batch in self._client.messages.batches.list(limit=100):
-            if batch.created_at < since - LOST_BATCH_SKEW:
-                break  # newest first: the rest are older
-            counts = batch.request_counts
-            total = (
-                counts.processing
-                + counts.succeeded
-                + counts.errored
-                + counts.canceled
-                + counts.expired
-            )
-            if batch.id in known or total != len(requests):
-                continue
-            if batch.processing_status == "ended":
-                first = next(iter(self._client.messages.batches.results(batch.id)), None)
-                if first is not None and first.custom_id in wanted:
-                    return batch.id
-                continue
-            candidates.append(batch)
-        if len(candidates) == 1:
-            return candidates[0].id
-        return None
 
     # -- watching ---------------------------------------------------------------------------
 
