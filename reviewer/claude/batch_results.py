@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from anthropic.types.messages import MessageBatchIndividualResponse
 
-from reviewer.claude.client import outcome_of, reply_of
+from reviewer.claude.client import outcome_of, reply_of, token_counts
 from reviewer.claude.realtime import MAX_SPLIT_DEPTH
 from reviewer.core.batch_state import Piece, custom_id, piece_chunk
 from reviewer.core.chunking import Chunk, split_chunk
@@ -85,19 +85,13 @@ class ResultReader:
                 return record, conclude(piece.index, reply), []
             return record, *self.next_pieces(piece, reply, chunks)
         message = result.message
-        usage, split = message.usage, message.usage.cache_creation
         record = dataclasses.replace(
             base,
             outcome=outcome_of(message.stop_reason),
             stop_reason=message.stop_reason,
             request_id=message.id,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-            cache_write_5m_tokens=split.ephemeral_5m_input_tokens if split else None,
-            cache_write_1h_tokens=split.ephemeral_1h_input_tokens if split else None,
-            service_tier=usage.service_tier or "batch",
+            **token_counts(message.usage),
+            service_tier=message.usage.service_tier or "batch",
         )
         reply = reply_of(message)
         if reply.invalid_output:
