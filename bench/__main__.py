@@ -4,7 +4,8 @@ python -m bench [--quick] [--only latency cost ...]
 
 Each benchmark runs in a fresh process (`python -m bench.<module>`), so one's imports and
 memory do not colour the next. `--quick` passes smaller sizes, for a check in a minute or two;
-the figures in docs/benchmarks.md come from the full run.
+the figures in docs/benchmarks.md come from the full run. The report ends with one table:
+every figure of issue 17 beside its goal (bench/figures.py), from this run.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+
+from bench import figures
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,14 +42,24 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         ["--lines", "1000", "10000", "100000"],
     ),
     "latency": (
-        "a 40-chunk review against a fake model with a fixed delay, at concurrency 1, 4, 8",
+        "a 40-chunk review against a fake model answering in 2 s, adaptive and fixed 4",
         [],
-        ["--chunks", "12", "--delay", "0.1", "--repeat", "1"],
+        ["--chunks", "12", "--delay", "0.5", "--fixed"],
     ),
     "cost": (
         "input tokens sent (uncached, cache writes, cache reads) against the diff's own tokens",
         [],
-        ["--chunks", "12"],
+        [],
+    ),
+    "startup": (
+        "`reviewer review --diff` of a small diff: dry run, and against an instant model",
+        [],
+        ["--runs", "3"],
+    ),
+    "requests": (
+        "the GitHub requests of one review, by endpoint",
+        [],
+        [],
     ),
     "batch": (
         "the same 40-chunk review in real time and as a Message Batch: cost, requests, bot CPU",
@@ -93,6 +108,9 @@ def main() -> None:
         flush=True,
     )
     failed: list[str] = []
+    figures_file = Path(tempfile.mkstemp(prefix="bench-figures-", suffix=".jsonl")[1])
+    os.environ[figures.ENV] = str(figures_file)  # this process records the webhook's figures
+    env = dict(os.environ)
     for name in names:
         what, full, quick = BENCHMARKS[name]
         module = f"bench.bench_{name}"
@@ -102,16 +120,50 @@ def main() -> None:
         extra = quick if args.quick else full
         print(f"\n== {name}: {what}\n$ python -m {module} {' '.join(extra)}".rstrip(), flush=True)
         began = time.monotonic()
-        code = subprocess.run([sys.executable, "-m", module, *extra], cwd=ROOT).returncode
+        code = run(name, [sys.executable, "-m", module, *extra], env)
         took = time.monotonic() - began
         if code != 0:
             failed.append(name)
             print(f"-- {name} FAILED (exit {code}) after {took:.0f} s", flush=True)
         else:
             print(f"-- {name}: {took:.0f} s", flush=True)
+    lines = figures_file.read_text(encoding="utf-8").splitlines()
+    figures_file.unlink()
+    print(f"\n== figures and goals (issue 17){' (quick sizes)' if args.quick else ''}")
+    print(figures.table(lines))
     if failed:
         print(f"\nfailed: {', '.join(failed)}")
         sys.exit(1)
+
+
+def run(name: str, command: list[str], env: dict[str, str]) -> int:
+    """Run one benchmark, its output passed through; the webhook's figures read from it."""
+    if name != "webhook":
+        return subprocess.run(command, cwd=ROOT, env=env).returncode
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    output = []
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        output.append(line)
+    code = process.wait()
+    record_webhook("".join(output))
+    return code
+
+
+def record_webhook(output: str) -> None:
+    """The intake figures, from bench_webhook's own report (it does not record them)."""
+    rate = re.search(r"accepted \(202\): [\d,]+ = ([\d,.]+)/s", output)
+    p99 = re.search(r"p99 ([\d.]+)", output)
+    exact = re.search(r"exactly one job: (\w+)", output)
+    if rate:
+        value = float(rate.group(1).replace(",", ""))
+        figures.record("intake_rate", value, f"{value:,.0f}/s")
+    if p99:
+        figures.record("intake_p99", float(p99.group(1)), f"{float(p99.group(1)):.0f} ms")
+    if exact:
+        yes = exact.group(1).upper() == "YES"
+        figures.record("intake_exact", float(yes), "yes" if yes else "no")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Cost efficiency: the input tokens a 40-chunk PR's review sends, against its diff's own tokens.
+"""Cost efficiency: the input tokens a PR's review sends, against its diff's own tokens.
 
-python -m bench.bench_cost [--chunks 40] [--concurrency 1 4 8] [--delay 0.2]
+python -m bench.bench_cost [--chunks N] [--fixed 1 4] [--delay 0.2]
 
-Reviews the PR of bench/bench_latency.py against bench/fake_claude_server.py, which counts
-tokens with the proxy ceil(UTF-8 bytes / 3.5) and simulates prompt caching (the first call
+Reviews issue 17's PR (bench/synthetic_pr.py: 200 files, 580 hunks, 21,449 changed lines;
+`--chunks N` takes bench_latency's N-chunk PR instead) against bench/fake_claude_server.py,
+which counts tokens with its BPE-style proxy and simulates prompt caching (the first call
 with a given cached prefix writes it, later ones read it; calls in flight together all
 write, so how many calls overlap matters: the fake answers after `--delay`). Every review
 starts with a cold cache. Reports, as the fake counts them: input tokens
@@ -19,35 +20,43 @@ import tempfile
 from decimal import Decimal
 from pathlib import Path
 
+from bench import figures
 from bench.bench_latency import LINES_PER_CHUNK, bench_settings, pr_diff, review_once
-from bench.fake_claude_server import count_tokens, serve_in_subprocess
+from bench.fake_claude_server import count_tokens, count_tokens_by_bytes, serve_in_subprocess
+from bench.synthetic_pr import issue_pr
 from reviewer.settings import DEFAULT_MODEL
 from reviewer.spend.pricing import PriceTable
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=40)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--chunks", type=int, default=None, help="bench_latency's PR instead")
+    parser.add_argument(
+        "--fixed", type=int, nargs="*", default=[], help="also at these fixed concurrencies"
+    )
     parser.add_argument("--delay", type=float, default=0.2, help="the fake model's delay, s")
     args = parser.parse_args(argv)
 
-    text = pr_diff(args.chunks)
+    text = issue_pr() if args.chunks is None else pr_diff(args.chunks)
     diff_tokens = count_tokens(text)
     price = PriceTable.load().price(DEFAULT_MODEL)
     write_w = price.cache_write_5m / price.input
     read_w = price.cache_read / price.input
+    shape = (
+        "issue 17's PR: 200 files, 580 hunks, 21,449 changed lines"
+        if args.chunks is None
+        else f"{args.chunks} files, {args.chunks * LINES_PER_CHUNK:,} changed lines"
+    )
     print(
-        f"PR: {args.chunks} files, {args.chunks * LINES_PER_CHUNK:,} changed lines; "
-        f"diff text {len(text):,} bytes = {diff_tokens:,} tokens "
-        "(proxy: ceil(UTF-8 bytes / 3.5))"
+        f"PR: {shape}; diff text {len(text):,} bytes = {diff_tokens:,} tokens "
+        f"(BPE-style proxy; {count_tokens_by_bytes(text):,} by bytes / 3.5)"
     )
     print(
         f"price weights of {DEFAULT_MODEL}: input 1, cache write (5 min) {write_w:.2f}, "
         f"cache read {read_w:.2f}"
     )
     header = (
-        f"{'concurrency':>11} {'calls':>5} {'uncached':>9} {'cache write':>11} "
+        f"{'concurrency':>14} {'calls':>5} {'uncached':>9} {'cache write':>11} "
         f"{'cache read':>10} {'output':>7} {'hit rate':>8} {'token hit':>9} "
         f"{'billed-eq/diff':>14} {'cost USD':>9} {'diff alone USD':>14}"
     )
@@ -56,10 +65,13 @@ def main(argv: list[str] | None = None) -> None:
         serve_in_subprocess(args.delay) as remote,
     ):
         print(header)
-        for concurrency in args.concurrency:
+        rows: list[tuple[str, dict[str, object]]] = [("adaptive 4..16", {})]
+        rows += [(f"fixed {n}", {"concurrency": n, "max_concurrency": n}) for n in args.fixed]
+        for index, (label, overrides) in enumerate(rows):
             remote.reset()
+            # No read-only context beyond the diff: the goal counts the diff's own lines.
             settings = bench_settings(
-                remote.url, Path(tmp) / f"c{concurrency}", concurrency=concurrency
+                remote.url, Path(tmp) / f"r{index}", context="none", **overrides
             )
             _, _, result = review_once(text, settings)
             stats = remote.stats()
@@ -69,8 +81,11 @@ def main(argv: list[str] | None = None) -> None:
             hits = sum(1 for u in stats["usages"] if u["cache_read_input_tokens"] > 0)
             billed = uncached + write_w * written + read_w * read
             diff_alone = price.input * diff_tokens / Decimal(1_000_000)
+            if index == 0 and args.chunks is None:
+                ratio = float(billed) / diff_tokens
+                figures.record("tokens", ratio, f"{ratio:.3f}")
             print(
-                f"{concurrency:>11} {calls:>5} {uncached:>9,} {written:>11,} {read:>10,} "
+                f"{label:>14} {calls:>5} {uncached:>9,} {written:>11,} {read:>10,} "
                 f"{t['output_tokens']:>7,} {hits / calls:>8.1%} "
                 f"{read / max(read + written, 1):>9.1%} {billed / diff_tokens:>14.3f} "
                 f"{result.cost_usd:>9.4f} {diff_alone:>14.4f}"

@@ -1,11 +1,12 @@
 """Plan a large synthetic diff: parse, filter and chunk time, peak memory, chunk count.
 
-python -m bench.bench_plan [--files 2000] [--lines 200000] [--repeat 3]
+python -m bench.bench_plan [--files 2000] [--lines 200000] [--repeat 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import statistics
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 from unidiff import PatchSet
 
+from bench import figures
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import parse_diff
 from reviewer.core.filters import select_files
@@ -65,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--lines", type=int, default=200_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
     text = synthetic_diff(args.files, args.lines)
@@ -84,9 +86,19 @@ def main() -> None:
         files = [d.file for d in select_files(diff) if d.reviewed]
         return diff, files, plan_chunks(files, budget_tokens=budget, model=model)
 
-    t_unidiff, _ = timed(lambda: PatchSet(text), args.repeat)
-    t_parse, diff = timed(lambda: parse_diff(text), args.repeat)
-    t_plan, (diff, files, chunks) = timed(plan, args.repeat)
+    # Interleaved rounds (unidiff, parse, plan, unidiff, ...), so that a busy machine slows
+    # all three alike; each run starts with nothing of the previous one alive and after a
+    # collection, so neither is charged for the other's garbage. Medians of `repeat` rounds.
+    walls: dict[str, list[float]] = {"unidiff": [], "parse": [], "plan": []}
+    runs: dict[str, Callable[[], Any]] = {
+        "unidiff": lambda: PatchSet(text), "parse": lambda: parse_diff(text), "plan": plan,
+    }  # fmt: skip
+    for _ in range(args.repeat):
+        for name, run in runs.items():
+            gc.collect()
+            walls[name].append(timed(run, 1)[0])
+    diff, files, chunks = plan()
+    t_unidiff, t_parse, t_plan = (statistics.median(walls[k]) for k in ("unidiff", "parse", "plan"))
     tracemalloc.start()
     plan()
     _, peak = tracemalloc.get_traced_memory()
@@ -104,6 +116,9 @@ def main() -> None:
     print(f"reviewer parse_diff:         {t_parse:7.2f} s  ({t_parse / t_unidiff:.2f}x unidiff)")
     print(f"plan (parse+filter+chunk):   {t_plan:7.2f} s  ({t_plan / t_unidiff:.2f}x unidiff)")
     print(f"peak traced memory of plan:  {peak / 2**20:7.1f} MiB")
+    if args.files == 2000 and args.lines == 200_000:
+        ratio = t_plan / t_unidiff
+        figures.record("plan_ratio", ratio, f"{ratio:.2f}")
     print(
         f"chunk budget {budget:,} tokens; chunks {len(chunks):,}; lower bound "
         f"ceil({whole_files:,} / {budget:,}) = {lower:,} ({len(chunks) / lower:.3f}x)"

@@ -21,6 +21,7 @@ import sys
 import time
 from typing import Any
 
+from bench import figures
 from bench.bench_plan import synthetic_diff
 
 
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         r = json.loads(out.strip().splitlines()[-1])
         first, last = first or r, r
+        if lines == 1_000_000:
+            peak = r["peak_rss_mib"]
+            figures.record("scale_peak", peak, f"{peak:,.0f} MiB")
         print(
             f"{r['lines']:>13,} {r['files']:>6,} {r['mb']:>7.1f} {r['plan_s']:>7.2f} "
             f"{r['plan_s'] / r['lines'] * 1e6:>7.1f} {r['chunks']:>6,} {r['input_tokens']:>14,} "

@@ -2,21 +2,29 @@
 
     python -m bench.fake_claude_server [--port 0] [--delay 0.2]    # prints "listening on URL"
 
-Every `POST /v1/messages` is answered after `--delay` seconds with `{"findings": []}` and a
-`usage` counted the way the API would, with these stated approximations:
+Every `POST /v1/messages` is answered `--delay` seconds after it arrived, with
+`{"findings": []}` and a `usage` counted the way the API would, with these stated
+approximations:
 
-- Tokens: the proxy `ceil(UTF-8 bytes / 3.5)` of each text block (Claude averages about 3 to
-  4 characters per token on source code), plus the JSON of `output_config` once per request
-  (structured outputs put the schema into the prompt). The reviewer's own estimator is
-  deliberately more pessimistic (bytes / 3 + one per line); this is the fake's bill, not it.
+- Tokens: `count_tokens`, a BPE-style proxy (see its docstring) of each text block, plus the
+  JSON of `output_config` once per request (structured outputs put the schema into the
+  prompt). Unlike `bytes / 3.5`, it charges every run of digits and every run of padding at
+  least one token, as a real tokenizer does. The reviewer's own estimator is deliberately
+  more pessimistic (bytes / 3 + one per line); this is the fake's bill, not it.
 - Prompt caching: the prompt is the system blocks then the message blocks, in order. Each
   block with `cache_control` ends a cacheable prefix, keyed by the model and the exact text
   before it. The longest prefix already cached is read (`cache_read_input_tokens`); the
   rest up to the last breakpoint is written (`cache_creation_input_tokens`, 5-minute
   writes); what follows the last breakpoint is `input_tokens`. A prefix shorter than the
-  model's minimum (1,024 tokens; 2,048 for Haiku) is not cached. As on the API, an entry is
-  readable only once the response that wrote it has started: calls that arrive together
-  all pay the write.
+  model's minimum (`min_cacheable_tokens` in reviewer/data/models.json) is not cached. As on
+  the API, an entry is readable only once the response that wrote it has started: calls
+  that arrive together all pay the write.
+
+Rate limits: every answer carries `anthropic-ratelimit-requests-remaining` and
+`anthropic-ratelimit-input-tokens-remaining`, what is left of per-minute limits of
+`--rpm` requests (default 4,000) and `--itpm` uncached input tokens (default 2,000,000,
+Anthropic's tier 4 for Sonnet) over the last 60 seconds; cache reads do not count, as on the
+API. Nothing is refused: the headers only inform the client's concurrency.
 
 Message Batches (`POST /v1/messages/batches`, then retrieve and results): a batch ends at
 once, billed like real time except: the `service_tier` is `batch`, cache writes are 1-hour
@@ -35,6 +43,7 @@ import hashlib
 import http.client
 import json
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -44,9 +53,10 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from reviewer.core.models import model_spec
+
 BYTES_PER_TOKEN = 3.5
-MIN_CACHEABLE = {"haiku": 2048}
-DEFAULT_MIN_CACHEABLE = 1024
+WORD_BYTES = 4
 ANSWER = json.dumps({"findings": []})
 BATCH_WAVE = 8
 USAGE_KEYS = (
@@ -55,10 +65,40 @@ USAGE_KEYS = (
     "cache_creation_input_tokens",
     "cache_read_input_tokens",
 )
+# Pieces the way BPE tokenizers pre-split text (cl100k's pattern, with Python's classes):
+# a word with one leading non-letter, 1 to 3 digits, a run of punctuation with its leading
+# space, newlines with the spaces before them, other whitespace.
+_PIECES = re.compile(
+    r"(?:[^\r\n\w]|_)?[^\W\d_]+|\d{1,3}| ?(?:[^\s\w]|_)+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
 
 
 def count_tokens(text: str) -> int:
-    """The fake's tokenizer proxy: ceil(UTF-8 bytes / 3.5)."""
+    """The fake's tokenizer proxy: split `text` into BPE pre-tokenizer pieces, then charge
+    a word (with one leading space or sign) ceil(UTF-8 bytes / 4), 1 to 3 digits one token, a run of
+    punctuation or underscores one token per 2 characters, and a run of newlines or spaces
+    one token per 16 characters (at least one).
+
+    So a line number costs a token per three digits and padding at least a token, where
+    `bytes / 3.5` would charge `  9 ` 1.1 tokens; on ordinary code it averages about 3.5
+    bytes per token, as Claude's tokenizers do. It is a proxy, not Claude's tokenizer.
+    """
+    total = 0
+    for piece in _PIECES.findall(text):
+        first = piece[0]
+        if first.isdigit():
+            total += 1
+        elif first.isspace():
+            total += -(-len(piece) // 16)
+        elif piece[-1].isalpha():
+            total += -(-len(piece.encode("utf-8")) // WORD_BYTES)
+        else:
+            total += -(-len(piece) // 2)
+    return total
+
+
+def count_tokens_by_bytes(text: str) -> int:
+    """The old proxy, ceil(UTF-8 bytes / 3.5), kept for comparison."""
     return math.ceil(len(text.encode("utf-8")) / BYTES_PER_TOKEN)
 
 
@@ -78,10 +118,25 @@ def _blocks(body: dict[str, Any]) -> Iterator[dict[str, Any]]:
 class State:
     """Counters and the prompt cache, shared by the handler threads."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(self, delay: float, rpm: int = 4_000, itpm: int = 2_000_000) -> None:
         self.delay = delay
+        self.rpm, self.itpm = rpm, itpm
         self.lock = threading.Lock()
         self.reset()
+
+    def headroom(self, input_tokens: int) -> dict[str, str]:
+        """Record a request of `input_tokens` (uncached) now; the rate-limit headers after it."""
+        now = time.monotonic()
+        with self.lock:
+            self.window.append((now, input_tokens))
+            while self.window and self.window[0][0] < now - 60:
+                self.window.pop(0)
+            used = sum(tokens for _, tokens in self.window)
+            count = len(self.window)
+        return {
+            "anthropic-ratelimit-requests-remaining": str(max(0, self.rpm - count)),
+            "anthropic-ratelimit-input-tokens-remaining": str(max(0, self.itpm - used)),
+        }
 
     def reset(self) -> None:
         with self.lock:
@@ -89,6 +144,7 @@ class State:
             self.calls: list[dict[str, int]] = []
             self.in_flight = 0
             self.max_in_flight = 0
+            self.window: list[tuple[float, int]] = []
             self.batches: dict[str, list[dict[str, Any]]] = {}
             self.batch_requests = 0
 
@@ -118,7 +174,7 @@ class State:
     def usage(self, body: dict[str, Any]) -> tuple[dict[str, int], list[str]]:
         """The usage of one request, and the cache keys it writes when it answers."""
         model = str(body.get("model", ""))
-        minimum = next((v for k, v in MIN_CACHEABLE.items() if k in model), DEFAULT_MIN_CACHEABLE)
+        minimum = model_spec(model).min_cacheable_tokens
         digest = hashlib.sha256(model.encode())
         total = count_tokens(json.dumps(body.get("output_config") or {}))
         breakpoints: list[tuple[int, str]] = []  # (tokens up to it, key)
@@ -152,9 +208,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-        def _send(self, status: int, payload: Any) -> None:
+        def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("content-type", "application/json")
             self.send_header("content-length", str(len(data)))
             self.send_header("request-id", f"req_bench_{time.monotonic_ns()}")
@@ -204,6 +262,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length)
+            received = time.monotonic()
             if self.path == "/reset":
                 state.reset()
                 self._send(200, {"ok": True})
@@ -225,14 +284,18 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 state.max_in_flight = max(state.max_in_flight, state.in_flight)
             try:
                 usage, writes = state.usage(body)
-                time.sleep(state.delay)
+                limits = state.headroom(
+                    usage["input_tokens"] + usage["cache_creation_input_tokens"]
+                )
+                # The answer comes `delay` after the request, however long counting took.
+                time.sleep(max(0.0, state.delay - (time.monotonic() - received)))
             finally:
                 with state.lock:
                     state.in_flight -= 1
                     state.cache.update(writes)
                     state.calls.append(usage)
             message = _message(body, usage, tier="standard", hour=False)
-            self._send(200, message)
+            self._send(200, message, limits)
 
     return Handler
 
@@ -324,8 +387,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delay", type=float, default=0.2)
+    parser.add_argument("--rpm", type=int, default=4_000, help="requests per minute")
+    parser.add_argument("--itpm", type=int, default=2_000_000, help="input tokens per minute")
     args = parser.parse_args()
-    server = Server(("127.0.0.1", args.port), make_handler(State(args.delay)))
+    state = State(args.delay, args.rpm, args.itpm)
+    server = Server(("127.0.0.1", args.port), make_handler(state))
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever()

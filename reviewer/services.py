@@ -111,6 +111,7 @@ class Services:
             # hold the model's thinking reserve on top of the answer (data/models.json).
             max_output_tokens=model_spec(model).output_tokens(settings.max_output_tokens),
             concurrency=settings.concurrency,
+            max_concurrency=settings.max_concurrency,
             fallback_model=settings.fallback_model,
             count_tokens=settings.count_tokens,
             effort=settings.effort,

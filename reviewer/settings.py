@@ -44,7 +44,8 @@ class Settings:
     fallback_model: str | None = None
     max_output_tokens: int = 4096
     max_chunk_tokens: int = 24_000
-    concurrency: int = 4
+    concurrency: int = 4  # calls in flight before the API states its rate-limit headroom
+    max_concurrency: int = 16  # the most the rate-limit headers may raise it to
     max_retries: int = 3
     request_timeout_s: float = 120.0
     max_retry_after_s: float = 60.0
@@ -138,7 +139,9 @@ class Settings:
 
     def validate(self) -> None:
         """Raise ConfigError naming the first setting that is out of range."""
-        positive = ("max_output_tokens", "max_chunk_tokens", "concurrency", "workers")
+        positive = (
+            "max_output_tokens", "max_chunk_tokens", "concurrency", "max_concurrency", "workers",
+        )  # fmt: skip
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{PREFIX}{name.upper()} must be at least 1", key=name)

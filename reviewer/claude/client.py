@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import anthropic
@@ -139,6 +139,7 @@ class _AttemptRecorder(anthropic.Middleware):
         attempts: Iterator[int],
         records: list[CallRecord],
         fallback: str | None = None,
+        on_headers: Callable[[Mapping[str, str]], None] | None = None,
     ) -> None:
         self.model = model
         self.chunk_index = chunk_index
@@ -148,6 +149,7 @@ class _AttemptRecorder(anthropic.Middleware):
         # the reply's `model`: that attempt is priced at the fallback's rates (a model the
         # start-up check found in the price table, whatever dated id the reply spells).
         self.fallback = fallback
+        self.on_headers = on_headers  # sees every response's headers (rate-limit headroom)
 
     def handle(
         self, request: anthropic.APIRequest, call_next: anthropic.CallNext
@@ -159,6 +161,8 @@ class _AttemptRecorder(anthropic.Middleware):
             self.records.append(self._record(attempt, "error", error=_describe(exc)))
             raise
         self.records.append(self._from_response(attempt, response))
+        if self.on_headers is not None:
+            self.on_headers(response.headers)
         return response
 
     def _record(self, attempt: int, outcome: str, **values: Any) -> CallRecord:
@@ -249,6 +253,7 @@ class ChunkReviewer(ChunkOrchestrator):
         model: str,
         max_output_tokens: int = 4096,
         concurrency: int = 4,
+        max_concurrency: int | None = None,
         fallback_model: str | None = None,
         count_tokens: bool = False,
         effort: str | None = None,
@@ -266,6 +271,7 @@ class ChunkReviewer(ChunkOrchestrator):
             model=model,
             max_output_tokens=max_output_tokens,
             concurrency=concurrency,
+            max_concurrency=max_concurrency,
             fallback_model=None if self._server_fallback else fallback_model,
             count=self._count_via_sdk if count_tokens else None,
         )
@@ -305,6 +311,7 @@ class ChunkReviewer(ChunkOrchestrator):
             attempts=attempts,
             records=records,
             fallback=fallback,
+            on_headers=self.rate_limits.observe,
         )
         client = self._client.with_options(middleware=[*self._client.middleware, recorder])
         options = spec.request_options(effort=self._effort)

@@ -6,11 +6,13 @@ import dataclasses
 import itertools
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from reviewer.claude.concurrency import RateLimits, allowed_in_flight, warm_up_first
 from reviewer.core.chunking import Chunk, split_chunk
 from reviewer.core.models import model_spec
 from reviewer.core.policy import (
@@ -105,6 +107,7 @@ class ChunkOrchestrator:
         model: str,
         max_output_tokens: int = 4096,
         concurrency: int = 4,
+        max_concurrency: int | None = None,
         fallback_model: str | None = None,
         count: CountFn | None = None,
     ) -> None:
@@ -112,7 +115,11 @@ class ChunkOrchestrator:
         self._count = count
         self.model = model
         self.max_output_tokens = max_output_tokens
+        # Calls in flight before the API states its rate-limit headroom, and the most that
+        # headroom may raise it to (see reviewer.claude.concurrency).
         self.concurrency = max(1, concurrency)
+        self.max_concurrency = max(self.concurrency, max_concurrency or self.concurrency)
+        self.rate_limits = RateLimits()  # fed every response's headers by the sender
         self.fallback_model = fallback_model if fallback_model != model else None
 
     def review(
@@ -126,32 +133,51 @@ class ChunkOrchestrator:
         """Review `chunks`; every attempt's usage goes to `sink`, `gate` is asked before each call.
 
         The gate is told the chunk's estimate plus the estimate of the prompt around it.
+        Calls start while fewer are in flight than `allowed_in_flight` permits, given the
+        rate-limit headroom of the latest response.
         """
         review = _Review(context, sink, gate)
         ordered = sorted(chunks, key=lambda c: c.index)
         if not ordered:
             return ChunkReviewOutcome(())
-        workers = min(self.concurrency, len(ordered))
-        first: tuple[ChunkResult, ...] = ()
-        cacheable = review.prefix_tokens(self.model) >= model_spec(self.model).min_cacheable_tokens
-        if len(ordered) > workers and cacheable:
-            # More than one wave of calls: the first call alone writes the prompt cache that
-            # every later call then reads (at a tenth of the price), at the cost of one call's
-            # latency. Calls started together would each write it. A prefix under the model's
-            # minimum cacheable length is not cached at all: no warm-up to wait for.
-            first = (self._review_chunk(review, ordered[0]),)
-            ordered = ordered[1:]
+        prefix = review.prefix_tokens(self.model)
+        tokens_per_call = prefix + max(c.estimated_input_tokens for c in ordered)
+        results: list[ChunkResult | None] = [None] * len(ordered)
+        waiting = deque(enumerate(ordered))
+        if warm_up_first(
+            chunks=len(ordered),
+            start=self.concurrency,
+            prefix_tokens=prefix,
+            min_cacheable_tokens=model_spec(self.model).min_cacheable_tokens,
+        ):
+            # The first call alone writes the prompt cache that every later call reads (at a
+            # tenth of the price), and its answer states the rate-limit headroom. Calls
+            # started together would each write the cache; a prefix under the model's
+            # minimum cacheable length is not cached at all, so no warm-up waits for it.
+            position, first = waiting.popleft()
+            results[position] = self._review_chunk(review, first)
+        workers = self.max_concurrency
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="claude") as pool:
-            futures: list[Future[ChunkResult]] = [
-                pool.submit(self._review_chunk, review, chunk) for chunk in ordered
-            ]
+            running: dict[Future[ChunkResult], int] = {}
             try:
-                results = first + tuple(f.result() for f in futures)
+                while waiting or running:
+                    allowed = allowed_in_flight(
+                        self.rate_limits.headroom(),
+                        start=self.concurrency,
+                        cap=self.max_concurrency,
+                        tokens_per_call=tokens_per_call,
+                    )
+                    while waiting and len(running) < allowed:
+                        position, chunk = waiting.popleft()
+                        running[pool.submit(self._review_chunk, review, chunk)] = position
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results[running.pop(future)] = future.result()
             except BaseException:
-                for f in futures:
-                    f.cancel()
+                for future in running:
+                    future.cancel()
                 raise
-        return ChunkReviewOutcome(results, review.budget_stop)
+        return ChunkReviewOutcome(tuple(r for r in results if r is not None), review.budget_stop)
 
     def _review_chunk(self, review: _Review, chunk: Chunk) -> ChunkResult:
         job = _Job(review, chunk.index)

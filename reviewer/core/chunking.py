@@ -180,8 +180,7 @@ def _split_part_by_hunks(part: ChunkPart, model: str) -> tuple[tuple[ChunkPart],
 
 def _split_part_by_lines(part: ChunkPart, model: str) -> tuple[tuple[ChunkPart], tuple[ChunkPart]]:
     hunk = part.hunks[0]
-    width = line_width(hunk.lines)
-    cut = _balanced_cut([line_size(line, width) for line in hunk.lines])
+    cut = _balanced_cut([line_size(line) for line in hunk.lines])
     numbers = ((1, 2), (2, 2)) if part.parts == 1 else ((part.part, part.parts),) * 2
     before = part.overlap + hunk.lines[:cut]
     first = replace(part, hunks=(_slice(hunk, 0, cut),), part=numbers[0][0], parts=numbers[0][1])
@@ -290,7 +289,7 @@ def _line_slices(
     """
     width = line_width(hunk.lines)
     # Each line: its bytes, its newline, and 3 for the line itself.
-    prefix = list(accumulate((line_size(line, width) + 4 for line in hunk.lines), initial=0))
+    prefix = list(accumulate((line_size(line) + 4 for line in hunk.lines), initial=0))
     # A slice's `@@` numbers are at most the hunk's largest number and its line count.
     largest = max(
         hunk.old_start + hunk.old_count,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import io
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import Hunk as UnidiffHunk
@@ -40,9 +41,13 @@ class Side(StrEnum):
 LineKind = Literal["added", "removed", "context"]
 
 
-@dataclass(frozen=True, slots=True)
-class DiffLine:
-    """One line of a hunk, with its text (no marker, no line ending) and its real numbers."""
+class DiffLine(NamedTuple):
+    """One line of a hunk, with its text (no marker, no line ending) and its real numbers.
+
+    A named tuple rather than a frozen dataclass: a large diff has millions of lines, and a
+    tuple is built about twice as fast (a frozen dataclass sets each field through
+    object.__setattr__).
+    """
 
     kind: LineKind
     text: str
@@ -131,12 +136,43 @@ def parse_diff(text: str) -> PullRequestDiff:
         # conversion (a Windows editor, a mail client), so content \r cannot be told apart.
         text = text.replace("\r\n", "\n")
     _refuse_what_is_not_one_diff(text)
-    patch = read_patchset(text)
-    if not patch:
+    files: list[FileDiff] = []
+    for before, start, end in _file_segments(text):
+        # One file's unidiff objects at a time: they take several times the memory of the
+        # project's own, so a large diff never holds them all at once.
+        try:
+            patch = read_patchset(text[start:end], header_lines=-before)
+        except DiffParseError:
+            if end == len(text):
+                raise
+            # Say what the whole text would: a hunk cut short is noticed at the next header.
+            patch = read_patchset(text[start:], header_lines=-before)
+            files.extend(_file_from_patch(pf) for pf in patch)
+            break
+        files.extend(_file_from_patch(pf) for pf in patch)
+    if not files:
         raise DiffParseError(
             "not a unified diff: no file header ('diff --git' or '---'/'+++') found"
         )
-    return PullRequestDiff(files=tuple(_file_from_patch(pf) for pf in patch))
+    return PullRequestDiff(files=tuple(files))
+
+
+def _file_segments(text: str) -> Iterator[tuple[int, int, int]]:
+    """Cut `text` before each line that starts with `diff ` (a file's first header line in
+    git's and in `diff -r`'s output; a hunk line always starts with a marker, so never
+    with it). Yields (lines before the piece, its start, its end); a diff without such
+    lines is one piece."""
+    starts = [0]
+    found = text.find("\ndiff ")
+    while found >= 0:
+        starts.append(found + 1)
+        found = text.find("\ndiff ", found + 1)
+    starts.append(len(text))
+    before = 0
+    for start, end in itertools.pairwise(starts):
+        if end > start:
+            yield before, start, end
+            before += text.count("\n", start, end)
 
 
 # Only a header can start a line with these: every line inside a hunk starts with
@@ -226,16 +262,41 @@ def read_patchset(text: str, *, header_lines: int = 0) -> PatchSet:
 
     `header_lines` is how many synthetic lines were put in front (subtracted from numbers).
     """
-    lines = _CountedLines(text)
-    try:
-        patch = PatchSet(lines)
-    except UnidiffParseError as exc:
-        number = max(lines.number - header_lines, 1)
-        raise DiffParseError(
-            f"malformed diff at line {number}: {one_line(str(exc))}", line_number=number
-        ) from exc
+    patch: PatchSet | None = None
+    if not _has_ambiguous_header(text):
+        # The usual case, at C speed: lines split on \n only (as `_CountedLines` does), and
+        # no header to requote. An error is read again below, counting lines.
+        try:
+            patch = PatchSet(io.StringIO(text))
+        except UnidiffParseError:
+            patch = None
+    if patch is None:
+        lines = _CountedLines(text)
+        try:
+            patch = PatchSet(lines)
+        except UnidiffParseError as exc:
+            number = max(lines.number - header_lines, 1)
+            raise DiffParseError(
+                f"malformed diff at line {number}: {one_line(str(exc))}", line_number=number
+            ) from exc
     _check_hunk_ends(patch, text, header_lines)
     return patch
+
+
+def _has_ambiguous_header(text: str) -> bool:
+    """Whether a `diff --git` line of `text` names " b/" twice (see `_requote_header`)."""
+    start = 0
+    while True:
+        found = text.find("diff --git ", start)
+        if found < 0:
+            return False
+        end = text.find("\n", found)
+        line = text[found : end if end >= 0 else len(text)]
+        if line.count(" b/") >= 2:
+            return True
+        if end < 0:
+            return False
+        start = end
 
 
 def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
@@ -245,26 +306,33 @@ def _check_hunk_ends(patch: PatchSet, text: str, header_lines: int) -> None:
     lines as free text: a header that counts too few lines would silently drop code.
     """
     lines: list[str] | None = None
-    for patched in patch:
-        for hunk in patched:
-            last = next((ln.diff_line_no for ln in reversed(hunk) if ln.diff_line_no), None)
-            if last is None:
+    hunks = [hunk for patched in patch for hunk in patched]
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    for position, hunk in enumerate(hunks):
+        last = next((ln.diff_line_no for ln in reversed(hunk) if ln.diff_line_no), None)
+        if last is None:
+            continue
+        # The usual cases, without reading the text: the next hunk's header, or the end,
+        # comes right after the last line.
+        if last == total:
+            continue
+        if position + 1 < len(hunks):
+            first = next((ln.diff_line_no for ln in hunks[position + 1] if ln.diff_line_no), 0)
+            if first - 1 == last + 1:
                 continue
-            if lines is None:
-                lines = text.split("\n")
-            index = last  # the 0-based index of the line after `last` (1-based)
-            while index < len(lines) and lines[index].startswith("\\"):
-                index += 1
-            following = lines[index] if index < len(lines) else ""
-            if following[:1] in ("+", "-", " ") and not following.startswith(
-                ("--- ", "+++ ", "-- ")
-            ):
-                number = index + 1 - header_lines
-                raise DiffParseError(
-                    f"malformed diff at line {number}: {one_line(following)!r} comes after "
-                    "the end of a hunk (does the hunk header count too few lines?)",
-                    line_number=number,
-                )
+        if lines is None:
+            lines = text.split("\n")
+        index = last  # the 0-based index of the line after `last` (1-based)
+        while index < len(lines) and lines[index].startswith("\\"):
+            index += 1
+        following = lines[index] if index < len(lines) else ""
+        if following[:1] in ("+", "-", " ") and not following.startswith(("--- ", "+++ ", "-- ")):
+            number = index + 1 - header_lines
+            raise DiffParseError(
+                f"malformed diff at line {number}: {one_line(following)!r} comes after "
+                "the end of a hunk (does the hunk header count too few lines?)",
+                line_number=number,
+            )
 
 
 def _header(patched: PatchedFile) -> dict[str, str]:
@@ -407,15 +475,19 @@ def _plain(name: str | None) -> str | None:
 def to_hunk(hunk: UnidiffHunk) -> Hunk:
     """Convert one unidiff hunk into the project's `Hunk`."""
     kinds = _KINDS
-    lines = []
-    for line in hunk:
-        kind = kinds.get(line.line_type)
-        if kind is None:
-            continue  # "\ No newline at end of file", or a blank separator after the hunk
-        text = line.value
-        if text.endswith("\n"):
-            text = text[:-1]  # a CRLF file keeps its \r: it is part of the content
-        lines.append(DiffLine(kind, text, line.source_line_no, line.target_line_no))
+    # One comprehension (this runs on every line): "\ No newline at end of file" and a blank
+    # separator after the hunk have no kind and are left out; the line ending goes, but a
+    # CRLF file keeps its \r, which is part of the content.
+    lines = [
+        DiffLine(
+            kinds[line.line_type],
+            line.value[:-1] if line.value[-1:] == "\n" else line.value,
+            line.source_line_no,
+            line.target_line_no,
+        )
+        for line in hunk
+        if line.line_type in kinds
+    ]
     return Hunk(
         old_start=hunk.source_start,
         old_count=hunk.source_length,

@@ -42,14 +42,15 @@ class Finding(BaseModel):
     path: str = Field(min_length=1, description="The file's path exactly as the diff shows it.")
     line: int = Field(
         ge=1,
-        description="The line number shown in the diff: the new-file number for added and "
-        "context lines, the old-file number for removed lines.",
+        description="The number that starts the cited line in the diff: its new-file number "
+        "for an added or context line, its old-file number for a removed line.",
     )
     start_line: int | None = Field(
         default=None, ge=1, description="For a range: its first line, in the same hunk."
     )
     side: Literal["RIGHT", "LEFT"] = Field(
-        default="RIGHT", description="LEFT for a removed line, RIGHT otherwise."
+        default="RIGHT",
+        description="LEFT for a removed (-) line, RIGHT for an added (+) or context line.",
     )
     severity: Severity
     category: Category

@@ -15,7 +15,7 @@ from reviewer.core.patterns import path_spec
 from reviewer.core.render import neutralise, one_line, render_part
 from reviewer.core.tokens import estimate_tokens
 
-PROMPT_VERSION = "v1"
+PROMPT_VERSION = "v2"
 
 _CACHE = {"type": "ephemeral"}
 # Turn and role markers the API wraps around system and message text; a guess kept generous.
@@ -30,6 +30,8 @@ class PromptContext:
     (gitignore-style pattern, text) pairs, sent only with chunks that hold a matching file.
     `guidance` holds (path, text) of the guidance files read from the base branch;
     `language` the language the findings are written in (empty: the model's default).
+    `files` lists the reviewed files of a pull request reviewed in several requests (see
+    `MAX_LISTED_FILES`); empty when one request holds them all.
     """
 
     repo: str
@@ -39,15 +41,22 @@ class PromptContext:
     path_instructions: tuple[tuple[str, str], ...] = ()
     guidance: tuple[tuple[str, str], ...] = ()
     language: str = ""
+    files: tuple[str, ...] = ()
+
+
+# A pull request reviewed in several requests lists its files in the shared, cached prefix:
+# each request learns what else the change touches, and the prefix reaches the length the
+# API caches at all (a shorter one is billed in full with every request). At most this many.
+MAX_LISTED_FILES = 1000
 
 
 @functools.cache
 def system_prompt() -> str:
-    """Return the versioned system prompt with the answer's JSON schema filled in."""
-    template = (
-        resources.files("reviewer").joinpath(f"prompts/system_{PROMPT_VERSION}.md").read_text()
-    )
-    return template.replace("{{FINDING_SCHEMA}}", json.dumps(findings_json_schema(), indent=2))
+    """Return the versioned system prompt.
+
+    The answer's JSON schema is not in it: it goes once, in the request's `output_config`.
+    """
+    return resources.files("reviewer").joinpath(f"prompts/system_{PROMPT_VERSION}.md").read_text()
 
 
 def _data(tag: str, text: str) -> str:
@@ -67,7 +76,31 @@ def _pull_request_text(context: PromptContext) -> str:
         lines.append(_data("pr_title", context.title))
     if context.description.strip():
         lines.append(_data("pr_description", context.description))
+    if context.files:
+        lines.append(_data("pr_files", file_list(context.files)))
     return "\n".join(lines)
+
+
+def file_list(paths: Sequence[str]) -> str:
+    """`paths` one directory a line, `dir/: name name ...` (`./:` for the top level), sorted;
+    a name with a space or a double quote is written as a JSON string. At most
+    `MAX_LISTED_FILES` paths, then how many more."""
+    by_dir: dict[str, list[str]] = {}
+    for path in paths[:MAX_LISTED_FILES]:
+        folder, _, name = one_line(path).rpartition("/")
+        by_dir.setdefault(folder, []).append(name)
+    lines = [
+        f"{folder or '.'}/: " + " ".join(_listed_name(name) for name in sorted(by_dir[folder]))
+        for folder in sorted(by_dir)
+    ]
+    if len(paths) > MAX_LISTED_FILES:
+        lines.append(f"... and {len(paths) - MAX_LISTED_FILES} more")
+    return "\n".join(lines)
+
+
+def _listed_name(name: str) -> str:
+    plain = not any(c.isspace() or c == '"' for c in name)
+    return name if plain else json.dumps(name, ensure_ascii=False)
 
 
 def matching_path_instructions(

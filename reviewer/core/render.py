@@ -17,7 +17,8 @@ from reviewer.core.tokens import estimate_from_size, utf8_length
 # escaped (`<` becomes `&lt;`), so a diff line or a PR description cannot end its block early
 # and pose as instructions, nor open a block of another kind.
 DATA_TAGS = (
-    "repo_instructions", "guidance", "pr_title", "pr_description", "path_instructions", "diff",
+    "repo_instructions", "guidance", "pr_title", "pr_description", "pr_files",
+    "path_instructions", "diff",
 )  # fmt: skip
 _TAG = re.compile(r"<(?=\s*/?\s*(?:" + "|".join(DATA_TAGS) + r")\b)", re.IGNORECASE)
 
@@ -28,6 +29,7 @@ CONTEXT_OPEN = "(read-only context from the head commit, not in the diff)\n"
 CONTEXT_CLOSE = OVERLAP_CLOSE
 CONTEXT_GAP = "...\n"
 _MARKERS = {"added": "+", "removed": "-", "context": " "}
+_REMOVED = "removed"
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,7 @@ def one_line(text: str) -> str:
 
 
 def line_width(lines: Sequence[DiffLine]) -> int:
-    """Return the gutter width: the digits of the largest line number among `lines`."""
+    """Return the digits of the largest line number among `lines` (bounds a slice header)."""
     # List comprehensions and filter() rather than one generator: this runs on every line.
     olds = max(filter(None, [line.old_line for line in lines]), default=0)
     news = max(filter(None, [line.new_line for line in lines]), default=0)
@@ -83,20 +85,26 @@ def _text_size(text: str) -> int:
     return utf8_length(text)
 
 
-def render_line(line: DiffLine, width: int) -> str:
-    """Render one diff line (without its newline) as `OLD NEW | marker text`.
+def cited_number(line: DiffLine) -> int:
+    """The one number a line shows and the model cites: old-file for removed, else new-file."""
+    number = line.old_line if line.kind == _REMOVED else line.new_line
+    return number if number is not None else 0
 
-    An added line shows only its new number, a removed line only its old one, a context
-    line both. `width` must be at least the digits of the line's numbers (see line_width).
+
+def render_line(line: DiffLine) -> str:
+    """Render one diff line (without its newline) as `NUMBER` `marker` `text`, unpadded.
+
+    NUMBER is `cited_number(line)`; the marker (`+`, `-` or a space) follows it directly and
+    the code follows the marker directly, as in the diff itself: `12+x = 1`, `9-x = 0`,
+    `13 return x`. A line's text cannot pass for a header: every rendered line starts with
+    a digit.
     """
-    old = line.old_line if line.kind != "added" and line.old_line is not None else ""
-    new = line.new_line if line.kind != "removed" and line.new_line is not None else ""
-    return f"{old:>{width}} {new:>{width}} | {_MARKERS[line.kind]} {_clean(line.text)}"
+    return f"{cited_number(line)}{_MARKERS[line.kind]}{_clean(line.text)}"
 
 
-def line_size(line: DiffLine, width: int) -> int:
-    """Return the UTF-8 bytes of `render_line(line, width)` without rendering it."""
-    return 2 * width + 6 + _text_size(line.text)
+def line_size(line: DiffLine) -> int:
+    """Return the UTF-8 bytes of `render_line(line)` without rendering it."""
+    return len(str(cited_number(line))) + 1 + _text_size(line.text)
 
 
 def render_hunk_header(hunk: Hunk) -> str:
@@ -106,20 +114,31 @@ def render_hunk_header(hunk: Hunk) -> str:
 
 def render_hunk(hunk: Hunk) -> str:
     """Render a hunk: its `@@` header, then every line with its numbers."""
-    width = line_width(hunk.lines)
-    lines = "".join([render_line(line, width) + "\n" for line in hunk.lines])
+    lines = "".join([render_line(line) + "\n" for line in hunk.lines])
     return render_hunk_header(hunk) + lines
 
 
 def _lines_size(lines: Sequence[DiffLine]) -> int:
-    """Bytes of `lines` rendered one per line (with their newlines) at their own width."""
+    """Bytes of `lines` rendered one per line (with their newlines)."""
     texts = [line.text for line in lines]
     joined = "".join(texts)
     if "<" in joined or "\n" in joined:
         text_bytes = sum([_text_size(text) for text in texts])
     else:
         text_bytes = utf8_length(joined)
-    return text_bytes + len(lines) * (2 * line_width(lines) + 7)
+    return text_bytes + _digits(lines) + 2 * len(lines)
+
+
+def _digits(lines: Sequence[DiffLine]) -> int:
+    """The digits of every line's cited number, summed."""
+    if not lines:
+        return 0
+    removed = _REMOVED
+    numbers = [(ln.old_line if ln.kind == removed else ln.new_line) or 0 for ln in lines]
+    width = len(str(max(numbers)))
+    if len(str(min(numbers))) == width:  # the usual case: one width for the whole run
+        return width * len(numbers)
+    return sum([len(str(number)) for number in numbers])
 
 
 def hunk_size(hunk: Hunk) -> tuple[int, int]:
@@ -131,8 +150,7 @@ def render_overlap(lines: Sequence[DiffLine]) -> str:
     """Render lines already owned by another part, between context-only markers."""
     if not lines:
         return ""
-    width = line_width(lines)
-    body = "".join(render_line(line, width) + "\n" for line in lines)
+    body = "".join([render_line(line) + "\n" for line in lines])
     return OVERLAP_OPEN + body + OVERLAP_CLOSE
 
 
@@ -149,12 +167,11 @@ def render_context(lines: Sequence[DiffLine]) -> str:
     """Render read-only context lines (sorted by new number), `...` between gaps."""
     if not lines:
         return ""
-    width = line_width(lines)
     pieces = [CONTEXT_OPEN]
     for index, line in enumerate(lines):
         if index and line.new_line != (lines[index - 1].new_line or 0) + 1:
             pieces.append(CONTEXT_GAP)
-        pieces.append(render_line(line, width) + "\n")
+        pieces.append(render_line(line) + "\n")
     pieces.append(CONTEXT_CLOSE)
     return "".join(pieces)
 

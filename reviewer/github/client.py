@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import functools
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
@@ -62,6 +63,7 @@ TIMEOUT_S: Final = 30
 WRITE_INTERVAL_S: float = 1.0
 DEFAULT_SLEEP: Sleep = time.sleep
 WRITE_PERMISSIONS: Final = frozenset({"admin", "write"})
+REVIEWS_CACHED: Final = 64  # PRs whose reviews list a long-lived client keeps at most
 
 
 class GitHubClient:
@@ -86,6 +88,9 @@ class GitHubClient:
         self._clock = clock
         self._max_wait = max_rate_limit_wait_s
         self._max_probes = max_probes
+        # Each PR's reviews list, read once per review (see `_reviews_of`).
+        self._reviews: dict[str, list[Any]] = {}
+        self._reviews_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -147,7 +152,11 @@ class GitHubClient:
     # -- fetch -----------------------------------------------------------------------------
 
     def get_pull(self, repo: str, number: int) -> PullInfo:
-        """The pull request's metadata (`GET /repos/{o}/{r}/pulls/{n}`)."""
+        """The pull request's metadata (`GET /repos/{o}/{r}/pulls/{n}`).
+
+        A review starts here, so this also forgets the PR's reviews list read before.
+        """
+        self._forget_reviews(repo, number)
         _, data = self._request("GET", f"{_repo_url(repo)}/pulls/{number}")
         return PullInfo.from_api(data)
 
@@ -235,7 +244,32 @@ class GitHubClient:
             f"{_repo_url(repo)}/pulls/{number}/reviews",
             functools.partial(self.post_issue_comment, repo, number),
             self._max_probes,
+            listed=functools.partial(self._reviews_of, repo, number),
+            forget=functools.partial(self._forget_reviews, repo, number),
         )
+
+    def _reviews_of(self, repo: str, number: int) -> list[Any]:
+        """The PR's reviews (`GET .../pulls/{n}/reviews`), read once per review.
+
+        The idempotency check, the last reviewed head and the earlier fingerprints all read
+        this list before anything is posted: one request (per page) serves them. `get_pull`
+        (where every review starts) and publishing forget it, so a review never sees the
+        list an earlier review read, and nothing after a write reads a stale one.
+        """
+        url = f"{_repo_url(repo)}/pulls/{number}/reviews"
+        with self._reviews_lock:
+            cached = self._reviews.get(url)
+        if cached is None:
+            cached = list(self._paginate(url))
+            with self._reviews_lock:
+                self._reviews[url] = cached
+                while len(self._reviews) > REVIEWS_CACHED:
+                    del self._reviews[next(iter(self._reviews))]
+        return cached
+
+    def _forget_reviews(self, repo: str, number: int) -> None:
+        with self._reviews_lock:
+            self._reviews.pop(f"{_repo_url(repo)}/pulls/{number}/reviews", None)
 
     # -- dedup -----------------------------------------------------------------------------
 
@@ -273,7 +307,7 @@ class GitHubClient:
         for item in self._paginate(f"{base}/comments"):
             if (item.get("user") or {}).get("login") == bot:
                 found.update(FINGERPRINT_RE.findall(item.get("body") or ""))
-        for review in self._paginate(f"{base}/reviews"):
+        for review in self._reviews_of(repo, number):
             if (review.get("user") or {}).get("login") == bot:
                 found.update(FINGERPRINT_RE.findall(review.get("body") or ""))
         return found
@@ -284,7 +318,7 @@ class GitHubClient:
         """The commit of the bot's newest submitted review that carries our marker."""
         bot = bot_login or self.bot_login()
         newest: tuple[int, str] | None = None
-        for review in self._paginate(f"{_repo_url(repo)}/pulls/{number}/reviews"):
+        for review in self._reviews_of(repo, number):
             ours = (review.get("user") or {}).get("login") == bot
             marked = payloads.REVIEW_MARKER_RE.search(review.get("body") or "")
             if (

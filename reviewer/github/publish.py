@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from reviewer.core.anchoring import InlineComment, ReviewDraft
@@ -30,15 +30,28 @@ class ReviewPublisher:
         reviews_url: str,
         post_issue_comment: Callable[[str], object],
         max_probes: int,
+        *,
+        listed: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
+        forget: Callable[[], None] | None = None,
     ) -> None:
         self._request, self._paginate, self._sleep = request, paginate, sleep
         self._reviews_url = reviews_url  # /repos/{o}/{r}/pulls/{n}/reviews
         self._post_issue_comment = post_issue_comment
         self._max_probes = max_probes
+        # The reviews list as the review read it before publishing (`find`), and how to
+        # drop it once publishing writes: after a write, only a fresh read is trusted.
+        self._listed = listed
+        self._forget = forget
 
     def publish(self, draft: ReviewDraft) -> PublishResult:
         """Post `draft` as one review, then its follow-ups (summary sections over the limit)."""
-        result = self._publish(draft)
+        if self._forget is not None:
+            self._forget()
+        try:
+            result = self._publish(draft)
+        finally:
+            if self._forget is not None:
+                self._forget()
         for text in draft.followups:
             self._post_issue_comment(text)
         if not draft.followups:
@@ -141,12 +154,17 @@ class ReviewPublisher:
 
     def find(self, *, key: str, commit_id: str) -> PublishResult | None:
         """Our review of `commit_id` whose hidden marker carries `key`, if GitHub has it."""
-        data = self._find_raw(key=key, commit_id=commit_id)
+        listed = self._listed() if self._listed is not None else None
+        data = self._find_raw(key=key, commit_id=commit_id, listed=listed)
         return None if data is None else _result(data, (), (), reused=True)
 
-    def _find_raw(self, *, key: str, commit_id: str) -> dict[str, Any] | None:
+    def _find_raw(
+        self, *, key: str, commit_id: str, listed: Iterable[Mapping[str, Any]] | None = None
+    ) -> dict[str, Any] | None:
+        """Look in `listed`, else in a fresh read of the reviews list."""
         marker = payloads.review_marker(key)
-        for review in self._paginate(self._reviews_url):
+        reviews = listed if listed is not None else self._paginate(self._reviews_url)
+        for review in reviews:
             if review.get("commit_id") == commit_id and marker in (review.get("body") or ""):
                 return dict(review)
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,8 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
         guidance=target.guidance,
         language=config.config.output.language or "",
     )
+    if len(files) > 1:
+        context = dataclasses.replace(context, files=tuple(f.path for f in files))
     prefix = prefix_tokens(context, model)
     try:
         budget = input_budget(
@@ -140,6 +143,10 @@ def plan_review(request: ReviewRequest, services: ReviewServices, target: Review
             FileDecision(d.file, False, too_long[d.file.path]) if d.file.path in too_long else d
             for d in decisions
         )
+    if len(chunks) < 2 and context.files:
+        # One request holds every file: the list would repeat them, uncached.
+        context = dataclasses.replace(context, files=())
+        prefix = prefix_tokens(context, model)
     input_tokens = sum(c.estimated_input_tokens + prefix for c in chunks)
     cost = estimate_cost(
         price,

@@ -45,8 +45,9 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 def _chunks() -> tuple[Chunk, ...]:
     files = [f for f in parse_diff(SAMPLE_DIFF.read_text()).files if f.path.endswith(".py")]
-    chunks = plan_chunks(files, budget_tokens=120, model=MODEL)
-    assert len(chunks) >= 4
+    # Several chunks; chunk 6, which the tests split, holds more than one line.
+    chunks = plan_chunks(files, budget_tokens=90, model=MODEL)
+    assert len(chunks) >= 7
     return chunks
 
 

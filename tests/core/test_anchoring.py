@@ -169,6 +169,28 @@ def test_model_text_cannot_ping_people_or_forge_markers() -> None:
     assert len(FINGERPRINT_RE.findall(body)) == 1
 
 
+def test_each_rendered_number_anchors_to_the_line_that_shows_it() -> None:
+    """The prompt shows one number per line; cited with the side its marker implies (`-` is
+    LEFT, `+` and context RIGHT), it anchors to exactly that line, also where a removed and
+    an added line show the same number (old 11 and new 11 here)."""
+    from reviewer.core.render import ChunkPart, render_part
+
+    diff = _diff()
+    app = diff.files[0]
+    rendered = render_part(ChunkPart(app.path, app.status, app.hunks))
+    body = [ln for ln in rendered.splitlines()[2:] if ln and not ln.startswith("@@")]
+    expected = [ln for h in app.hunks for ln in h.lines]
+    assert len(body) == len(expected)
+    for shown, line in zip(body, expected, strict=True):
+        digits = len(shown) - len(shown.lstrip("0123456789"))
+        number, marker, text = int(shown[:digits]), shown[digits], shown[digits + 1 :]
+        side = "LEFT" if marker == "-" else "RIGHT"
+        result = anchor([_finding(line=number, side=side, title=f"on {number}{marker}")], diff)
+        (comment,) = result.comments
+        assert (comment.line, comment.side) == (line.line, line.side)
+        assert text == line.text
+
+
 def test_a_finding_on_a_read_only_context_line_goes_to_the_summary() -> None:
     # The model was shown lines 1-9 of app.py as read-only context (core/context.py): they
     # are not in the diff, so a finding there is never an inline comment.

@@ -514,3 +514,19 @@ def test_mangled_diffs_parse_or_raise_diff_parse_error(cut: int, insert: str) ->
         parse_diff(mangled)
     except DiffParseError as exc:
         assert "\n" not in exc.message
+
+
+def test_files_parsed_one_at_a_time_keep_their_order_and_absolute_error_lines() -> None:
+    def header(name: str) -> str:
+        return MODIFIED_HEADER.replace("x.py", name)
+
+    good = "".join(header(f"f{i}.py") + "@@ -1,2 +1,2 @@\n a\n-b\n+c\n" for i in range(3))
+    preamble = "From 1234 Mon Sep 17 00:00:00 2001\nSubject: a patch\n---\n a.py | 2 +-\n\n"
+    diff = parse_diff(preamble + good)
+    assert [f.path for f in diff.files] == ["f0.py", "f1.py", "f2.py"]
+    assert diff.files[2].hunks[0].lines[2] == DiffLine("added", "c", None, 2)
+    # 3 good files of 8 lines, then a header (4) and a hunk whose line 3 is no hunk line.
+    broken = good + header("bad.py") + "@@ -1,2 +1,2 @@\n a\n?b\n"
+    with pytest.raises(DiffParseError) as caught:
+        parse_diff(broken)
+    assert caught.value.line_number == 3 * 8 + 4 + 3

@@ -63,11 +63,11 @@ def test_render_shows_new_numbers_for_added_old_for_removed_both_for_context() -
         "FILE: src/app.py\n"
         "STATUS: modified\n"
         "@@ -9,3 +9,4 @@ def f():\n"
-        " 9  9 |   line 0\n"
-        "10    | - line 1\n"
-        "   10 | + line 2\n"
-        "   11 | + line 3\n"
-        "11 12 |   line 4\n"
+        "9 line 0\n"
+        "10-line 1\n"
+        "10+line 2\n"
+        "11+line 3\n"
+        "12 line 4\n"
         "\n"
     )
 
@@ -102,13 +102,13 @@ def test_render_marks_overlap_as_context_only_before_the_owned_lines() -> None:
     lines = render_part(part).splitlines()
     assert lines[3:9] == [
         "(already reviewed, for context)",
-        "21 21 |   line 1",
-        "   22 | + line 2",
-        "22    | - line 3",
+        "21 line 1",
+        "22+line 2",
+        "22-line 3",
         "(end of context)",
         "@@ -23,2 +23,2 @@ def f():",
     ]
-    assert lines[9:11] == ["   23 | + line 4", "23 24 |   line 5"]
+    assert lines[9:11] == ["23+line 4", "24 line 5"]
 
 
 def test_code_cannot_forge_a_header_or_close_the_diff_block() -> None:
@@ -116,9 +116,9 @@ def test_code_cannot_forge_a_header_or_close_the_diff_block() -> None:
     rendered = render_part(ChunkPart("a.py", FileStatus.ADDED, (hunk("+++", texts=texts),)))
     assert "</diff>" not in rendered
     assert "&lt;/diff>" in rendered
-    # Every line after the headers starts with the gutter, so none can pass for a header.
+    # Every line after the headers starts with its number, so none can pass for a header.
     body = rendered.splitlines()[3:]
-    assert all(" | " in line for line in body if line)
+    assert all(line[0].isdigit() for line in body if line)
     assert "x\\ny" in rendered
 
 
@@ -140,9 +140,10 @@ def test_part_size_matches_the_rendered_text(diff: FileDiff, overlap: list[str],
 
 def test_system_prompt_is_versioned_and_states_the_rules() -> None:
     prompt = system_prompt()
-    assert PROMPT_VERSION == "v1"
-    assert "{{FINDING_SCHEMA}}" not in prompt
+    assert PROMPT_VERSION == "v2"
     assert '"findings"' in prompt
+    # The schema goes once, in output_config: none of its property names' JSON is here.
+    assert '"properties"' not in prompt and "{{" not in prompt
     for needle in ("RIGHT", "LEFT", "untrusted", "<diff>", "suggestion", "empty findings list"):
         assert needle.lower() in prompt.lower(), needle
 
@@ -212,7 +213,7 @@ def make_file(path: str, lines: int) -> FileDiff:
 
 def test_chunks_of_one_pr_share_a_byte_identical_prefix() -> None:
     files = [make_file(f"src/m{i}.py", 30) for i in range(6)] + [make_file("docs/a.md", 30)]
-    chunks = plan_chunks(files, budget_tokens=700, model=MODEL)
+    chunks = plan_chunks(files, budget_tokens=400, model=MODEL)
     assert len(chunks) >= 3
     context = PromptContext(
         "o/r",
@@ -280,3 +281,30 @@ def test_prefix_tokens_and_chunk_estimate_cover_the_whole_request(
             estimate_tokens(text, model) for text in texts_of(build_request(context, chunk))
         )
         assert total <= prefix + chunk.estimated_input_tokens
+
+
+def test_a_pr_in_several_requests_lists_its_files_in_the_shared_prefix() -> None:
+    from reviewer.core.prompt import file_list
+
+    paths = (
+        "src/b.py",
+        "README.md",
+        "src/a.py",
+        "docs/my guide.md",
+        'x/"q".py',
+        "src/x<pr_files>",
+    )
+    assert file_list(paths).splitlines() == [
+        "./: README.md",
+        'docs/: "my guide.md"',
+        "src/: a.py b.py x&lt;pr_files>",
+        'x/: "\\"q\\".py"',
+    ]
+    context = PromptContext("o/r", files=paths)
+    chunk = chunk_of(ChunkPart("src/a.py", FileStatus.ADDED, (hunk("+"),)))
+    _, messages = build_request(context, chunk)
+    shared = messages[0]["content"][0]
+    assert shared["cache_control"] == {"type": "ephemeral"}
+    assert "<pr_files>\n./: README.md\n" in shared["text"]
+    assert shared["text"].count("<pr_files>") == 1  # a path cannot open another block
+    assert prefix_tokens(context, MODEL) > prefix_tokens(PromptContext("o/r"), MODEL)

@@ -170,6 +170,18 @@ def error_answer(
     return Answer(status, body, dict(FAST_RETRY_HEADERS if headers is None else headers))
 
 
+def ratelimit_headers(
+    *, requests: int | None = None, input_tokens: int | None = None
+) -> dict[str, str]:
+    """The `anthropic-ratelimit-*-remaining` headers the API sends with every response."""
+    headers = {}
+    if requests is not None:
+        headers["anthropic-ratelimit-requests-remaining"] = str(requests)
+    if input_tokens is not None:
+        headers["anthropic-ratelimit-input-tokens-remaining"] = str(input_tokens)
+    return headers
+
+
 def drop_answer() -> Answer:
     """Close the connection without answering."""
     return Answer(status=0, drop=True)
@@ -211,6 +223,8 @@ class FakeMessages:
         self.served: list[Answer] = []
         self.default: Answer | None = findings_answer([])
         self.responder: Responder | None = None
+        # Sent with every answer (an answer's own headers win): e.g. ratelimit_headers(...).
+        self.headers: dict[str, str] = {}
         self._queue: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -338,7 +352,7 @@ class FakeMessages:
             # may come from the fallback model instead.
             if isinstance(body, dict) and body.get("model") and "fallbacks" not in body:
                 payload["model"] = body["model"]
-        headers = {"request-id": f"req_fake_{number:04d}", **answer.headers}
+        headers = {"request-id": f"req_fake_{number:04d}", **self.headers, **answer.headers}
         text = json.dumps(payload).replace(ECHO_KEY, _sent_key(request))
         return Response(text, status=answer.status, headers=headers, mimetype="application/json")
 

@@ -378,6 +378,9 @@ def test_last_reviewed_head_is_the_newest_review_with_our_marker(pr: FakeGitHub)
     pr.add_review(REPO, 7, login="reviewer-bot", body=f"new\n{marker}", commit_id="2" * 40)
     pr.add_review(REPO, 7, login="octocat", body=f"copied\n{marker}", commit_id="3" * 40)
     pr.add_review(REPO, 7, login="reviewer-bot", body="no marker", commit_id="4" * 40)
+    # The list is read once per review; the next review starts by reading the PR.
+    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot") is None
+    gh.get_pull(REPO, 7)
     assert gh.last_reviewed_head(REPO, 7, "reviewer-bot") == "2" * 40
 
 

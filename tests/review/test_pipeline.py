@@ -11,6 +11,7 @@ import pytest
 
 from reviewer.errors import ClaudeError
 from reviewer.model import ReviewRequest
+from reviewer.review.pipeline import run_review
 from reviewer.settings import Settings
 from reviewer.spend.ledger import Ledger
 from tests.fakes.github_api import FakeGitHub, file_item
@@ -498,3 +499,45 @@ def test_a_rerun_of_the_same_delivery_finds_its_review_and_spends_nothing(
     assert len(fake_claude.requests) == 1
     other = review_with(ReviewRequest(REPO, 7, trigger="command", delivery_id="d-43"), settings)
     assert other.status == "reviewed"  # a new command is a new review
+
+
+def test_the_reviews_list_is_read_once_per_review_and_afresh_by_the_next(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    # The delivery check, the last reviewed head and the earlier fingerprints all need the
+    # PR's reviews: one GET serves them. Two reviews through one client (a worker's) each
+    # read it once, and the second sees what the first posted.
+    from reviewer.services import open_services
+
+    _pull(fake_github)
+    fake_claude.default = findings_answer([INJECTION])
+    reviews_path = f"/repos/{REPO}/pulls/7/reviews"
+
+    def reads() -> int:
+        return sum(1 for c in fake_github.calls if c.method == "GET" and c.path == reviews_path)
+
+    with open_services(settings) as services:
+        first = run_review(ReviewRequest(REPO, 7, trigger="command", delivery_id="d-1"), services)
+        assert first.status == "reviewed"
+        assert reads() == 1
+        second = run_review(ReviewRequest(REPO, 7, trigger="command", delivery_id="d-2"), services)
+        assert reads() == 2
+    assert second.status == "reviewed"
+    assert second.extra["already_posted"] == 1  # the first review's finding, read afresh
+    assert len(fake_github.bodies("POST", reviews_path)) == 2
+
+
+def test_files_are_listed_in_the_shared_prefix_only_when_several_requests_share_it(
+    fake_claude: FakeMessages, tmp_path: Path
+) -> None:
+    def shared_texts(**overrides: Any) -> list[str]:
+        fake_claude.requests.clear()
+        settings = _local_settings(fake_claude, tmp_path, **overrides)
+        review_with(ReviewRequest("me/tool", diff_text=SAMPLE.read_text()), settings)
+        return [r["messages"][0]["content"][0]["text"] for r in fake_claude.requests]
+
+    several = shared_texts(max_chunk_tokens=400)
+    assert len(several) == 2 and len(set(several)) == 1  # byte-identical, so cached once
+    assert "<pr_files>\nsrc/app/: arith.py cache.py users.py\n</pr_files>" in several[0]
+    [one] = shared_texts()
+    assert "<pr_files>" not in one
