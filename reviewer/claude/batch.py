@@ -29,9 +29,9 @@ from reviewer.core.batch_state import (
     RoundStatus,
     RunState,
     custom_id,
+    final_results,
     piece_chunk,
     piece_key,
-    result_from_json,
     result_json,
     split_round,
 )
@@ -39,7 +39,6 @@ from reviewer.core.chunking import Chunk
 from reviewer.core.policy import (
     ChunkResult,
     ChunkReviewOutcome,
-    merge,
 )
 from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.errors import BudgetExceeded, ClaudeError
@@ -339,7 +338,7 @@ class BatchRunner:
                     )
         state.pieces = []
         self._store.update(key, now=self._clock(), state_json=state.to_json())
-        return ChunkReviewOutcome(self._final(state, chunks), budget_stop)
+        return ChunkReviewOutcome(final_results(state, chunks), budget_stop)
 
     def _results(self, batch_id: str) -> list[MessageBatchIndividualResponse]:
         try:
@@ -375,16 +374,6 @@ class BatchRunner:
             for piece, result in zip(ordered, outcome.results, strict=True):
                 state.done[piece_key(piece)] = result_json(result)
         return stop
-
-    def _final(self, state: RunState, chunks: Sequence[Chunk]) -> tuple[ChunkResult, ...]:
-        results = []
-        for chunk in sorted(chunks, key=lambda c: c.index):
-            leaves = sorted(k for k in state.done if k.split("/")[0] == str(chunk.index))
-            found = [result_from_json(state.done[k]) for k in leaves]
-            if not found:
-                found = [ChunkResult(chunk.index, "error", None, error="no batch result")]
-            results.append(found[0] if len(found) == 1 else merge(chunk.index, found))
-        return tuple(results)
 
     def _job(self, key: str) -> JobRecord:
         job = self._store.get(key)

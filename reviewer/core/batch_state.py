@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from reviewer.core.chunking import Chunk, split_chunk
 from reviewer.core.findings import Finding
-from reviewer.core.policy import ChunkResult
+from reviewer.core.policy import ChunkResult, merge
 
 # The API's limits for one batch; a larger round is sent as several batches.
 MAX_BATCH_REQUESTS = 100_000
@@ -116,3 +116,15 @@ def split_round(requests: list[RequestT]) -> list[list[RequestT]]:
         parts[-1].append(request)
         size += length
     return [p for p in parts if p]
+
+
+def final_results(state: RunState, chunks: Sequence[Chunk]) -> tuple[ChunkResult, ...]:
+    """Each chunk's result: its one result, or its halves' results merged."""
+    results = []
+    for chunk in sorted(chunks, key=lambda c: c.index):
+        leaves = sorted(k for k in state.done if k.split("/")[0] == str(chunk.index))
+        found = [result_from_json(state.done[k]) for k in leaves]
+        if not found:
+            found = [ChunkResult(chunk.index, "error", None, error="no batch result")]
+        results.append(found[0] if len(found) == 1 else merge(chunk.index, found))
+    return tuple(results)
