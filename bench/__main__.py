@@ -71,6 +71,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--rows", "50000", "--no-postgres"],
     ),
+    "sarif": (
+        "SARIF for code scanning: build time and size, results kept under GitHub's limits",
+        [],
+        ["--results", "500", "5000", "--repeat", "1"],
+    ),
     "eval": (
         "reviewer eval on the shipped dataset: dry-run cost per model, a run on the fake",
         [],

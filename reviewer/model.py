@@ -198,3 +198,16 @@ class PublishResult:
     reused: bool = False  # GitHub had created it before a failed answer: not posted again
     probes: int = 0
     overflow_comments: int = 0
+
+
+CheckConclusion = Literal["success", "failure", "neutral"]
+
+
+@dataclass(frozen=True)
+class CheckRunReport:
+    """How one review ends as its check run: the conclusion, the output, the annotations."""
+
+    conclusion: CheckConclusion
+    title: str
+    summary: str
+    comments: tuple[InlineComment, ...] = ()

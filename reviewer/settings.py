@@ -70,6 +70,9 @@ class Settings:
     command: str = "/review"
     fail_on: str | None = None
     config_path: str | None = None
+    # The Action's `sarif-file`: where to write the review as SARIF 2.1.0 (relative to the
+    # workspace), for github/codeql-action/upload-sarif.
+    sarif_file: Path | None = None
     # Read-only context around each hunk (review.context): none, hunk, definition or file.
     context: str = "definition"
     # A YAML file like .github/reviewer.yml: organisation-wide defaults for every repository.
@@ -97,6 +100,7 @@ class Settings:
     job_retry_delay_s: float = 30.0  # first retry delay; doubles each time
     job_lease_s: float = 120.0  # a running job whose worker stops renewing it is run again
     log_level: str = "INFO"
+    log_format: str = "json"  # json (one object per line) or text (for a terminal)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -173,6 +177,8 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}FAIL_ON must be one of {', '.join(severities)}", key="fail_on"
             )
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"{PREFIX}LOG_FORMAT must be json or text", key="log_format")
         if self.review_mode is not None and self.review_mode not in REVIEW_MODES:
             raise ConfigError(
                 f"{PREFIX}REVIEW_MODE must be one of {', '.join(REVIEW_MODES)}", key="review_mode"

@@ -154,6 +154,13 @@ def test_signed_delivery_becomes_one_posted_review_and_recorded_spend(
             c for c in fake_github.calls if c.method == "POST" and c.path.endswith("/reviews")
         ]
         assert post.authorization == "token ghs_installation1"
+        # The App's check run on the head: the critical finding shows as a failure annotation;
+        # no fail_on in the repository, so the run itself succeeds.
+        [check] = fake_github.check_runs(REPO)
+        assert (check["head_sha"], check["status"], check["conclusion"]) == (
+            head, "completed", "success",
+        )  # fmt: skip
+        assert [a["annotation_level"] for a in check["annotations"]] == ["failure"]
         calls, totals = ledger_totals(settings)
         assert calls == 1 and totals == {k: fake_claude.usage_totals()[k] for k in totals}
         bearer = {"Authorization": "Bearer metrics-token-e2e-7c41"}
@@ -239,6 +246,7 @@ def test_reviewer_serve_end_to_end(
         status, answer = _http(port, "POST", "/webhook", body, headers(body, "serve-1"))
         assert (status, json.loads(answer)["status"]) == (202, "queued")
         wait_for(lambda: len(loopback_github.posted_reviews()) == 1, timeout=60)
+        wait_for(lambda: any(r["conclusion"] for r in loopback_github.check_runs), timeout=60)
         status, answer = _http(port, "POST", "/webhook", body, headers(body, "serve-1"))
         assert (status, json.loads(answer)["status"]) == (200, "duplicate")
         settings = Settings.from_env({"REVIEWER_DATA_DIR": str(data_dir)})
@@ -256,6 +264,8 @@ def test_reviewer_serve_end_to_end(
     assert code == 0
     [review] = loopback_github.posted_reviews()
     assert review["commit_id"] == pull["head"]["sha"]
+    [check] = loopback_github.check_runs
+    assert (check["head_sha"], check["conclusion"]) == (pull["head"]["sha"], "success")
     assert "Bearer" not in str(
         loopback_github.authorizations - {"token ghs_e2e_installation_token"}
     )

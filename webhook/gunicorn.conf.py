@@ -44,4 +44,4 @@ access_log_format = (
     "%(m)s %(U)s %(s)s %(B)sB %(M)sms delivery=%({x-github-delivery}i)s event=%({x-github-event}i)s"
 )
 loglevel = _settings.log_level.lower()
-logconfig_dict = gunicorn_logconfig(_settings.log_level)
+logconfig_dict = gunicorn_logconfig(_settings.log_level, _settings.log_format)

@@ -276,6 +276,12 @@ class JobQueue:
             self.store.remember(refusal_key, ttl_s=REFUSAL_QUIET_S)
         amounts = metrics.duration_amounts(time.monotonic() - started)
         amounts.update(metrics.usage_amounts(job.repo, result.usage, result.cost_usd))
+        amounts.update(
+            metrics.review_amounts(
+                budget_stopped=bool(result.budget_stop),
+                chunk_statuses=[c.status for c in result.chunks if c.status != "planned"],
+            )
+        )
         amounts[metrics.series(metrics.JOBS_FINISHED, outcome=result.status)] = 1.0
         self.store.incr(amounts)
         state = "failed" if result.status == "failed" else "done"

@@ -1,4 +1,5 @@
-"""JSON log lines with the delivery, repository, PR and job they concern, secrets redacted."""
+"""Log lines (JSON, or text for a terminal) with the delivery, repository, PR and job they
+concern, secrets redacted."""
 
 from __future__ import annotations
 
@@ -106,11 +107,42 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class TextFormatter(logging.Formatter):
+    """One readable line: time, level, logger, the context fields as key=value, message."""
+
+    def __init__(self, *args: Any, redactor: Redactor | None = None, **kwargs: Any) -> None:
+        super().__init__()
+        self.redactor = redactor or Redactor()
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        context = _context.get()
+        fields = [
+            f"{name}={value}"
+            for name in CONTEXT_FIELDS
+            if (value := getattr(record, name, context.get(name))) is not None
+        ]
+        head = " ".join([stamp, record.levelname, record.name, *fields])
+        line = f"{head}: {self.redactor(record.getMessage())}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + self.redactor(record.exc_text)
+        return line
+
+
+FORMATTERS: dict[str, type[JsonFormatter] | type[TextFormatter]] = {
+    "json": JsonFormatter,
+    "text": TextFormatter,
+}
+
+
 def configure_logging(settings: Settings, stream: IO[str] | None = None) -> logging.Handler:
-    """Send every log record to `stream` (stderr) as redacted JSON at `settings.log_level`."""
+    """Send every log record to `stream` (stderr), redacted, at `settings.log_level`, as
+    JSON or text (`settings.log_format`)."""
     redactor = Redactor(secret_values(settings))
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter(redactor=redactor))
+    handler.setFormatter(FORMATTERS[settings.log_format](redactor=redactor))
     handler.addFilter(RedactingFilter(redactor))
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -133,24 +165,25 @@ def redacting_filter_from_env() -> RedactingFilter:
     return RedactingFilter(Redactor(secrets))
 
 
-def gunicorn_logconfig(level: str) -> dict[str, Any]:
-    """Return gunicorn's `logconfig_dict`: its own and the app's records as redacted JSON."""
+def gunicorn_logconfig(level: str, log_format: str = "json") -> dict[str, Any]:
+    """Return gunicorn's `logconfig_dict`: its own and the app's records, redacted, as JSON
+    or text."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "root": {"level": level.upper(), "handlers": ["json"]},
+        "root": {"level": level.upper(), "handlers": ["stderr"]},
         "loggers": {
             name: {"level": "INFO", "handlers": [], "propagate": True, "qualname": name}
             for name in ("gunicorn.error", "gunicorn.access")
         },
         "handlers": {
-            "json": {
+            "stderr": {
                 "class": "logging.StreamHandler",
-                "formatter": "json",
+                "formatter": "line",
                 "filters": ["redact"],
                 "stream": "ext://sys.stderr",
             }
         },
         "filters": {"redact": {"()": "webhook.logging.redacting_filter_from_env"}},
-        "formatters": {"json": {"()": "webhook.logging.JsonFormatter"}},
+        "formatters": {"line": {"()": f"webhook.logging.{FORMATTERS[log_format].__name__}"}},
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
 # Counters live in the delivery store, so every gunicorn worker and every queue worker on
@@ -14,6 +14,8 @@ DURATION = "reviewer_review_duration_seconds"
 TOKENS = "reviewer_tokens_total"
 COST = "reviewer_cost_usd_total"
 JOBS = "reviewer_jobs"
+BUDGET_STOPS = "reviewer_budget_stops_total"
+CHUNKS = "reviewer_chunks_total"
 
 DURATION_BUCKETS = (5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0)
 
@@ -28,6 +30,14 @@ HELP = {
     DURATION: ("histogram", "Wall time of one run of the review engine."),
     TOKENS: ("counter", "Claude tokens used, by repository and kind."),
     COST: ("counter", "Claude spend in USD, by repository."),
+    BUDGET_STOPS: (
+        "counter",
+        "Reviews cut short because a budget (monthly or per review) ran out.",
+    ),
+    CHUNKS: (
+        "counter",
+        "Chunks of a review, by how they ended (ok, refused, truncated, error, ...).",
+    ),
 }
 
 
@@ -59,6 +69,17 @@ def usage_amounts(repo: str, usage: Mapping[str, int], cost_usd: Decimal) -> dic
     amounts = {series(TOKENS, repo=repo, kind=kind): float(n) for kind, n in usage.items() if n}
     if cost_usd:
         amounts[series(COST, repo=repo)] = float(cost_usd)
+    return amounts
+
+
+def review_amounts(*, budget_stopped: bool, chunk_statuses: Iterable[str]) -> dict[str, float]:
+    """Return the counter increments for one review's budget stop and its chunks' endings."""
+    amounts: dict[str, float] = {}
+    for status in chunk_statuses:
+        key = series(CHUNKS, status=status)
+        amounts[key] = amounts.get(key, 0.0) + 1.0
+    if budget_stopped:
+        amounts[BUDGET_STOPS] = 1.0
     return amounts
 
 

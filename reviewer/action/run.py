@@ -359,6 +359,8 @@ def _run(
         env.step_summary,
         render_summary(result, repo=repo, pr_number=target.pr_number, pr_url=pr_url),
     )
+    if settings.sarif_file is not None:
+        _write_sarif(env.workspace, settings.sarif_file, result)
     outputs = result_outputs(result)
     _log(
         None,
@@ -379,6 +381,21 @@ def _run(
         _log("error", f"{len(failing)} finding(s) at or above {fail_on.value} (fail-on).")
         return 1, outputs
     return 0, outputs
+
+
+def _write_sarif(workspace: Path | None, path: Path, result: ReviewResult) -> None:
+    """Write the review as SARIF for github/codeql-action/upload-sarif (`sarif-file`)."""
+    from reviewer.cli.render import render_sarif
+
+    target = path if path.is_absolute() or workspace is None else workspace / path
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(render_sarif(result), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"sarif-file: cannot write {target}: {exc.strerror}", key="REVIEWER_SARIF_FILE"
+        ) from exc
+    _log(None, f"SARIF written to {target}.")
 
 
 @click.command("action")

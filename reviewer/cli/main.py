@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from reviewer.cli.exit import fail
-from reviewer.cli.render import render_json, render_text
+from reviewer.cli.render import render_json, render_sarif, render_text
 from reviewer.config.schema import CONFIG_PATH
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
@@ -28,6 +28,7 @@ LAZY_COMMANDS = {
     "config": "reviewer.cli.config:config",
     "eval": "reviewer.cli.eval:eval_command",
     "action": "reviewer.action.run:action",
+    "app": "reviewer.cli.app:app",
     "batch": "reviewer.cli.batch:batch",
     "serve": "webhook.cli:serve",
     "worker": "webhook.cli:worker",
@@ -117,7 +118,13 @@ def read_diff(path: str) -> str:
     help="Review `git diff BASE...HEAD` of this checkout, drivers and .gitattributes ignored.",
 )
 @click.option("--dry-run", is_flag=True, help="Plan and estimate; call no model, post nothing.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    help="text for people, json for scripts, sarif (2.1.0) for GitHub code scanning.",
+)
 @click.option("--model", help="Model id (overrides every configuration).")
 @click.option(
     "--fail-on",
@@ -170,7 +177,8 @@ def review(
         result = _run(request, settings)
     except ReviewerError as exc:
         fail(exc)
-    click.echo(render_json(result) if fmt == "json" else render_text(result), nl=fmt == "json")
+    renderers = {"json": render_json, "sarif": render_sarif, "text": render_text}
+    click.echo(renderers[fmt](result), nl=fmt == "json")
     if fail_on and result.status == "budget_exhausted":
         # Nothing was reviewed: a CI gate must not read that as "no findings".
         click.echo("reviewer: not reviewed: the budget was reached (exit 3)", err=True)

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from reviewer.core import sarif
 from reviewer.core.summary import plural, severity_counts
 from reviewer.core.text import format_usd, usd_digits
 from reviewer.model import ReviewResult
@@ -168,6 +169,35 @@ def render_text(result: ReviewResult) -> str:
     if result.review_url:
         lines.append(f"Posted: {result.review_url}")
     return "\n".join(lines) + "\n"
+
+
+def to_sarif(result: ReviewResult, *, tool_version: str) -> dict[str, Any]:
+    """The review as a SARIF 2.1.0 log for code scanning; what was not reviewed, as notes."""
+    notes: list[str] = []
+    if result.status == "dry_run":
+        notes.append("Dry run: no model was called, so there are no results.")
+    elif result.reason:
+        notes.append(f"{result.status}: {result.reason}")
+    if result.budget_stop:
+        notes.append(f"Budget reached: {result.budget_stop}")
+    for c in result.chunks:
+        if c.status not in ("ok", "planned"):
+            why = f": {c.error}" if c.error else ""
+            notes.append(f"Not reviewed ({c.status}{why}): {', '.join(c.files)}")
+    log = sarif.build_sarif(
+        result.comments,
+        result.unanchored,
+        tool_version=tool_version,
+        notes=notes,
+        successful=result.status in ("reviewed", "dry_run", "skipped"),
+    )
+    return log
+
+
+def render_sarif(result: ReviewResult) -> str:
+    from importlib.metadata import version
+
+    return sarif.to_json(to_sarif(result, tool_version=version("reviewer"))) + "\n"
 
 
 def _usd(amount: Decimal) -> float:

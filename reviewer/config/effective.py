@@ -244,6 +244,8 @@ _NULL_MEANS = {
     "budget.monthly_usd": "no limit",
     "budget.per_review_usd": "no limit",
     "output.request_changes_on": "never",
+    "output.fail_on": "never",
+    "output.check_run": "on for the App, off for the Action and the CLI",
     "model.default": "the operator's default",
     "output.language": "English (the model's default)",
 }

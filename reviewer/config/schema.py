@@ -142,6 +142,10 @@ class OutputOptions(_Section):
     max_comments: StrictInt = Field(default=30, ge=0)
     suggestions: StrictBool = True
     request_changes_on: Severity | None = None
+    # The "Claude review" check run: failure when a finding is at or above fail_on (null:
+    # never); check_run null means on for the App, off for the Action and the CLI.
+    fail_on: Severity | None = None
+    check_run: StrictBool | None = None
     language: Annotated[StrictStr, AfterValidator(_check_language)] | None = None
 
     @field_validator("min_confidence", mode="before")

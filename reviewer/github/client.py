@@ -35,6 +35,7 @@ from reviewer.core.anchoring import FINGERPRINT_RE
 from reviewer.core.diff import PullRequestDiff
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
+from reviewer.github.checks import CheckRunPublisher
 from reviewer.github.files import from_github_files
 from reviewer.github.http import (
     MAX_RATE_LIMIT_WAIT_S,
@@ -247,6 +248,10 @@ class GitHubClient:
             listed=functools.partial(self._reviews_of, repo, number),
             forget=functools.partial(self._forget_reviews, repo, number),
         )
+
+    def check_runs(self, repo: str) -> CheckRunPublisher:
+        """The "Claude review" check runs of one repository (see `reviewer.github.checks`)."""
+        return CheckRunPublisher(self._request, _repo_url(repo))
 
     def _reviews_of(self, repo: str, number: int) -> list[Any]:
         """The PR's reviews (`GET .../pulls/{n}/reviews`), read once per review.

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from reviewer.errors import ConfigError
-from reviewer.model import ProgressFn, ReviewResult
+from reviewer.model import ProgressFn, ReviewRequest, ReviewResult, ReviewTarget
 from reviewer.review.batch_mode import finish_batch, request_from_json, submitted
+from reviewer.review.check_run import with_check_run
 from reviewer.review.pipeline import plan_review, prepare
-from reviewer.review.ports import ReviewServices
+from reviewer.review.ports import BatchJobInfo, PullRequests, ReviewServices
 
 
 def collect_batch(
@@ -36,6 +37,23 @@ def collect_batch(
         )
         return prepared
     target, gh = prepared
+
+    def finish() -> ReviewResult:
+        return _collect(job, request, services, target, gh, say, wait=wait)
+
+    return with_check_run(request, services.settings, target, gh, finish, say)
+
+
+def _collect(
+    job: BatchJobInfo,
+    request: ReviewRequest,
+    services: ReviewServices,
+    target: ReviewTarget,
+    gh: PullRequests | None,
+    say: ProgressFn,
+    *,
+    wait: bool,
+) -> ReviewResult:
     plan = plan_review(request, services, target)
     runner = services.batch_runner(plan.model)
     if job.status == "submitting":

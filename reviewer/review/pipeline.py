@@ -27,6 +27,7 @@ from reviewer.model import (
     ReviewTarget,
 )
 from reviewer.review.batch_mode import choose_mode, run_batch
+from reviewer.review.check_run import with_check_run
 from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
 from reviewer.review.finish import context_report, file_reports, finish_review
@@ -55,7 +56,11 @@ def run_review(
     if isinstance(prepared, ReviewResult):
         return prepared
     target, gh = prepared
-    return _review(request, services, target, gh, say)
+
+    def review() -> ReviewResult:
+        return _review(request, services, target, gh, say)
+
+    return with_check_run(request, services.settings, target, gh, review, say)
 
 
 def prepare(

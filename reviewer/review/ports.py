@@ -17,7 +17,7 @@ from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff
 from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
-from reviewer.model import ProgressFn, PublishResult, PullInfo, Trigger
+from reviewer.model import CheckRunReport, ProgressFn, PublishResult, PullInfo, Trigger
 from reviewer.settings import Settings
 from reviewer.spend.pricing import PriceTable
 from reviewer.spend.usage import BudgetGate, CallRecord, HandOverGate, UsageSink
@@ -32,6 +32,22 @@ class Publisher(Protocol):
 
     def publish(self, draft: ReviewDraft) -> PublishResult:
         """Publish `draft` once; never twice, whatever fails on the way."""
+        ...
+
+
+class CheckRuns(Protocol):
+    """The "Claude review" check run of a repository's head commits (GitHub Apps only)."""
+
+    def find(self, *, head_sha: str, key: str | None) -> int | None:
+        """The run an earlier attempt of this review (same `key`) left unfinished, if any."""
+        ...
+
+    def start(self, *, head_sha: str, key: str | None) -> int:
+        """The run of this review, `in_progress`: found again (a retry), else created."""
+        ...
+
+    def complete(self, check_run_id: int, report: CheckRunReport) -> None:
+        """Add the annotations (at most 50 a request) and set the conclusion."""
         ...
 
 
@@ -69,6 +85,8 @@ class PullRequests(Protocol):
     def has_bot_comment(self, repo: str, number: int, marker: str) -> bool: ...
 
     def publisher(self, repo: str, number: int) -> Publisher: ...
+
+    def check_runs(self, repo: str) -> CheckRuns: ...
 
 
 class SpendBook(Protocol):

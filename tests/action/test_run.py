@@ -605,6 +605,14 @@ INPUT_EFFECTS: dict[str, tuple[str, Callable[[FakeEngine, int], Any], Any]] = {
     "fail-on": ("major", lambda _, code: code, 1),
     "max-cost-usd": ("0.75", lambda e, _: settings_of(e).review_budget_usd, Decimal("0.75")),
     "command": ("/claude", lambda e, _: len(e.calls), 1),
+    # The runner fixture's workspace is beside its data directory.
+    "sarif-file": (
+        "out/reviewer.sarif",
+        lambda e, _: json.loads(
+            (settings_of(e).data_dir.parent / "workspace/out/reviewer.sarif").read_text()
+        )["runs"][0]["results"][0]["level"],
+        "error",
+    ),
     "mode": ("batch", lambda e, _: settings_of(e).review_mode, "batch"),
     "batch-max-wait-minutes": ("5", lambda e, _: e.calls[0][0].batch_max_wait_s, 300.0),
     "context": ("file", lambda e, _: settings_of(e).context, "file"),
@@ -965,6 +973,32 @@ def test_action_reviews_the_local_checkout_diff_and_posts(
     assert "new file.txt" in json.dumps(fake_claude.requests[0])
     [review] = gh.review_posts
     assert review["commit_id"] == head
+
+
+def test_action_check_run_when_the_repository_asks_for_one(
+    tmp_path: Path, gh: FakeGitHub, fake_claude: FakeMessages
+) -> None:
+    gh.contents[".github/reviewer.yml"] = "output:\n  check_run: true\n  fail_on: major\n"
+    fake_claude.enqueue_findings([README_FINDING])
+
+    run = run_action(
+        tmp_path,
+        "pull_request",
+        load_payload("pull_request.opened.json"),
+        github=gh,
+        claude=fake_claude,
+        inputs={"sarif-file": "out/reviewer.sarif"},
+    )
+
+    assert run.code == 0, run.stdout + run.stderr  # the step's own fail-on input is unset
+    [check] = gh.check_runs
+    assert (check["name"], check["head_sha"]) == ("Claude review", HEAD_SHA)
+    assert (check["status"], check["conclusion"]) == ("completed", "failure")
+    assert [a["path"] for a in check["annotations"]] == ["README.md"]
+    assert [method for method, _ in gh.check_run_writes] == ["POST", "PATCH"]
+    sarif = json.loads((tmp_path / "workspace" / "out" / "reviewer.sarif").read_text())
+    [result] = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "reviewer/docs" and result["level"] == "error"
 
 
 # ---- batch mode -----------------------------------------------------------------------------

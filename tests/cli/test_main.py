@@ -144,6 +144,36 @@ def test_local_repo_name_from_the_github_remote(
     assert local_repo_name() == "octo/tool"
 
 
+def test_review_sarif_is_valid_and_keeps_fail_on(fake_claude: FakeMessages) -> None:
+    from tests.core.test_sarif import assert_valid
+
+    fake_claude.default = findings_answer([FINDING])
+    env = {"ANTHROPIC_API_KEY": FAKE_API_KEY, "ANTHROPIC_BASE_URL": fake_claude.base_url}
+
+    result = _invoke(
+        "review", "--diff", str(SAMPLE), "--format", "sarif", "--fail-on", "major", env=env
+    )
+
+    assert result.exit_code == 1
+    log = json.loads(result.stdout)
+    assert_valid(log)
+    [sarif_result] = log["runs"][0]["results"]
+    assert sarif_result["ruleId"] == "reviewer/security"
+    assert sarif_result["level"] == "error"
+    assert sarif_result["locations"][0]["physicalLocation"]["artifactLocation"] == {
+        "uri": "src/app/users.py"
+    }
+
+
+def test_dry_run_sarif_has_no_results_and_says_why() -> None:
+    result = _invoke("review", "--diff", str(SAMPLE), "--dry-run", "--format", "sarif")
+
+    assert result.exit_code == 0, result.output
+    log = json.loads(result.stdout)
+    assert log["runs"][0]["results"] == []
+    assert "Dry run" in json.dumps(log["runs"][0]["invocations"])
+
+
 def test_configured_models_are_checked_before_a_review(capsys: pytest.CaptureFixture[str]) -> None:
     # claude-sonnet-4-5 is in the SDK's deprecated list, retiring 2026-11-30.
     warn_about_models(Settings(model="claude-sonnet-4-6", fallback_model="claude-sonnet-4-5"))

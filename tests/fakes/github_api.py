@@ -96,6 +96,7 @@ class FakeRepo:
     compares: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)
     reactions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    check_runs: list[dict[str, Any]] = field(default_factory=list)  # each with its annotations
 
 
 def user(login: str, *, bot: bool = False, user_id: int = 1) -> dict[str, Any]:
@@ -255,6 +256,13 @@ class FakeGitHub:
             ),
             ("GET", re.compile(r"/repos/([^/]+/[^/]+)/issues/(\d+)/comments"), self._get_issue_c),
             ("POST", re.compile(r"/repos/([^/]+/[^/]+)/issues/(\d+)/comments"), self._post_issue_c),
+            ("POST", re.compile(r"/repos/([^/]+/[^/]+)/check-runs"), self._post_check_run),
+            ("PATCH", re.compile(r"/repos/([^/]+/[^/]+)/check-runs/(\d+)"), self._patch_check_run),
+            (
+                "GET",
+                re.compile(r"/repos/([^/]+/[^/]+)/commits/(\w+)/check-runs"),
+                self._list_check_runs,
+            ),
         ]
 
     # -- set up ----------------------------------------------------------------------------
@@ -676,6 +684,82 @@ class FakeGitHub:
         }
         pull.issue_comments.append(comment)
         return 201, {}, comment
+
+    # -- check runs: GitHub Apps only; at most 50 annotations a request, appended ------------
+
+    def check_runs(self, repo: str) -> list[dict[str, Any]]:
+        return self.repo(repo).check_runs
+
+    def _check_run_refusal(self, auth: str, body: Any) -> Answer | None:
+        if auth.split(" ", 1)[-1] not in self.installation_tokens:
+            return (
+                403,
+                {},
+                {
+                    "message": "You must authenticate via a GitHub App.",
+                    "documentation_url": "https://docs.github.com/rest/checks/runs#create-a-check-run",
+                },
+            )
+        output = (body or {}).get("output") or {}
+        annotations = output.get("annotations") or []
+        if len(annotations) > 50:
+            return _unprocessable("Only 50 annotations are allowed per request")
+        if output and not (output.get("title") and output.get("summary")):
+            return _unprocessable("output needs a title and a summary")
+        levels = {a.get("annotation_level") for a in annotations}
+        if not levels <= {"notice", "warning", "failure"}:
+            return _unprocessable(f"annotation_level must be notice, warning or failure: {levels}")
+        if (body or {}).get("conclusion") and body.get("status") not in (None, "completed"):
+            return _unprocessable("a conclusion needs status completed")
+        return None
+
+    def _apply_check_run(self, run: dict[str, Any], body: dict[str, Any]) -> None:
+        for key in ("name", "head_sha", "external_id", "status", "conclusion"):
+            if key in body:
+                run[key] = body[key]
+        if body.get("conclusion"):
+            run["status"] = "completed"
+        output = body.get("output")
+        if output:
+            run["output"].update({k: v for k, v in output.items() if k != "annotations"})
+            run["annotations"].extend(output.get("annotations") or [])
+            run["output"]["annotations_count"] = len(run["annotations"])
+
+    def _post_check_run(self, repo: str, *, body: Any, auth: str, **_: Any) -> Answer:
+        refused = self._check_run_refusal(auth, body)
+        if refused is not None:
+            return refused
+        run: dict[str, Any] = {
+            "id": next(self._ids),
+            "status": "queued",
+            "conclusion": None,
+            "external_id": "",
+            "output": {"title": None, "summary": None, "annotations_count": 0},
+            "annotations": [],
+            "app": {"id": 1, "slug": self.app_slug},
+        }
+        self._apply_check_run(run, body)
+        self.repo(repo).check_runs.append(run)
+        return 201, {}, {k: v for k, v in run.items() if k != "annotations"}
+
+    def _patch_check_run(self, repo: str, run_id: str, *, body: Any, auth: str, **_: Any) -> Answer:
+        refused = self._check_run_refusal(auth, body)
+        if refused is not None:
+            return refused
+        [run] = [r for r in self.repos[repo].check_runs if r["id"] == int(run_id)]
+        self._apply_check_run(run, body)
+        return 200, {}, {k: v for k, v in run.items() if k != "annotations"}
+
+    def _list_check_runs(
+        self, repo: str, sha: str, *, query: dict[str, str], auth: str, **_: Any
+    ) -> Answer:
+        runs = [
+            {k: v for k, v in r.items() if k != "annotations"}
+            for r in reversed(self.repos[repo].check_runs)  # newest first, as GitHub lists
+            if r["head_sha"] == sha and r["name"] == query.get("check_name", r["name"])
+        ]
+        status, headers, page = self._page(f"/repos/{repo}/commits/{sha}/check-runs", runs, query)
+        return status, headers, {"total_count": len(runs), "check_runs": page}
 
 
 def _not_found() -> Answer:

@@ -76,6 +76,8 @@ class FakeGitHub:
     review_posts: list[dict[str, Any]] = field(default_factory=list)
     reactions: list[dict[str, Any]] = field(default_factory=list)
     issue_comments: list[dict[str, Any]] = field(default_factory=list)
+    check_runs: list[dict[str, Any]] = field(default_factory=list)
+    check_run_writes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     authorizations: set[str] = field(default_factory=set)
     unhandled: list[str] = field(default_factory=list)
@@ -266,6 +268,38 @@ def _issue_comment(gh: FakeGitHub, request: Request, match: re.Match[str]) -> Re
     url = f"https://github.com/{gh.repo}/pull/{match['number']}#issuecomment-{comment_id}"
     gh.issue_comments.append({"number": int(match["number"]), **body})
     return _json({"id": comment_id, "html_url": url, "body": body.get("body")}, 201)
+
+
+@route("POST", r"/check-runs")
+def _create_check_run(gh: FakeGitHub, request: Request, match: re.Match[str]) -> Response:
+    body = json.loads(request.get_data(as_text=True))
+    gh.check_run_writes.append(("POST", body))
+    run = {"id": next(gh._ids), "conclusion": None, **body, "annotations": []}
+    run["annotations"] = list((body.get("output") or {}).pop("annotations", []))
+    gh.check_runs.append(run)
+    return _json({k: v for k, v in run.items() if k != "annotations"}, 201)
+
+
+@route("PATCH", r"/check-runs/(?P<run>\d+)")
+def _update_check_run(gh: FakeGitHub, request: Request, match: re.Match[str]) -> Response:
+    body = json.loads(request.get_data(as_text=True))
+    gh.check_run_writes.append(("PATCH", body))
+    [run] = [r for r in gh.check_runs if r["id"] == int(match["run"])]
+    output = dict(body.get("output") or {})
+    run["annotations"] += output.pop("annotations", [])
+    run.update({k: v for k, v in body.items() if k != "output"})
+    run.setdefault("output", {}).update(output)
+    return _json({k: v for k, v in run.items() if k != "annotations"})
+
+
+@route("GET", r"/commits/(?P<sha>\w+)/check-runs")
+def _list_check_runs(gh: FakeGitHub, request: Request, match: re.Match[str]) -> Response:
+    runs = [
+        {k: v for k, v in r.items() if k != "annotations"}
+        for r in gh.check_runs
+        if r["head_sha"] == match["sha"] and r["name"] == request.args.get("check_name")
+    ]
+    return _json({"total_count": len(runs), "check_runs": runs})
 
 
 @contextmanager

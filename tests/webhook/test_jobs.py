@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import signal
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from reviewer.errors import ClaudeError, GitHubError, LedgerError, ReviewerError
-from reviewer.model import ReviewRequest, ReviewResult
+from reviewer.model import ChunkReport, ReviewRequest, ReviewResult
 from reviewer.review.ports import ReviewServices
 from reviewer.settings import Settings
 from tests.paths import ROOT as PROJECT_ROOT
@@ -86,6 +87,12 @@ class FakeEngine:
                 head_sha=request.expected_head_sha,
                 usage={"input_tokens": 1200, "output_tokens": 300},
                 cost_usd=Decimal("0.0081"),
+                chunks=(
+                    ChunkReport(0, ("a.py",), 900, "ok"),
+                    ChunkReport(1, ("b.py",), 900, "refused"),
+                    ChunkReport(2, ("c.py",), 900, "skipped"),
+                ),
+                budget_stop="the review budget of $0.01 is reached",
             )
         finally:
             with self._lock:
@@ -155,13 +162,18 @@ def test_a_job_runs_once_and_is_recorded(make_queue: Callable[..., JobQueue]) ->
     assert counters['reviewer_tokens_total{kind="input_tokens",repo="octo/widgets"}'] == 1200
     assert counters['reviewer_cost_usd_total{repo="octo/widgets"}'] == pytest.approx(0.0081)
     assert counters["reviewer_review_duration_seconds_count"] == 1
+    assert counters["reviewer_budget_stops_total"] == 1
+    assert counters['reviewer_chunks_total{status="refused"}'] == 1
+    assert counters['reviewer_chunks_total{status="skipped"}'] == 1
 
 
 def test_one_pull_request_is_reviewed_by_one_worker_at_a_time(
     make_queue: Callable[..., JobQueue],
 ) -> None:
     engine = FakeEngine(hold=True)
-    queue = make_queue(engine)
+    # A lease long enough that a late renewal on a loaded machine cannot let the lock lapse:
+    # this test is about mutual exclusion, not lease expiry (tested elsewhere).
+    queue = make_queue(engine, options=dataclasses.replace(FAST, lease_s=10.0))
     queue.submit(job("same-1", pr=7))
     queue.submit(job("same-2", pr=7))
     with consuming(queue, workers=2):
