@@ -79,6 +79,9 @@ class Settings:
     repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.
     locked_keys: tuple[str, ...] = ()
+    # The key of the MAC on the bot's hidden markers (review key, fingerprints); None: a key
+    # generated into data_dir/marker.key (the Action derives one from the Anthropic API key).
+    marker_key: str | None = field(default=None, repr=False)
     # Spend
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     database_url: str | None = field(default=None, repr=False)

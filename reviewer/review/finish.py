@@ -12,7 +12,7 @@ from reviewer.core.reports import ChunkReport, FileReport
 from reviewer.core.summary import build_summary
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewResult, ReviewTarget
 from reviewer.review.model_run import ModelRun
-from reviewer.review.ports import PullRequests
+from reviewer.review.ports import PullRequests, ReviewServices
 
 
 def finish_review(
@@ -22,8 +22,13 @@ def finish_review(
     run: ModelRun,
     gh: PullRequests | None,
     say: ProgressFn,
+    *,
+    marker_key: bytes | None,
 ) -> ReviewResult:
-    """Anchor what the model found, build the summary, and publish it (unless only printing)."""
+    """Anchor what the model found, build the summary, and publish it (unless only printing).
+
+    `marker_key` MACs the hidden markers of what is posted (None when nothing is posted).
+    """
     files = file_reports(plan.decisions)
     findings = [f for r in run.outcome.results for f in r.findings]
     output = plan.config.config.output
@@ -35,6 +40,7 @@ def finish_review(
         min_confidence=output.min_confidence,
         suggestions=output.suggestions,
         known_fingerprints=target.known_fingerprints,
+        marker_key=marker_key,
     )
     chunk_reports = tuple(
         ChunkReport(c.index, c.files, c.estimated_input_tokens + plan.prefix_tokens,
@@ -81,7 +87,7 @@ def finish_review(
             "context": context_report(plan),
         },
     )
-    if gh is None or target.pr_number is None or not request.post:
+    if gh is None or target.pr_number is None or not request.post or marker_key is None:
         return result
     draft = ReviewDraft(
         commit_id=target.head_sha or "",
@@ -91,7 +97,13 @@ def finish_review(
         followups=summary.followups,
         key=request.delivery_id,
     )
-    return publish(gh, target.repo, target.pr_number, draft, result, say)
+    return publish(gh, target.repo, target.pr_number, draft, result, say, marker_key)
+
+
+def posting_key(services: ReviewServices, gh: PullRequests | None) -> bytes | None:
+    """The services' marker key when the review posts to a pull request; else None (no key
+    is made for a local review)."""
+    return services.marker_key if gh is not None else None
 
 
 def context_report(plan: Plan) -> dict[str, Any]:
@@ -128,6 +140,7 @@ def publish(
     draft: ReviewDraft,
     result: ReviewResult,
     say: ProgressFn,
+    marker_key: bytes,
 ) -> ReviewResult:
     """Post the one review, unless the head moved while the model was reading."""
     if gh.head_moved(repo, number, draft.commit_id):
@@ -137,7 +150,7 @@ def publish(
             status="skipped",
             reason="the head moved during the review; nothing was posted",
         )
-    posted = gh.publisher(repo, number).publish(draft)
+    posted = gh.publisher(repo, number, marker_key).publish(draft)
     say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
     extra = dict(result.extra)
     extra["moved_to_body"] = len(posted.moved_to_body)

@@ -30,7 +30,7 @@ from reviewer.review.batch_mode import choose_mode, run_batch
 from reviewer.review.check_run import with_check_run
 from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
-from reviewer.review.finish import context_report, file_reports, finish_review
+from reviewer.review.finish import context_report, file_reports, finish_review, posting_key
 from reviewer.review.model_run import call_model
 from reviewer.review.ports import PullRequests, ReviewServices
 from reviewer.spend.pricing import estimate_cost
@@ -79,7 +79,7 @@ def prepare(
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
     gh = services.pull_requests(request.installation_id)
-    fetched = fetch_target(request, services.settings, gh, say)
+    fetched = fetch_target(request, services.settings, gh, say, marker_key=services.marker_key)
     if isinstance(fetched, ReviewResult):
         return fetched
     return fetched, gh
@@ -200,4 +200,4 @@ def _review(
     if choose_mode(request, services.settings, plan, target) == "batch":
         return run_batch(request, services, target, plan, gh, say)
     run = call_model(request, services, target, plan, say)
-    return finish_review(request, target, plan, run, gh, say)
+    return finish_review(request, target, plan, run, gh, say, marker_key=posting_key(services, gh))

@@ -142,6 +142,10 @@ def commit(sha: str, parents: tuple[str, ...] = ("0" * 40,)) -> dict[str, Any]:
     return {"sha": sha, "parents": [{"sha": p} for p in parents], "commit": {"message": "c"}}
 
 
+# The key of the MAC on hidden markers in tests (REVIEWER_MARKER_KEY of `FakeGitHub.settings`).
+MARKER_KEY = b"fake-marker-key-for-tests"
+
+
 def inline_comment(
     path: str,
     line: int,
@@ -167,7 +171,7 @@ def inline_comment(
         path=path,
         line=line,
         side=Side(side),
-        body=f"{finding.body}\n\n{fingerprint_marker(fingerprint)}",
+        body=f"{finding.body}\n\n{fingerprint_marker(fingerprint, MARKER_KEY)}",
         severity=finding.severity,
         fingerprint=fingerprint,
         finding=finding,
@@ -446,7 +450,11 @@ class FakeGitHub:
         return self.repo(repo).pulls[number].reviews
 
     def settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {"github_token": "ghp_faketoken", "github_api_url": self.base_url}
+        values: dict[str, Any] = {
+            "github_token": "ghp_faketoken",
+            "github_api_url": self.base_url,
+            "marker_key": MARKER_KEY.decode(),
+        }
         values.update(overrides)
         return Settings.from_env(None, **values)
 
