@@ -15,7 +15,7 @@ import click
 
 from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_sarif, render_text
-from reviewer.config.repo import CONFIG_PATH
+from reviewer.config.schema import CONFIG_PATH
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult

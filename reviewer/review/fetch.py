@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import CONFIG_PATH, RepoConfig, ReviewOptions
 from reviewer.core.diff import PullRequestDiff, parse_diff
 from reviewer.core.inert import code, inert_line
 from reviewer.errors import ConfigError

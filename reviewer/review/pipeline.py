@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import RepoConfig, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import RepoConfig
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
