@@ -25,9 +25,10 @@ from click.testing import CliRunner
 
 from reviewer.cli.spend import spend
 from reviewer.spend.budget import Limits, ReviewSpend
-from reviewer.spend.ledger import CallRow, Ledger
+from reviewer.spend.ledger import Ledger
 from reviewer.spend.migrations import TableNames
 from reviewer.spend.pricing import PriceTable
+from reviewer.spend.schema import CallRow
 from reviewer.spend.usage import CallRecord
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

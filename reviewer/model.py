@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from reviewer.config.effective import EffectiveConfig
-from reviewer.config.repo import RepoConfig
+from reviewer.config.schema import RepoConfig
 from reviewer.core.anchoring import InlineComment
 from reviewer.core.chunking import Chunk
 from reviewer.core.diff import PullRequestDiff

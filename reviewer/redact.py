@@ -40,6 +40,7 @@ def secret_values(settings: Settings) -> list[str]:
         settings.github_token,
         settings.anthropic_api_key,
         settings.metrics_token,
+        settings.marker_key,
     ]
     for url in (settings.redis_url, settings.database_url):
         if url:

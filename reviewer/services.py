@@ -9,6 +9,10 @@ open, since their owner closes them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +21,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from reviewer.core.models import model_spec
+from reviewer.errors import ConfigError
 from reviewer.model import Trigger
-from reviewer.settings import Settings
+from reviewer.settings import Settings, ensure_parent
 from reviewer.spend.pricing import PriceTable
 
 if TYPE_CHECKING:
@@ -51,6 +56,7 @@ class Services:
         self._github: dict[int | None, GitHubClient] = {}
         self._given_github = github
         self._prices = prices
+        self._marker_key: bytes | None = None
         # What this object built, and so must close.
         self._owns_ledger = ledger is None
         self._owns_anthropic = anthropic_client is None
@@ -66,6 +72,14 @@ class Services:
             if self._prices is None:
                 self._prices = PriceTable.load(self._settings.prices_path)
             return self._prices
+
+    @property
+    def marker_key(self) -> bytes:
+        """The key of the MAC on hidden markers: the setting, else the data directory's file."""
+        with self._lock:
+            if self._marker_key is None:
+                self._marker_key = load_marker_key(self._settings)
+            return self._marker_key
 
     @property
     def ledger(self) -> Ledger:
@@ -206,6 +220,48 @@ class Services:
             sdk.close()
         if ledger is not None:
             ledger.close()
+
+
+MARKER_KEY_FILE = "marker.key"
+
+
+def load_marker_key(settings: Settings) -> bytes:
+    """`REVIEWER_MARKER_KEY` (or its `_FILE`), else `data_dir/marker.key`, made (0600) if absent.
+
+    Every process of one deployment must share the key: with the App on several machines,
+    set REVIEWER_MARKER_KEY (or share the data directory).
+    """
+    if settings.marker_key:
+        return settings.marker_key.encode("utf-8")
+    path = settings.data_dir / MARKER_KEY_FILE
+    ensure_parent(path)
+    try:  # O_EXCL: of two processes starting at once, one writes and both read its key
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise ConfigError(
+            f"REVIEWER_DATA_DIR: cannot create {path}: {exc.strerror}", key="REVIEWER_DATA_DIR"
+        ) from exc
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_hex(32) + "\n")
+    try:
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(
+            f"REVIEWER_DATA_DIR: cannot read {path}: {exc.strerror}", key="REVIEWER_DATA_DIR"
+        ) from exc
+    if not key:  # a writer stopped between creating and writing the file
+        raise ConfigError(
+            f"{path} is empty: delete it to make a new key", key="REVIEWER_MARKER_KEY"
+        )
+    return key.encode("utf-8")
+
+
+def derived_marker_key(secret: str) -> str:
+    """A marker key derived from a secret every run has (the Action: the Anthropic API key)."""
+    return hmac.new(secret.encode("utf-8"), b"reviewer marker key v1", hashlib.sha256).hexdigest()
 
 
 @contextmanager

@@ -79,6 +79,9 @@ class Settings:
     repo_defaults_path: Path | None = None
     # Repository-config keys (dotted, or whole sections) a repository file may not change.
     locked_keys: tuple[str, ...] = ()
+    # The key of the MAC on the bot's hidden markers (review key, fingerprints); None: a key
+    # generated into data_dir/marker.key (the Action derives one from the Anthropic API key).
+    marker_key: str | None = field(default=None, repr=False)
     # Spend
     data_dir: Path = field(default_factory=lambda: _default_data_dir(os.environ))
     database_url: str | None = field(default=None, repr=False)
@@ -233,6 +236,23 @@ def ensure_parent(path: Path) -> None:
             f"REVIEWER_DATA_DIR: cannot create {path.parent}: {exc.strerror}",
             key="REVIEWER_DATA_DIR",
         ) from exc
+
+
+def prefixed_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `REVIEWER_*`, `ANTHROPIC_*` and `GITHUB_*` variables set (for `reviewer doctor`)."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if k.startswith((PREFIX, "ANTHROPIC_", "GITHUB_"))}
+
+
+def known_variables() -> frozenset[str]:
+    """Every `REVIEWER_*` name `Settings.from_env` reads."""
+    names = {PREFIX + f.name.upper() for f in dataclasses.fields(Settings)}
+    return frozenset({*names, PREFIX + "GITHUB_PRIVATE_KEY_PATH"})
+
+
+def secret_fields() -> tuple[str, ...]:
+    """The settings that hold secrets (kept out of `repr`, never printed)."""
+    return tuple(f.name for f in dataclasses.fields(Settings) if not f.repr)
 
 
 # Variables the SDKs and GitHub Actions define themselves, honoured under their own names.

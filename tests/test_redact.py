@@ -97,3 +97,8 @@ def test_the_ledgers_own_errors_name_no_database() -> None:
     assert caught.value.retryable  # the database is away: a job retries
     assert_clean(message)
     assert str(port) not in message
+
+
+def test_the_marker_key_is_a_secret_the_redactor_hides() -> None:
+    settings = Settings.from_env({}, marker_key="fake-marker-key-abc")
+    assert "fake-marker-key-abc" not in Redactor(secret_values(settings))("key fake-marker-key-abc")

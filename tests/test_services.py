@@ -106,3 +106,19 @@ def test_the_dry_run_never_imports_the_sdk(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "False False False"
+
+
+def test_the_marker_key_is_generated_once_into_the_data_directory(tmp_path: Path) -> None:
+    import stat
+
+    from reviewer.services import MARKER_KEY_FILE, load_marker_key
+
+    settings = Settings.from_env({}, data_dir=tmp_path / "data")
+    with open_services(settings) as services:
+        key = services.marker_key
+    path = tmp_path / "data" / MARKER_KEY_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(key) == 64 and load_marker_key(settings) == key  # read back, not made again
+    assert load_marker_key(settings.replace(marker_key="from-the-setting")) == b"from-the-setting"
+    other = Settings.from_env({}, data_dir=tmp_path / "elsewhere")
+    assert load_marker_key(other) != key

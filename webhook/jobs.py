@@ -21,6 +21,7 @@ from huey.consumer import Consumer
 from huey.exceptions import RetryTask
 from huey.storage import SqliteStorage
 
+from reviewer.core.inert import code, inert_line
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
 from reviewer.review.collect import collect_batch
@@ -169,8 +170,8 @@ def post_failure_note(job: ReviewJob, services: ReviewServices, reason: str) -> 
     if job.kind == "thread":
         return  # bookkeeping nobody waits for
     body = (
-        f"The automated review could not be completed: {reason}\n\n"
-        f"Comment `{services.settings.command}` to try again."
+        f"The automated review could not be completed: {inert_line(reason)}\n\n"
+        f"Comment {code(services.settings.command)} to try again."
     )
     client = services.pull_requests(job.installation_id)
     client.post_issue_comment(job.repo, job.pr_number, body)

@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from reviewer.core.findings import Severity
+from reviewer.core.inert import inert_line
 from reviewer.core.text import format_usd, usd_digits
 from reviewer.model import ReviewResult
 
@@ -57,9 +58,8 @@ def _budget_or(error: str | None, result: ReviewResult) -> str | None:
 
 
 def _cell(text: str) -> str:
-    """Text safe inside a Markdown table cell of the job summary."""
-    text = " ".join(text.split()).replace("&", "&amp;").replace("<", "&lt;")
-    return text.replace(">", "&gt;").replace("|", "\\|")
+    """Text safe inside a Markdown table cell of the job summary (inert: reviewer.core.inert)."""
+    return inert_line(text).replace("|", "\\|")
 
 
 def _details(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -88,7 +88,8 @@ def render_summary(result: ReviewResult, *, repo: str, pr_number: int, pr_url: s
     elif result.status == "budget_exhausted":
         out.append("**Not reviewed**: the budget stopped every chunk before it was sent.")
     else:
-        out.append(f"**{result.status.replace('_', ' ').capitalize()}**: {result.reason or ''}")
+        status = result.status.replace("_", " ").capitalize()
+        out.append(f"**{status}**: {inert_line(result.reason or '')}")
     if result.budget_stop:
         out.append(f"\n> **Budget reached:** {_cell(result.budget_stop)}")
     out.append("")

@@ -313,6 +313,13 @@ def _run(
         )
     if not settings.github_token:
         raise ConfigError("no GitHub token: the github-token input is empty", key="GITHUB_TOKEN")
+    if not settings.marker_key:
+        # The runner's data directory is gone after each run: a key generated there would
+        # make every re-review distrust the markers of the one before. The API key is the
+        # one secret every run has; the markers' key is derived from it (docs/action.md).
+        from reviewer.services import derived_marker_key
+
+        settings = settings.replace(marker_key=derived_marker_key(settings.anthropic_api_key))
 
     repo = env.repository or str((payload.get("repository") or {}).get("full_name", ""))
     diff_text = None

@@ -12,188 +12,42 @@ table, so any process that shares the ledger database can collect.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from datetime import datetime
 
 import anthropic
-from anthropic.types import MessageParam, TextBlockParam
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from anthropic.types.messages.batch_create_params import Request
 
-from reviewer.claude.client import outcome_of, reply_of
-from reviewer.claude.realtime import MAX_SPLIT_DEPTH
-from reviewer.core.chunking import Chunk, split_chunk
-from reviewer.core.findings import Finding, findings_json_schema
-from reviewer.core.models import model_spec
+from reviewer.claude.batch_ports import JobRecord, JobStore, ModelRunnerLike
+from reviewer.claude.batch_requests import batch_request, find_lost_batch
+from reviewer.claude.batch_results import ResultReader
+from reviewer.core.batch_state import (
+    Piece,
+    RoundStatus,
+    RunState,
+    custom_id,
+    final_results,
+    piece_chunk,
+    piece_key,
+    result_json,
+    split_round,
+)
+from reviewer.core.chunking import Chunk
 from reviewer.core.policy import (
-    Attempt,
     ChunkResult,
     ChunkReviewOutcome,
-    Reply,
-    Step,
-    conclude,
-    larger_max_tokens,
-    merge,
-    next_step,
 )
-from reviewer.core.prompt import PromptContext, build_request, prefix_tokens
+from reviewer.core.prompt import PromptContext, prefix_tokens
 from reviewer.errors import BudgetExceeded, ClaudeError
-from reviewer.spend.usage import BudgetGate, CallRecord, HandOverGate, UsageSink
+from reviewer.spend.usage import BudgetGate, HandOverGate, UsageSink
 
 log = logging.getLogger(__name__)
 
-# The API's limits for one batch; a larger round is sent as several batches.
-MAX_BATCH_REQUESTS = 100_000
-MAX_BATCH_BYTES = 256_000_000
-# A batch can outlast the default 5-minute cache: its breakpoints ask for one hour.
-BATCH_CACHE_TTL = "1h"
-# Listing recent batches for one lost between the intent and its id: created this long
-# before the intent still counts (clock skew between this machine and the API).
-LOST_BATCH_SKEW = timedelta(minutes=5)
-
 Progress = Callable[[str], None]
-RealtimeFactory = Callable[[str, int, bool], "ModelRunnerLike"]
-
-
-class ModelRunnerLike(Protocol):
-    """A real-time runner (`reviewer.claude.client.ChunkReviewer`)."""
-
-    def review(
-        self,
-        context: PromptContext,
-        chunks: Sequence[Chunk],
-        *,
-        sink: UsageSink,
-        gate: BudgetGate | None = None,
-    ) -> ChunkReviewOutcome: ...
-
-
-class JobRecord(Protocol):
-    @property
-    def key(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def batch_id(self) -> str | None: ...
-    @property
-    def round(self) -> int: ...
-    @property
-    def requests(self) -> int: ...
-    @property
-    def submitted_after(self) -> datetime: ...
-    @property
-    def request_json(self) -> str: ...
-    @property
-    def state_json(self) -> str: ...
-    @property
-    def result_json(self) -> str | None: ...
-
-
-class JobStore(Protocol):
-    """Where batch jobs are kept (`reviewer.spend.batch_jobs.BatchJobs`)."""
-
-    def get(self, key_or_batch_id: str) -> JobRecord | None: ...
-
-    def intend(
-        self,
-        *,
-        key: str,
-        repository: str,
-        pr_number: int | None,
-        requests: int,
-        request_json: str,
-        state_json: str,
-        now: datetime,
-    ) -> JobRecord: ...
-
-    def update(self, key: str, *, now: datetime, **values: Any) -> None: ...
-
-    def known_batch_ids(self) -> set[str]: ...
-
-    def written_custom_ids(self, batch_id: str) -> set[str]: ...
-
-    def settle_reservation(self, reservation_id: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Piece:
-    """One request of a round: a chunk (or a split of one) and how it is asked."""
-
-    custom_id: str
-    index: int
-    split: tuple[int, ...]
-    model: str
-    max_tokens: int
-    retried_larger: bool = False
-    on_fallback: bool = False
-    retried_error: bool = False
-    requeued: bool = False
-    refused: str | None = None  # the refusal that sent it to the fallback model
-
-
-@dataclass
-class RunState:
-    """Where a batch review stands between rounds (kept as JSON)."""
-
-    round: int = 1
-    pieces: list[Piece] = field(default_factory=list)
-    batches: list[str] = field(default_factory=list)
-    done: dict[str, dict[str, Any]] = field(default_factory=dict)
-    canceled: bool = False
-    # The round's budget reservations [id, model], settled by whichever process collects it.
-    reservations: list[list[str]] = field(default_factory=list)
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, text: str) -> RunState:
-        data = json.loads(text)
-        pieces = [Piece(**{**p, "split": tuple(p["split"])}) for p in data["pieces"]]
-        return cls(
-            data["round"], pieces, data["batches"], data["done"], data["canceled"],
-            data.get("reservations", []),
-        )  # fmt: skip
-
-
-def custom_id(key: str, index: int, split: tuple[int, ...] = (), round_: int = 1) -> str:
-    """Stable per chunk: `KEY-c7`, a half `KEY-c7-h01`, a later round `...-r2`."""
-    text = f"{key}-c{index}"
-    if split:
-        text += "-h" + "".join(map(str, split))
-    if round_ > 1:
-        text += f"-r{round_}"
-    return text
-
-
-def result_json(result: ChunkResult) -> dict[str, Any]:
-    data = dataclasses.asdict(result)
-    data["findings"] = [f.model_dump(mode="json") for f in result.findings]
-    return data
-
-
-def result_from_json(data: dict[str, Any]) -> ChunkResult:
-    findings = tuple(Finding.model_validate(f) for f in data["findings"])
-    return ChunkResult(**{**data, "findings": findings})
-
-
-@dataclass(frozen=True)
-class RoundStatus:
-    """What the API says of the current round's batches."""
-
-    status: str  # in_progress | canceling | ended
-    total: int
-    processing: int
-    batch_ids: tuple[str, ...]
-
-
-def _key_of(piece: Piece) -> str:
-    return f"{piece.index}/{''.join(map(str, piece.split))}"
+RealtimeFactory = Callable[[str, int, bool], ModelRunnerLike]
 
 
 class BatchRunner:
@@ -291,7 +145,10 @@ class BatchRunner:
         gate: HandOverGate | None,
         resuming: bool,
     ) -> str:
-        requests = [self._request(context, chunks, p) for p in state.pieces]
+        requests = [
+            batch_request(context, self._piece_chunk(chunks, p), p, effort=self.effort)
+            for p in state.pieces
+        ]
         if gate is not None and not resuming:
             # The whole round's worst case, reserved before anything is sent.
             prefix = prefix_tokens(context, self.model)
@@ -307,7 +164,7 @@ class BatchRunner:
             reservation = gate.hand_over()
             if reservation is not None:
                 state.reservations.append([reservation, self.model])
-        parts = _parts(requests)
+        parts = split_round(requests)
         job = self._store.get(key)
         if job is None or not resuming:
             state.batches = []
@@ -324,7 +181,11 @@ class BatchRunner:
         for number, part in enumerate(parts):
             if number < len(state.batches):
                 continue  # sent before a crash, and its id was recorded
-            found = self._find_lost(part, since) if resuming else None
+            found = (
+                find_lost_batch(self._client, self._store.known_batch_ids(), part, since)
+                if resuming
+                else None
+            )
             batch_id = found or self._create(part)
             state.batches.append(batch_id)
             self._store.update(
@@ -333,32 +194,8 @@ class BatchRunner:
         self._store.update(key, now=self._clock(), status="submitted")
         return state.batches[0]
 
-    def _request(self, context: PromptContext, chunks: Sequence[Chunk], piece: Piece) -> Request:
-        system, messages = build_request(
-            context, self._piece_chunk(chunks, piece), ttl=BATCH_CACHE_TTL
-        )
-        # The same parameters as a real-time call (claude/client.py), per model's data.
-        spec = model_spec(piece.model)
-        options = spec.request_options(effort=self.effort)
-        output_config: dict[str, Any] = {
-            "format": {"type": "json_schema", "schema": findings_json_schema()},
-            **options.pop("output_config", {}),
-        }
-        params = {
-            "model": piece.model,
-            "max_tokens": min(piece.max_tokens, spec.max_output_tokens),
-            "system": cast("list[TextBlockParam]", system),
-            "messages": cast("list[MessageParam]", messages),
-            "output_config": output_config,
-            **options,
-        }
-        return cast(Request, {"custom_id": piece.custom_id, "params": params})
-
     def _piece_chunk(self, chunks: Sequence[Chunk], piece: Piece) -> Chunk:
-        chunk = next(c for c in chunks if c.index == piece.index)
-        for half in piece.split:
-            chunk = split_chunk(chunk, model=self.model)[half]
-        return chunk
+        return piece_chunk(chunks, piece, model=self.model)
 
     def _create(self, requests: list[Request]) -> str:
         try:
@@ -367,35 +204,6 @@ class BatchRunner:
             raise ClaudeError(f"cannot submit the batch: {exc}", retryable=True) from exc
         self.requests_sent += len(requests)
         return batch.id
-
-    def _find_lost(self, requests: list[Request], since: datetime) -> str | None:
-        """A batch this job created before a crash lost its id: created after the intent,
-        as many requests, held by no job, and (once ended) answering our custom ids."""
-        known = self._store.known_batch_ids()
-        wanted = {r["custom_id"] for r in requests}
-        candidates: list[MessageBatch] = []
-        for batch in self._client.messages.batches.list(limit=100):
-            if batch.created_at < since - LOST_BATCH_SKEW:
-                break  # newest first: the rest are older
-            counts = batch.request_counts
-            total = (
-                counts.processing
-                + counts.succeeded
-                + counts.errored
-                + counts.canceled
-                + counts.expired
-            )
-            if batch.id in known or total != len(requests):
-                continue
-            if batch.processing_status == "ended":
-                first = next(iter(self._client.messages.batches.results(batch.id)), None)
-                if first is not None and first.custom_id in wanted:
-                    return batch.id
-                continue
-            candidates.append(batch)
-        if len(candidates) == 1:
-            return candidates[0].id
-        return None
 
     # -- watching ---------------------------------------------------------------------------
 
@@ -476,19 +284,20 @@ class BatchRunner:
         follow_ups: list[Piece] = []
         canceled: list[Piece] = []
         by_id = {p.custom_id: p for p in state.pieces}
+        reader = ResultReader(self.model, self.max_output_tokens, self.fallback_model)
         for batch_id in state.batches:
             written = self._store.written_custom_ids(batch_id)
             for item in self._results(batch_id):
                 piece = by_id.get(item.custom_id)
                 if piece is None:
                     continue
-                record, result, more = self._settle(piece, item, batch_id, state.round, chunks)
+                record, result, more = reader.settle(piece, item, batch_id, state.round, chunks)
                 if item.custom_id not in written:
                     sink(record)
                 if result is not None and result.status == "skipped" and canceled_to_realtime:
                     canceled.append(piece)
                 elif result is not None:
-                    state.done[_key_of(piece)] = result_json(result)
+                    state.done[piece_key(piece)] = result_json(result)
                 follow_ups += more
         if canceled:
             follow_ups += canceled
@@ -524,12 +333,12 @@ class BatchRunner:
                 # The follow-up round does not fit the budget: what it held is skipped.
                 state, budget_stop = pending, exc
                 for piece in follow_ups:
-                    state.done[_key_of(piece)] = result_json(
+                    state.done[piece_key(piece)] = result_json(
                         ChunkResult(piece.index, "skipped", None, error=exc.message)
                     )
         state.pieces = []
         self._store.update(key, now=self._clock(), state_json=state.to_json())
-        return ChunkReviewOutcome(self._final(state, chunks), budget_stop)
+        return ChunkReviewOutcome(final_results(state, chunks), budget_stop)
 
     def _results(self, batch_id: str) -> list[MessageBatchIndividualResponse]:
         try:
@@ -538,120 +347,6 @@ class BatchRunner:
             raise ClaudeError(
                 f"cannot read batch {batch_id}'s results: {exc}", retryable=True
             ) from exc
-
-    def _settle(
-        self,
-        piece: Piece,
-        item: MessageBatchIndividualResponse,
-        batch_id: str,
-        round_: int,
-        chunks: Sequence[Chunk],
-    ) -> tuple[CallRecord, ChunkResult | None, list[Piece]]:
-        """One result: its ledger record, and either a final result or follow-up pieces."""
-        result = item.result
-        base = CallRecord(
-            model=piece.model,
-            chunk_index=piece.index,
-            attempt=round_,
-            outcome=result.type,
-            batch_id=batch_id,
-            custom_id=piece.custom_id,
-            service_tier="batch",
-        )
-        if result.type == "canceled":
-            return (
-                base,
-                ChunkResult(
-                    piece.index, "skipped", None, error="the batch was canceled before this chunk"
-                ),
-                [],
-            )
-        if result.type == "expired":
-            if not piece.requeued:
-                return base, None, [dataclasses.replace(piece, requeued=True)]
-            return (
-                base,
-                ChunkResult(
-                    piece.index, "error", None, error="the batch expired twice before this chunk"
-                ),
-                [],
-            )
-        if result.type == "errored":
-            error = result.error.error
-            reply = Reply(
-                error=f"batch request errored: {error.type}: {error.message}",
-                too_long="too long" in error.message.lower(),
-                transient=error.type in ("api_error", "overloaded_error", "rate_limit_error"),
-            )
-            record = dataclasses.replace(base, outcome="error", error=reply.error)
-            if not reply.too_long:
-                if not piece.retried_error:
-                    return record, None, [dataclasses.replace(piece, retried_error=True)]
-                return record, conclude(piece.index, reply), []
-            return record, *self._next(piece, reply, chunks)
-        message = result.message
-        usage, split = message.usage, message.usage.cache_creation
-        record = dataclasses.replace(
-            base,
-            outcome=outcome_of(message.stop_reason),
-            stop_reason=message.stop_reason,
-            request_id=message.id,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-            cache_write_5m_tokens=split.ephemeral_5m_input_tokens if split else None,
-            cache_write_1h_tokens=split.ephemeral_1h_input_tokens if split else None,
-            service_tier=usage.service_tier or "batch",
-        )
-        reply = reply_of(message)
-        if reply.invalid_output:
-            record = dataclasses.replace(record, outcome="invalid_output", error=reply.error)
-        return record, *self._next(piece, reply, chunks)
-
-    def _next(
-        self, piece: Piece, reply: Reply, chunks: Sequence[Chunk]
-    ) -> tuple[ChunkResult | None, list[Piece]]:
-        attempt = Attempt(
-            piece.max_tokens, piece.retried_larger, self.fallback_model, piece.on_fallback
-        )
-        step = next_step(reply, attempt)
-        if step is Step.RETRY_LARGER:
-            larger = larger_max_tokens(piece.max_tokens)
-            return None, [dataclasses.replace(piece, max_tokens=larger, retried_larger=True)]
-        if step is Step.SPLIT and len(piece.split) < MAX_SPLIT_DEPTH:
-            try:
-                split_chunk(self._piece_chunk(chunks, piece), model=self.model)
-            except ValueError:
-                return conclude(piece.index, reply), []
-            return None, [
-                Piece(
-                    custom_id("", piece.index, (*piece.split, half)),
-                    piece.index,
-                    (*piece.split, half),
-                    piece.model,
-                    self.max_output_tokens,
-                    on_fallback=piece.on_fallback,
-                )
-                for half in (0, 1)
-            ]
-        if step is Step.FALL_BACK and self.fallback_model:
-            refused = conclude(piece.index, reply).refusal
-            return None, [
-                dataclasses.replace(
-                    piece,
-                    model=self.fallback_model,
-                    on_fallback=True,
-                    max_tokens=self.max_output_tokens,
-                    refused=refused,
-                )
-            ]
-        result = conclude(piece.index, reply)
-        if piece.on_fallback and piece.refused and result.status != "ok":
-            why = result.refusal or result.error or result.status
-            note = f"{piece.refused}; fallback {piece.model}: {why}"
-            result = ChunkResult(piece.index, "refused", "refusal", refusal=note)
-        return result, []
 
     def _realtime_round(
         self,
@@ -677,18 +372,8 @@ class BatchRunner:
             )
             stop = stop or outcome.budget_stop
             for piece, result in zip(ordered, outcome.results, strict=True):
-                state.done[_key_of(piece)] = result_json(result)
+                state.done[piece_key(piece)] = result_json(result)
         return stop
-
-    def _final(self, state: RunState, chunks: Sequence[Chunk]) -> tuple[ChunkResult, ...]:
-        results = []
-        for chunk in sorted(chunks, key=lambda c: c.index):
-            leaves = sorted(k for k in state.done if k.split("/")[0] == str(chunk.index))
-            found = [result_from_json(state.done[k]) for k in leaves]
-            if not found:
-                found = [ChunkResult(chunk.index, "error", None, error="no batch result")]
-            results.append(found[0] if len(found) == 1 else merge(chunk.index, found))
-        return tuple(results)
 
     def _job(self, key: str) -> JobRecord:
         job = self._store.get(key)
@@ -701,17 +386,3 @@ class BatchRunner:
             return self._client.messages.batches.retrieve(batch_id)
         except anthropic.APIError as exc:
             raise ClaudeError(f"cannot read batch {batch_id}: {exc}", retryable=True) from exc
-
-
-def _parts(requests: list[Request]) -> list[list[Request]]:
-    """Cut a round into batches of at most 100,000 requests and 256 MB."""
-    parts: list[list[Request]] = [[]]
-    size = 0
-    for request in requests:
-        length = len(json.dumps(request)) + 2
-        if parts[-1] and (len(parts[-1]) >= MAX_BATCH_REQUESTS or size + length > MAX_BATCH_BYTES):
-            parts.append([])
-            size = 0
-        parts[-1].append(request)
-        size += length
-    return [p for p in parts if p]

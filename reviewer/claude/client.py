@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, cast
 
 import anthropic
-from anthropic.types import Message, MessageParam, TextBlockParam
+from anthropic.types import Message, MessageParam, TextBlockParam, Usage
 
 from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.findings import InvalidOutputError, findings_json_schema, parse_findings
@@ -184,22 +184,15 @@ class _AttemptRecorder(anthropic.Middleware):
             return self._record(attempt, "error", error=_describe(exc), **common)
         if not isinstance(message, Message):
             return self._record(attempt, "error", error="unexpected response type", **common)
-        usage = message.usage
-        split = usage.cache_creation
         served = message.model or self.model
         if self.fallback and served != self.model and not served.startswith(self.model + "-"):
             common["model"] = self.fallback
         return self._record(
             attempt,
-            _OUTCOMES.get(message.stop_reason or "", "unexpected_stop"),
+            outcome_of(message.stop_reason),
             stop_reason=message.stop_reason,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_creation_input_tokens=usage.cache_creation_input_tokens or 0,
-            cache_read_input_tokens=usage.cache_read_input_tokens or 0,
-            cache_write_5m_tokens=split.ephemeral_5m_input_tokens if split else None,
-            cache_write_1h_tokens=split.ephemeral_1h_input_tokens if split else None,
-            service_tier=usage.service_tier,
+            **token_counts(message.usage),
+            service_tier=message.usage.service_tier,
             **common,
         )
 
@@ -385,6 +378,19 @@ def reply_of(message: Message) -> Reply:
             reply.error = f"invalid output: {exc}"
             reply.invalid_output = True
     return reply
+
+
+def token_counts(usage: Usage) -> dict[str, Any]:
+    """An answer's token counts as `CallRecord` fields (the cache writes by TTL when told)."""
+    split = usage.cache_creation
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_creation_input_tokens": usage.cache_creation_input_tokens or 0,
+        "cache_read_input_tokens": usage.cache_read_input_tokens or 0,
+        "cache_write_5m_tokens": split.ephemeral_5m_input_tokens if split else None,
+        "cache_write_1h_tokens": split.ephemeral_1h_input_tokens if split else None,
+    }
 
 
 def outcome_of(stop_reason: str | None) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from reviewer.cli.exit import fail
@@ -9,6 +11,9 @@ from reviewer.cli.main import progress
 from reviewer.cli.render import render_json, render_text
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.settings import Settings
+
+if TYPE_CHECKING:
+    from reviewer.review.ports import BatchJobInfo, BatchModelRunner, ReviewServices
 
 
 @click.group("batch")
@@ -24,10 +29,7 @@ def status(job_id: str) -> None:
 
     try:
         with open_services(Settings.from_env()) as services:
-            runner = services.batch_runner(services.settings.model)
-            job = runner.job(job_id)
-            if job is None:
-                raise ConfigError(f"no batch job or batch {job_id!r} in the ledger database")
+            runner, job = _find_job(services, job_id)
             line = f"job {job.key}: {job.status}, round {job.round}, {job.requests} requests"
             if job.status in ("submitted", "collecting"):
                 now = runner.status(job.key)
@@ -65,11 +67,17 @@ def cancel(job_id: str) -> None:
 
     try:
         with open_services(Settings.from_env()) as services:
-            runner = services.batch_runner(services.settings.model)
-            job = runner.job(job_id)
-            if job is None:
-                raise ConfigError(f"no batch job or batch {job_id!r} in the ledger database")
+            runner, job = _find_job(services, job_id)
             now = runner.cancel(job.key)
     except ReviewerError as exc:
         fail(exc)
     click.echo(f"job {job.key}: cancel requested; batch {', '.join(now.batch_ids)} {now.status}")
+
+
+def _find_job(services: ReviewServices, job_id: str) -> tuple[BatchModelRunner, BatchJobInfo]:
+    """The batch runner and the job with this key or batch id; a ConfigError if none."""
+    runner = services.batch_runner(services.settings.model)
+    job = runner.job(job_id)
+    if job is None:
+        raise ConfigError(f"no batch job or batch {job_id!r} in the ledger database")
+    return runner, job

@@ -11,7 +11,8 @@ import yaml
 
 from reviewer.cli.exit import fail
 from reviewer.config.effective import resolve
-from reviewer.config.repo import CONFIG_PATH, RepoConfig, read_config_file
+from reviewer.config.repo import read_config_file
+from reviewer.config.schema import CONFIG_PATH, RepoConfig
 from reviewer.errors import ConfigError
 from reviewer.settings import Settings
 

@@ -15,7 +15,7 @@ import click
 
 from reviewer.cli.exit import fail
 from reviewer.cli.render import render_json, render_sarif, render_text
-from reviewer.config.repo import CONFIG_PATH
+from reviewer.config.schema import CONFIG_PATH
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError, ReviewerError
 from reviewer.model import ReviewRequest, ReviewResult
@@ -26,6 +26,7 @@ from reviewer.settings import Settings
 LAZY_COMMANDS = {
     "spend": "reviewer.cli.spend:spend",
     "config": "reviewer.cli.config:config",
+    "doctor": "reviewer.cli.doctor:doctor",
     "eval": "reviewer.cli.eval:eval_command",
     "action": "reviewer.action.run:action",
     "app": "reviewer.cli.app:app",

@@ -12,16 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from reviewer.config.repo import (
-    KEYS,
-    SECTIONS,
-    PathInstruction,
-    RepoConfig,
-    RoutingRule,
-    read_config_file,
-    suggest_dotted,
-    validate_leaf,
-)
+from reviewer.config.repo import read_config_file, suggest_dotted, validate_leaf
+from reviewer.config.schema import KEYS, SECTIONS, PathInstruction, RepoConfig, RoutingRule
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError
 from reviewer.settings import DEFAULT_MODEL, Settings

@@ -8,16 +8,19 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from reviewer.core import markers
 from reviewer.core.diff import PullRequestDiff, Side
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.inert import inert, inert_line
 
-FINGERPRINT_RE = re.compile(r"<!-- reviewer:fp=([0-9a-f]{16}) -->")
+# Finds the fingerprint in a marker (MAC'd or not); trust it only through markers.trusted_values.
+FINGERPRINT_RE = re.compile(r"<!-- reviewer:fp=([0-9a-f]{16})(?:\.[0-9a-f]{32})? -->")
 MAX_BODY_CHARS = 65_536
 
 
-def fingerprint_marker(fingerprint: str) -> str:
+def fingerprint_marker(fingerprint: str, key: bytes) -> str:
     """The hidden HTML comment that lets a re-review recognise its own earlier comment."""
-    return f"<!-- reviewer:fp={fingerprint} -->"
+    return markers.marker(key, markers.FINGERPRINT, fingerprint)
 
 
 @dataclass(frozen=True)
@@ -82,8 +85,12 @@ def anchor(
     min_confidence: float = 0.0,
     suggestions: bool = True,
     known_fingerprints: Collection[str] = frozenset(),
+    marker_key: bytes | None = None,
 ) -> AnchorResult:
     """Place each finding on a commentable line of `diff`, or keep it as unanchored.
+
+    Each comment body ends with its fingerprint marker, MAC'd under `marker_key` (None, for a
+    review that posts nothing: no marker).
 
     Only a finding at or above both `min_severity` and `min_confidence` is posted inline;
     the others are kept for the summary. A line that is not in the diff (read-only context
@@ -124,7 +131,7 @@ def anchor(
             merged += 1
             if finding.severity.rank >= existing.severity.rank:
                 continue
-        placed[key] = _comment(finding, side, fp, suggestions=suggestions)
+        placed[key] = _comment(finding, side, fp, suggestions=suggestions, marker_key=marker_key)
     ordered = sorted(placed.values(), key=lambda c: (c.severity.rank, c.path, c.line))
     return AnchorResult(
         comments=tuple(ordered[:max_comments]),
@@ -179,12 +186,15 @@ def _valid_start(
     return start
 
 
-def _comment(finding: Finding, side: Side, fp: str, *, suggestions: bool) -> InlineComment:
+def _comment(
+    finding: Finding, side: Side, fp: str, *, suggestions: bool, marker_key: bytes | None
+) -> InlineComment:
+    suggest = suggestions and side is Side.RIGHT
     return InlineComment(
         path=finding.path,
         line=finding.line,
         side=side,
-        body=comment_body(finding, fp, suggestions=suggestions and side is Side.RIGHT),
+        body=comment_body(finding, fp, suggestions=suggest, marker_key=marker_key),
         severity=finding.severity,
         fingerprint=fp,
         finding=finding,
@@ -193,30 +203,42 @@ def _comment(finding: Finding, side: Side, fp: str, *, suggestions: bool) -> Inl
     )
 
 
-_MENTION_RE = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
-_MARKER_RE = re.compile(r"<!--\s*reviewer:", re.IGNORECASE)
-
-
 def sanitize(text: str) -> str:
-    """Neutralise model text that could ping people or forge our hidden markers."""
-    return _MARKER_RE.sub("<!-- (quoted) ", _MENTION_RE.sub("@\u200b", text))
+    """Model text made inert (see reviewer.core.inert)."""
+    return inert(text)
 
 
-def comment_body(finding: Finding, fp: str, *, suggestions: bool) -> str:
-    """Markdown of one inline comment, always under GitHub's 65,536-character limit."""
-    heading = f"**{finding.severity.value}** · {finding.category} · {sanitize(finding.title)}"
-    marker = fingerprint_marker(fp)
+def comment_body(
+    finding: Finding, fp: str, *, suggestions: bool, marker_key: bytes | None = None
+) -> str:
+    """Markdown of one inline comment, always under GitHub's 65,536-character limit.
+
+    The only ```suggestion block is built here, from the finding's `suggestion` field; the
+    title and body are inert (a fence in them never becomes a one-click suggestion).
+    """
+    title = inert_line(finding.title)
+    heading = f"**{finding.severity.value}** · {inert_line(finding.category)} · {title}"
+    marker = "" if marker_key is None else fingerprint_marker(fp, marker_key)
     block = ""
     if suggestions and finding.suggestion is not None:
         fence = "`" * max(3, _longest_backtick_run(finding.suggestion) + 1)
         block = f"\n\n{fence}suggestion\n{finding.suggestion.rstrip(chr(10))}\n{fence}"
     room = MAX_BODY_CHARS - len(heading) - len(block) - len(marker) - 64
-    text = sanitize(finding.body)
+    text = finding.body
     if room < 0:  # a suggestion too large to post: say so rather than truncate code
         block, room = "\n\n_(suggested change too large to show)_", MAX_BODY_CHARS // 2
-    if len(text) > room:
-        text = text[:room] + "… (truncated)"
-    return f"{heading}\n\n{text}{block}\n\n{marker}"
+    text = _inert_within(text, room)
+    tail = f"\n\n{marker}" if marker else ""
+    return f"{heading}\n\n{text}{block}{tail}"
+
+
+def _inert_within(text: str, room: int) -> str:
+    """`inert(text)`, cutting `text` (never the rendering: that could open a code span)."""
+    rendered = inert(text)
+    while len(rendered) > room:
+        text = text[: max(0, len(text) * room // len(rendered) - 16)]
+        rendered = inert(text + "… (truncated)")
+    return rendered
 
 
 def _longest_backtick_run(text: str) -> int:

@@ -7,10 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult, sanitize
+from reviewer.core.anchoring import MAX_BODY_CHARS, AnchorResult
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.inert import code, inert_line
 from reviewer.core.reports import ChunkReport, FileReport
-from reviewer.core.text import format_usd, one_line
+from reviewer.core.text import format_usd
 
 # Room left in the review body for what the GitHub adapter appends (refused comments, marker).
 BODY_BUDGET = MAX_BODY_CHARS - 8_192
@@ -66,7 +67,7 @@ def build_summary(
     head = [f"### Claude review: {len(everything)} {title} ({severity_counts(everything)})", ""]
     line = (
         f"Reviewed {len(reviewed)} of {plural(len(files), 'file')} in "
-        f"{plural(len(chunks), 'chunk')} with `{model}`."
+        f"{plural(len(chunks), 'chunk')} with {code(model)}."
     )
     if cost_usd is not None:
         line += f" Cost {format_usd(cost_usd)}"
@@ -88,8 +89,8 @@ def build_summary(
     if history:
         head.append(history)
     if budget_stop:
-        head += ["", f"> **Budget reached:** {budget_stop}"]
-    head += [f"> {sanitize(n)}" for n in notes]
+        head += ["", f"> **Budget reached:** {inert_line(budget_stop)}"]
+    head += [f"> {inert_line(n)}" for n in notes]
     if dropped:
         head += ["", f"{dropped} malformed finding(s) from the model were discarded."]
 
@@ -111,7 +112,7 @@ def build_summary(
             [_finding_item(f) for f in anchored.low_confidence],
         ),
         ("Parts not fully reviewed", [_chunk_item(c) for c in problems]),
-        ("Files not reviewed", [f"`{f.path}`: {f.reason}" for f in skipped]),
+        ("Files not reviewed", [f"{code(f.path)}: {inert_line(f.reason or '')}" for f in skipped]),
         *history_sections,
     ]
     return _pack("\n".join(head), sections, config_details)
@@ -158,14 +159,14 @@ def _spill(followups: list[list[str]], heading: str, items: list[str]) -> None:
 
 
 def _chunk_item(c: ChunkReport) -> str:
-    files = ", ".join(f"`{p}`" for p in c.files)
-    error = f" — {sanitize(c.error)}" if c.error else ""
+    files = ", ".join(code(p) for p in c.files)
+    error = f" — {inert_line(c.error)}" if c.error else ""
     status = f"{c.status} ({c.refusal_category})" if c.refusal_category else c.status
     return f"chunk {c.index + 1} ({files}): {status}{error}"
 
 
 def _finding_item(f: Finding) -> str:
-    where = f"`{f.path}:{f.start_line}-{f.line}`" if f.start_line else f"`{f.path}:{f.line}`"
-    body = one_line(sanitize(f.body), MAX_ITEM_CHARS)
+    where = code(f"{f.path}:{f.start_line}-{f.line}" if f.start_line else f"{f.path}:{f.line}")
+    body = inert_line(f.body, MAX_ITEM_CHARS)
     sure = f" (confidence {f.confidence:.2f})" if f.confidence < 1 else ""
-    return f"{where} **{f.severity.value}**{sure} {sanitize(f.title)} — {body}"
+    return f"{where} **{f.severity.value}**{sure} {inert_line(f.title)} — {body}"

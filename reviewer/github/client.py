@@ -31,7 +31,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import Requester
 
-from reviewer.core.anchoring import FINGERPRINT_RE
+from reviewer.core import markers
 from reviewer.core.diff import PullRequestDiff
 from reviewer.core.threads import same_login
 from reviewer.errors import ConfigError, GitHubError
@@ -239,7 +239,7 @@ class GitHubClient:
 
     # -- publish ---------------------------------------------------------------------------
 
-    def publisher(self, repo: str, number: int) -> ReviewPublisher:
+    def publisher(self, repo: str, number: int, marker_key: bytes) -> ReviewPublisher:
         """The review publisher of one pull request (see `reviewer.github.publish`)."""
         return ReviewPublisher(
             self._request,
@@ -248,6 +248,8 @@ class GitHubClient:
             f"{_repo_url(repo)}/pulls/{number}/reviews",
             functools.partial(self.post_issue_comment, repo, number),
             self._max_probes,
+            bot_login=self.bot_login,
+            marker_key=marker_key,
             listed=functools.partial(self._reviews_of, repo, number),
             forget=functools.partial(self._forget_reviews, repo, number),
         )
@@ -331,29 +333,35 @@ class GitHubClient:
         )
 
     def previous_fingerprints(
-        self, repo: str, number: int, bot_login: str | None = None
+        self, repo: str, number: int, bot_login: str | None = None, *, marker_key: bytes
     ) -> set[str]:
-        """Fingerprints of what the bot already said: its review comments and review bodies."""
+        """Fingerprints of what the bot already said: its review comments and review bodies.
+
+        Only markers in the bot's own comments whose MAC verifies under `marker_key` count.
+        """
         bot = bot_login or self.bot_login()
         found: set[str] = set()
         base = f"{_repo_url(repo)}/pulls/{number}"
         for item in self._paginate(f"{base}/comments"):
             if same_login((item.get("user") or {}).get("login"), bot):
-                found.update(FINGERPRINT_RE.findall(item.get("body") or ""))
+                body = item.get("body") or ""
+                found |= markers.trusted_values(marker_key, markers.FINGERPRINT, body)
         for review in self._reviews_of(repo, number):
             if same_login((review.get("user") or {}).get("login"), bot):
-                found.update(FINGERPRINT_RE.findall(review.get("body") or ""))
+                body = review.get("body") or ""
+                found |= markers.trusted_values(marker_key, markers.FINGERPRINT, body)
         return found
 
     def last_reviewed_head(
-        self, repo: str, number: int, bot_login: str | None = None
+        self, repo: str, number: int, bot_login: str | None = None, *, marker_key: bytes
     ) -> str | None:
-        """The commit of the bot's newest submitted review that carries our marker."""
+        """The commit of the bot's newest submitted review whose marker's MAC verifies."""
         bot = bot_login or self.bot_login()
         newest: tuple[int, str] | None = None
         for review in self._reviews_of(repo, number):
             ours = same_login((review.get("user") or {}).get("login"), bot)
-            marked = payloads.REVIEW_MARKER_RE.search(review.get("body") or "")
+            body = review.get("body") or ""
+            marked = markers.trusted_values(marker_key, markers.REVIEW, body)
             if (
                 not (ours and marked and review.get("commit_id"))
                 or review.get("state") == "PENDING"
@@ -388,7 +396,10 @@ class GitHubClient:
         return self.permission(repo, login) in WRITE_PERMISSIONS
 
     def has_bot_comment(self, repo: str, number: int, marker: str) -> bool:
-        """Whether the bot (only the bot) already left a conversation comment holding `marker`."""
+        """Whether the bot (only the bot) already left a conversation comment holding `marker`.
+
+        `marker` is a MAC'd marker (reviewer.core.markers): only its exact text counts.
+        """
         bot = self.bot_login()
         for item in self._paginate(f"{_repo_url(repo)}/issues/{number}/comments"):
             ours = same_login((item.get("user") or {}).get("login"), bot)

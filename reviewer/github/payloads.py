@@ -13,23 +13,31 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Final
 
-from reviewer.core.anchoring import FINGERPRINT_RE, MAX_BODY_CHARS, InlineComment, ReviewDraft
+from reviewer.core import markers
+from reviewer.core.anchoring import MAX_BODY_CHARS, InlineComment, ReviewDraft
+from reviewer.core.inert import code
 
 # "Under 65,536 characters": GitHub rejects a body of 65,536 or more.
 BODY_LIMIT: Final = MAX_BODY_CHARS - 1
 # A finding moved into the review body is shown at most this long, so many fit in one body.
 MOVED_COMMENT_LIMIT: Final = 4_000
 
-REVIEW_MARKER_RE: Final = re.compile(r"<!-- reviewer:review=([0-9a-f]{16}) -->")
+# Finds the key in a review marker (MAC'd or not); trust it only through markers.trusted_values.
+REVIEW_MARKER_RE: Final = re.compile(r"<!-- reviewer:review=([0-9a-f]{16})(?:\.[0-9a-f]{32})? -->")
 PROBE_MARKER: Final = "<!-- reviewer:probe -->"
 REACTIONS: Final = frozenset({"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"})
 TRUNCATED_NOTE: Final = "\n\n*(truncated: the full text did not fit GitHub's size limit)*"
 MOVED_HEADING: Final = "### Findings that could not be placed inline"
 
 
-def review_marker(key: str) -> str:
+def review_marker(key: str, marker_key: bytes) -> str:
     """The hidden HTML comment that lets us find our own review again (before a retry)."""
-    return f"<!-- reviewer:review={key} -->"
+    return markers.marker(marker_key, markers.REVIEW, key)
+
+
+def invalid_config_marker(head_sha: str, marker_key: bytes) -> str:
+    """The hidden HTML comment of the invalid-config note on one head (posted once)."""
+    return markers.marker(marker_key, markers.INVALID_CONFIG, head_sha.lower())
 
 
 def delivery_key(delivery_id: str) -> str:
@@ -51,12 +59,35 @@ def review_key(draft: ReviewDraft) -> str:
 
 
 def clip(text: str, limit: int = BODY_LIMIT) -> str:
-    """Cut `text` to at most `limit` characters, keeping its fingerprint markers at the end."""
+    """Cut `text` to at most `limit` characters, keeping its hidden markers at the end."""
     if len(text) <= limit:
         return text
-    markers = "".join(f"\n{m.group(0)}" for m in FINGERPRINT_RE.finditer(text))
-    kept = FINGERPRINT_RE.sub("", text)[: max(0, limit - len(TRUNCATED_NOTE) - len(markers))]
-    return kept + TRUNCATED_NOTE + markers
+    kept_markers = "".join(f"\n{m.group(0)}" for m in markers.MARKER_RE.finditer(text))
+    room = max(0, limit - len(TRUNCATED_NOTE) - len(kept_markers) - _FENCE_ROOM)
+    return _cut_markdown(markers.MARKER_RE.sub("", text), room) + TRUNCATED_NOTE + kept_markers
+
+
+_FENCE_LINE = re.compile(r"^(`{3,}|~{3,})[A-Za-z0-9_+#.\-]*$")
+_FENCE_ROOM = 64
+
+
+def _cut_markdown(text: str, room: int) -> str:
+    """`text` cut to about `room` characters at a line's end, an open fenced block closed.
+
+    Bodies are built inert (reviewer.core.inert): a code span never spans lines, so a cut at
+    a line's end cannot leave half a span, whose text would then be live markdown.
+    """
+    kept = text[:room]
+    if len(kept) < len(text):
+        kept = kept[: kept.rfind("\n") + 1] if "\n" in kept else ""
+    fence: str | None = None
+    for line in kept.split("\n"):
+        opened = _FENCE_LINE.match(line)
+        if fence is None and opened:
+            fence = opened.group(1)
+        elif fence is not None and line.rstrip() == fence:  # ours: longer than any run inside
+            fence = None
+    return kept if fence is None else f"{kept.rstrip(chr(10))}\n{fence}\n"
 
 
 def comment_payload(comment: InlineComment) -> dict[str, Any]:
@@ -73,13 +104,14 @@ def comment_payload(comment: InlineComment) -> dict[str, Any]:
     return payload
 
 
-def review_body(draft: ReviewDraft) -> dict[str, Any]:
+def review_body(draft: ReviewDraft, marker_key: bytes) -> dict[str, Any]:
     """The body of `POST /repos/{o}/{r}/pulls/{n}/reviews` for one draft.
 
-    The summary carries a hidden review marker (see `review_key`) so that, before retrying a
-    post that failed ambiguously, the client can tell whether GitHub created it anyway.
+    The summary carries a hidden review marker (see `review_key`), MAC'd under `marker_key`,
+    so that, before retrying a post that failed ambiguously, the client can tell whether
+    GitHub created it anyway, and a later run where the last review stopped.
     """
-    marker = review_marker(review_key(draft))
+    marker = review_marker(review_key(draft), marker_key)
     summary = clip(draft.body, BODY_LIMIT - len(marker) - 2)
     return {
         "commit_id": draft.commit_id,
@@ -104,9 +136,9 @@ def probe_body(commit_id: str, comments: Sequence[InlineComment]) -> dict[str, A
 
 def moved_comment_text(comment: InlineComment) -> str:
     """One finding that GitHub refused inline, as a list item of the review body."""
-    where = f"`{comment.path}` line {comment.line}"
+    where = f"{code(comment.path)} line {comment.line}"
     if comment.start_line is not None and comment.start_line != comment.line:
-        where = f"`{comment.path}` lines {comment.start_line}-{comment.line}"
+        where = f"{code(comment.path)} lines {comment.start_line}-{comment.line}"
     if comment.side == "LEFT":
         where += " (removed code)"
     text = clip(comment.body, MOVED_COMMENT_LIMIT)
@@ -126,7 +158,7 @@ def with_moved_comments(
         return replace(draft, comments=tuple(keep)), []
     items = [moved_comment_text(c) for c in moved]
     # Room for the marker review_body appends and the "N more are listed" line.
-    room = BODY_LIMIT - len(review_marker("0" * 16)) - 100 - len(draft.body)
+    room = BODY_LIMIT - len(review_marker("0" * 16, b"")) - 100 - len(draft.body)
     body, overflow = _pack(draft.body, items, room)
     return replace(draft, body=body, comments=tuple(keep)), overflow
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
+from reviewer.core import markers
 from reviewer.core.anchoring import InlineComment, ReviewDraft
 from reviewer.errors import GitHubError
 from reviewer.github import payloads
@@ -31,6 +32,8 @@ class ReviewPublisher:
         post_issue_comment: Callable[[str], object],
         max_probes: int,
         *,
+        bot_login: Callable[[], str],
+        marker_key: bytes,
         listed: Callable[[], Iterable[Mapping[str, Any]]] | None = None,
         forget: Callable[[], None] | None = None,
     ) -> None:
@@ -38,6 +41,8 @@ class ReviewPublisher:
         self._reviews_url = reviews_url  # /repos/{o}/{r}/pulls/{n}/reviews
         self._post_issue_comment = post_issue_comment
         self._max_probes = max_probes
+        self._bot_login = bot_login
+        self._marker_key = marker_key
         # The reviews list as the review read it before publishing (`find`), and how to
         # drop it once publishing writes: after a write, only a fresh read is trusted.
         self._listed = listed
@@ -133,7 +138,7 @@ class ReviewPublisher:
     def _create_review(self, draft: ReviewDraft) -> tuple[dict[str, Any], bool]:
         """POST the review; after an ambiguous failure, look for it before posting again."""
         url = self._reviews_url
-        body = payloads.review_body(draft)
+        body = payloads.review_body(draft, self._marker_key)
         key = payloads.review_key(draft)
         for attempt in range(1, REVIEW_POST_ATTEMPTS + 1):
             try:
@@ -161,11 +166,19 @@ class ReviewPublisher:
     def _find_raw(
         self, *, key: str, commit_id: str, listed: Iterable[Mapping[str, Any]] | None = None
     ) -> dict[str, Any] | None:
-        """Look in `listed`, else in a fresh read of the reviews list."""
-        marker = payloads.review_marker(key)
+        """The bot's own review whose marker carries `key` under a MAC that verifies.
+
+        Looked for in `listed`, else in a fresh read of the reviews list.
+        """
+        bot = self._bot_login()
         reviews = listed if listed is not None else self._paginate(self._reviews_url)
         for review in reviews:
-            if review.get("commit_id") == commit_id and marker in (review.get("body") or ""):
+            if review.get("commit_id") != commit_id:
+                continue
+            if (review.get("user") or {}).get("login") != bot:
+                continue
+            body = review.get("body") or ""
+            if key in markers.trusted_values(self._marker_key, markers.REVIEW, body):
                 return dict(review)
         return None
 

@@ -12,7 +12,7 @@ from reviewer.core.diff import changed_line_count
 from reviewer.core.policy import ChunkResult, ChunkReviewOutcome
 from reviewer.errors import BudgetExceeded
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewResult, ReviewTarget
-from reviewer.review.finish import file_reports, finish_review
+from reviewer.review.finish import file_reports, finish_review, posting_key
 from reviewer.review.model_run import Tally, check_outcome, open_spend
 from reviewer.review.ports import BatchModelRunner, PullRequests, ReviewServices
 from reviewer.settings import Settings
@@ -94,7 +94,9 @@ def run_batch(
             )
             tally = Tally(services, spend)
             run = tally.run(ChunkReviewOutcome(skipped, budget_stop=exc))
-            return finish_review(request, target, plan, run, gh, say)
+            return finish_review(
+                request, target, plan, run, gh, say, marker_key=posting_key(services, gh)
+            )
         say(f"submitted {len(plan.chunks)} chunks as batch {batch_id} (job {key})")
     if not request.wait or not plan.chunks:
         if not plan.chunks:
@@ -157,7 +159,9 @@ def finish_batch(
     if outcome is not None:
         check_outcome(outcome)
     run = tally.run(outcome or ChunkReviewOutcome(()))
-    result = finish_review(request, target, plan, run, gh, say)
+    result = finish_review(
+        request, target, plan, run, gh, say, marker_key=posting_key(services, gh)
+    )
     runner.finish(
         key,
         status="collected",

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from reviewer.config.effective import EffectiveConfig, resolve
-from reviewer.config.repo import CONFIG_PATH, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import CONFIG_PATH
 from reviewer.core.anchoring import sanitize
 from reviewer.core.conversation import SYSTEM_PROMPT
 from reviewer.core.threads import same_login

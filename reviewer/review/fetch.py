@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import CONFIG_PATH, RepoConfig, ReviewOptions, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import CONFIG_PATH, RepoConfig, ReviewOptions
 from reviewer.core.diff import PullRequestDiff, parse_diff
+from reviewer.core.inert import code, inert_line
 from reviewer.errors import ConfigError
 from reviewer.github import payloads
 from reviewer.model import ProgressFn, PullInfo, ReviewRequest, ReviewResult, ReviewTarget
@@ -16,9 +18,17 @@ from reviewer.settings import Settings
 
 
 def fetch_target(
-    request: ReviewRequest, settings: Settings, gh: PullRequests, say: ProgressFn
+    request: ReviewRequest,
+    settings: Settings,
+    gh: PullRequests,
+    say: ProgressFn,
+    *,
+    marker_key: bytes,
 ) -> ReviewTarget | ReviewResult:
-    """Check who asked and whether to review at all, then fetch the diff to review."""
+    """Check who asked and whether to review at all, then fetch the diff to review.
+
+    Hidden markers count only in the bot's own comments and under `marker_key`'s MAC.
+    """
     repo, number = request.repo, request.pr_number
     assert number is not None
     pull = gh.get_pull(repo, number)
@@ -33,7 +43,7 @@ def fetch_target(
         return skip("the head moved since this review was asked for; a newer job reviews it")
     if request.delivery_id is not None:
         key = payloads.delivery_key(request.delivery_id)
-        posted = gh.publisher(repo, number).find(key=key, commit_id=pull.head_sha)
+        posted = gh.publisher(repo, number, marker_key).find(key=key, commit_id=pull.head_sha)
         if posted is not None:  # a rerun after the review was posted: nothing more to do
             say("skipped: this delivery's review is already posted")
             return ReviewResult(
@@ -43,7 +53,7 @@ def fetch_target(
                 review_id=posted.review_id,
                 review_url=posted.html_url,
             )
-    repo_config = _base_config(request, settings, gh, pull)
+    repo_config = _base_config(request, settings, gh, pull, marker_key)
     if isinstance(repo_config, ReviewResult):
         return repo_config
     effective = resolve(settings, repo_config, {}).config
@@ -63,7 +73,7 @@ def fetch_target(
         return skip(reason)
 
     bot = gh.bot_login()
-    last = gh.last_reviewed_head(repo, number, bot)
+    last = gh.last_reviewed_head(repo, number, bot, marker_key=marker_key)
     if last == pull.head_sha and not asked:
         return skip(f"head {pull.head_sha[:7]} was already reviewed")
     notes: list[str] = []
@@ -108,7 +118,9 @@ def fetch_target(
         title=pull.title or "",
         description=pull.body or "",
         repo_config=repo_config,
-        known_fingerprints=frozenset(gh.previous_fingerprints(repo, number, bot)),
+        known_fingerprints=frozenset(
+            gh.previous_fingerprints(repo, number, bot, marker_key=marker_key)
+        ),
         rereview=last is not None,
         notes=notes,
         draft=pull.draft,
@@ -130,7 +142,11 @@ def hours_since(timestamp: str, now: datetime | None = None) -> float | None:
 
 
 def _base_config(
-    request: ReviewRequest, settings: Settings, gh: PullRequests, pull: PullInfo
+    request: ReviewRequest,
+    settings: Settings,
+    gh: PullRequests,
+    pull: PullInfo,
+    marker_key: bytes,
 ) -> RepoConfig | ReviewResult:
     """The repository's config from the base branch; a broken one is named on the PR."""
     # The base branch's file, never the head's: a PR must not set its own rules or budget.
@@ -140,7 +156,7 @@ def _base_config(
         return load_repo_config(text, source=path)
     except ConfigError as exc:
         # Once per head: every later run on the same commit would say the same again.
-        marker = f"<!-- reviewer:invalid-config {pull.head_sha} -->"
+        marker = payloads.invalid_config_marker(pull.head_sha, marker_key)
         if (
             request.post
             and not request.dry_run
@@ -149,7 +165,8 @@ def _base_config(
             gh.post_issue_comment(
                 request.repo,
                 pull.number,
-                f"Claude review skipped: the configuration is invalid.\n\n> {exc.message}"
+                "Claude review skipped: the configuration is invalid.\n\n"
+                f"> {inert_line(exc.message)}"
                 f"\n\n{marker}",
             )
         return ReviewResult(status="failed", reason=exc.message, head_sha=pull.head_sha)
@@ -175,7 +192,8 @@ def _check_commander(request: ReviewRequest, gh: PullRequests) -> ReviewResult |
             gh.post_issue_comment(
                 repo,
                 number,
-                f"Sorry @{login}, only collaborators with write access can ask for a review.",
+                # No live mention: the login is shown, not pinged (reviewer.core.inert).
+                f"Sorry {code(login)}, only collaborators with write access can ask for a review.",
             )
         return ReviewResult(status="refused", reason=f"{login} may not trigger a review")
     if request.comment_id is not None:

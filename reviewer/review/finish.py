@@ -13,7 +13,7 @@ from reviewer.core.summary import build_summary
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewResult, ReviewTarget
 from reviewer.review.history import FollowUp, history_sections
 from reviewer.review.model_run import ModelRun
-from reviewer.review.ports import PullRequests
+from reviewer.review.ports import PullRequests, ReviewServices
 
 
 def finish_review(
@@ -24,10 +24,12 @@ def finish_review(
     gh: PullRequests | None,
     say: ProgressFn,
     *,
+    marker_key: bytes | None,
     follow: FollowUp | None = None,
 ) -> ReviewResult:
     """Anchor what the model found, build the summary, and publish it (unless only printing).
 
+    `marker_key` MACs the hidden markers of what is posted (None when nothing is posted).
     `follow` (a pull request's findings before this review) adds what is new, still open,
     fixed and dismissed to the summary, and records them once the review is posted.
     """
@@ -42,6 +44,7 @@ def finish_review(
         min_confidence=output.min_confidence,
         suggestions=output.suggestions,
         known_fingerprints=target.known_fingerprints | (follow.dismissed if follow else set()),
+        marker_key=marker_key,
     )
     past = follow.account(anchored) if follow is not None else None
     chunk_reports = tuple(
@@ -91,7 +94,7 @@ def finish_review(
             "context": context_report(plan),
         },
     )
-    if gh is None or target.pr_number is None or not request.post:
+    if gh is None or target.pr_number is None or not request.post or marker_key is None:
         return result
     draft = ReviewDraft(
         commit_id=target.head_sha or "",
@@ -101,10 +104,16 @@ def finish_review(
         followups=summary.followups,
         key=request.delivery_id,
     )
-    published = publish(gh, target.repo, target.pr_number, draft, result, say)
+    published = publish(gh, target.repo, target.pr_number, draft, result, say, marker_key)
     if follow is not None and past is not None and published.review_id is not None:
         follow.remember(past, posted=anchored.comments, commit_sha=draft.commit_id)
     return published
+
+
+def posting_key(services: ReviewServices, gh: PullRequests | None) -> bytes | None:
+    """The services' marker key when the review posts to a pull request; else None (no key
+    is made for a local review)."""
+    return services.marker_key if gh is not None else None
 
 
 def context_report(plan: Plan) -> dict[str, Any]:
@@ -141,6 +150,7 @@ def publish(
     draft: ReviewDraft,
     result: ReviewResult,
     say: ProgressFn,
+    marker_key: bytes,
 ) -> ReviewResult:
     """Post the one review, unless the head moved while the model was reading."""
     if gh.head_moved(repo, number, draft.commit_id):
@@ -150,7 +160,7 @@ def publish(
             status="skipped",
             reason="the head moved during the review; nothing was posted",
         )
-    posted = gh.publisher(repo, number).publish(draft)
+    posted = gh.publisher(repo, number, marker_key).publish(draft)
     say(f"posted review {posted.review_id} with {len(posted.posted)} inline comments")
     extra = dict(result.extra)
     extra["moved_to_body"] = len(posted.moved_to_body)

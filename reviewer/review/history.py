@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from reviewer.config.repo import ConversationOptions
+from reviewer.config.schema import ConversationOptions
 from reviewer.core.anchoring import AnchorResult, InlineComment, sanitize
 from reviewer.core.lifecycle import (
     RESOLVED_UNCHANGED,

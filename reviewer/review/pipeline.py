@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from reviewer.config.effective import resolve
-from reviewer.config.repo import RepoConfig, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import RepoConfig
 from reviewer.core.chunking import plan_chunks
 from reviewer.core.diff import changed_line_count, parse_diff
 from reviewer.core.filters import FileDecision, select_files
@@ -30,7 +31,7 @@ from reviewer.review.batch_mode import choose_mode, run_batch
 from reviewer.review.check_run import with_check_run
 from reviewer.review.checkout import read_context, read_guidance, worktree_reader
 from reviewer.review.fetch import fetch_target
-from reviewer.review.finish import context_report, file_reports, finish_review
+from reviewer.review.finish import context_report, file_reports, finish_review, posting_key
 from reviewer.review.model_run import call_model
 from reviewer.review.ports import PullRequests, ReviewServices
 from reviewer.spend.pricing import estimate_cost
@@ -79,7 +80,7 @@ def prepare(
     if request.pr_number is None:
         raise ConfigError("a review needs a diff or a pull request number")
     gh = services.pull_requests(request.installation_id)
-    fetched = fetch_target(request, services.settings, gh, say)
+    fetched = fetch_target(request, services.settings, gh, say, marker_key=services.marker_key)
     if isinstance(fetched, ReviewResult):
         return fetched
     return fetched, gh
@@ -201,4 +202,6 @@ def _review(
         return run_batch(request, services, target, plan, gh, say)
     follow = history.follow_up(request, services, target, gh, plan.config.config.conversation)
     run = call_model(request, services, target, plan, say)
-    return finish_review(request, target, plan, run, gh, say, follow=follow)
+    return finish_review(
+        request, target, plan, run, gh, say, marker_key=posting_key(services, gh), follow=follow
+    )

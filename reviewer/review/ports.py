@@ -71,11 +71,11 @@ class PullRequests(Protocol):
     def bot_login(self) -> str: ...
 
     def last_reviewed_head(
-        self, repo: str, number: int, bot_login: str | None = None
+        self, repo: str, number: int, bot_login: str | None = None, *, marker_key: bytes
     ) -> str | None: ...
 
     def previous_fingerprints(
-        self, repo: str, number: int, bot_login: str | None = None
+        self, repo: str, number: int, bot_login: str | None = None, *, marker_key: bytes
     ) -> set[str]: ...
 
     def may_trigger(self, repo: str, login: str, *, is_bot: bool) -> bool: ...
@@ -86,7 +86,7 @@ class PullRequests(Protocol):
 
     def has_bot_comment(self, repo: str, number: int, marker: str) -> bool: ...
 
-    def publisher(self, repo: str, number: int) -> Publisher: ...
+    def publisher(self, repo: str, number: int, marker_key: bytes) -> Publisher: ...
 
     def check_runs(self, repo: str) -> CheckRuns: ...
 
@@ -262,6 +262,11 @@ class ReviewServices(Protocol):
 
     @property
     def prices(self) -> PriceTable: ...
+
+    @property
+    def marker_key(self) -> bytes:
+        """The key of the MAC on the bot's hidden markers (see reviewer.core.markers)."""
+        ...
 
     def pull_requests(self, installation_id: int | None = None) -> PullRequests:
         """GitHub for this installation (or the configured token); built once, then reused."""

@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from reviewer.errors import LedgerError
-from reviewer.spend.ledger import Ledger, UTCDateTime
+from reviewer.spend.ledger import Ledger
+from reviewer.spend.schema import UTCDateTime
 
 JobStatus = Literal["submitting", "submitted", "collecting", "collected", "canceled", "failed"]
 OPEN_STATUSES = ("submitting", "submitted", "collecting")

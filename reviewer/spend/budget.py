@@ -11,8 +11,9 @@ from decimal import Decimal
 
 from reviewer.core.text import format_usd
 from reviewer.errors import BudgetExceeded
-from reviewer.spend.ledger import TRIGGERS, CallRow, Ledger, new_row_id
+from reviewer.spend.ledger import Ledger
 from reviewer.spend.pricing import PriceTable, cost_of, estimate_cost
+from reviewer.spend.schema import TRIGGERS, CallRow, new_row_id
 from reviewer.spend.usage import CallRecord
 
 Clock = Callable[[], datetime]

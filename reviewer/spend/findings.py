@@ -9,8 +9,9 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from reviewer.core.lifecycle import FindingRecord, FindingStatus
-from reviewer.spend.ledger import Ledger, UTCDateTime
+from reviewer.spend.ledger import Ledger
 from reviewer.spend.migrations import TableNames
+from reviewer.spend.schema import UTCDateTime
 
 Clock = Callable[[], datetime]
 STATUSES: tuple[FindingStatus, ...] = ("open", "fixed", "dismissed")
@@ -44,7 +45,7 @@ class FindingBook:
 
     def __init__(self, ledger: Ledger, *, clock: Clock | None = None) -> None:
         self._ledger = ledger
-        self._table = _table(ledger.tables)
+        self._table = _table(ledger.names)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     def for_pull(self, repo: str, number: int) -> list[FindingRecord]:

@@ -3,85 +3,29 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
 
 import sqlalchemy as sa
-from sqlalchemy import event
-from sqlalchemy.engine import Connection, Dialect, Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import StaticPool
 
 from reviewer.errors import LedgerError
 from reviewer.redact import redact
+from reviewer.spend.engine import error_reason, is_transient, open_engine, safe_url
 from reviewer.spend.journal import Journal
 from reviewer.spend.migrations import TableNames, applied_migrations, migrate
+from reviewer.spend.schema import CallRow, calls_table, from_pico, new_row_id, row_values
 
-Trigger = Literal["auto", "command", "action", "cli"]
-Mode = Literal["realtime", "batch"]
-MODES: tuple[str, ...] = get_args(Mode)
 GroupBy = Literal["repo", "model", "pr", "day", "mode", "kind"]
-Kind = Literal["review", "conversation", "ask"]
-TRIGGERS: tuple[str, ...] = get_args(Trigger)
-KINDS: tuple[str, ...] = get_args(Kind)
 GROUP_BY: tuple[str, ...] = get_args(GroupBy)
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATION_LOCK_ID = 0x5E7D_1ED6
-
-
-@dataclass(frozen=True)
-class CallRow:
-    """One call attempt as the ledger stores it; `cost_usd` is exact."""
-
-    time: datetime
-    repository: str
-    pr_number: int | None
-    head_sha: str | None
-    trigger: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cache_creation_input_tokens: int
-    cache_read_input_tokens: int
-    cost_usd: Decimal
-    outcome: str
-    review_id: str
-    chunk_index: int
-    attempt: int
-    stop_reason: str | None = None
-    request_id: str | None = None
-    mode: str = "realtime"
-    batch_id: str | None = None
-    custom_id: str | None = None
-    kind: str = "review"
-    # Names the row across processes and the journal; written once, then updated in place.
-    row_id: str = ""
-    # False while the row holds a call's worst case (reserved, or no answer ever came).
-    usage_known: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        values = asdict(self)
-        values["time"] = self.time.isoformat()
-        values["cost_usd"] = f"{self.cost_usd:f}"
-        return values
-
-    @classmethod
-    def from_json(cls, values: dict[str, Any]) -> CallRow:
-        fields = dict(values)
-        fields["time"] = datetime.fromisoformat(fields["time"])
-        fields["cost_usd"] = Decimal(fields["cost_usd"])
-        return cls(**fields)
-
-
-def new_row_id() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)
@@ -97,78 +41,6 @@ class ReportRow:
     cost_usd: Decimal
     # The part of cost_usd that is a worst case: calls reserved whose usage never came back.
     unknown_usd: Decimal = Decimal(0)
-
-
-class UTCDateTime(sa.TypeDecorator[datetime]):
-    """Aware UTC datetimes in, aware UTC datetimes out, on every backend.
-
-    SQLite's DATETIME drops the offset, so values are stored as naive UTC there.
-    """
-
-    impl = sa.DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise LedgerError("ledger times must be timezone-aware")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _calls_table(names: TableNames) -> sa.Table:
-    """The current shape of the calls table, for queries (migrations own the DDL)."""
-    return sa.Table(
-        names.calls,
-        sa.MetaData(),
-        sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("time", UTCDateTime, nullable=False),
-        sa.Column("repository", sa.String),
-        sa.Column("pr_number", sa.Integer),
-        sa.Column("head_sha", sa.String),
-        sa.Column("trigger", sa.String),
-        sa.Column("model", sa.String),
-        sa.Column("input_tokens", sa.Integer),
-        sa.Column("output_tokens", sa.Integer),
-        sa.Column("cache_creation_input_tokens", sa.Integer),
-        sa.Column("cache_read_input_tokens", sa.Integer),
-        sa.Column("cost_pusd", sa.BigInteger),
-        sa.Column("stop_reason", sa.String),
-        sa.Column("request_id", sa.String),
-        sa.Column("outcome", sa.String),
-        sa.Column("review_id", sa.String),
-        sa.Column("chunk_index", sa.Integer),
-        sa.Column("attempt", sa.Integer),
-        sa.Column("mode", sa.String),
-        sa.Column("batch_id", sa.String),
-        sa.Column("custom_id", sa.String),
-        sa.Column("kind", sa.String),
-        sa.Column("row_id", sa.String),
-        sa.Column("usage_known", sa.Boolean),
-    )
-
-
-def to_pico(amount: Decimal) -> int:
-    """Return `amount` USD in whole pico-dollars; refuse an amount finer than that."""
-    scaled = amount.scaleb(12)
-    if scaled != scaled.to_integral_value():
-        raise LedgerError(f"cost {amount} USD is finer than the ledger's 1e-12 USD unit")
-    return int(scaled)
-
-
-def from_pico(value: int | Decimal | None) -> Decimal:
-    """Return a pico-dollar integer as exact USD."""
-    if not value:
-        return Decimal(0)
-    amount = Decimal(int(value)).scaleb(-12).normalize()
-    # normalize() writes whole dollars as 1E+1; keep them plain.
-    return amount.quantize(Decimal(1)) if amount == amount.to_integral_value() else amount
 
 
 def month_start(now: datetime) -> datetime:
@@ -187,7 +59,7 @@ class Ledger:
     def __init__(self, engine: Engine, names: TableNames, journal: Journal | None = None) -> None:
         self._engine = engine
         self._names = names
-        self._calls = _calls_table(names)
+        self._calls = calls_table(names)
         self.journal = journal
 
     @classmethod
@@ -196,9 +68,11 @@ class Ledger:
         the spend journal at `journal_path` (rows written while the database was away)."""
         names = TableNames(table_prefix)
         try:
-            engine = _engine(url)
+            engine = open_engine(url)
         except (SQLAlchemyError, ValueError, OSError) as exc:
-            raise LedgerError(f"cannot open the ledger {_safe(url)}: {redact(str(exc))}") from exc
+            raise LedgerError(
+                f"cannot open the ledger {safe_url(url)}: {redact(str(exc))}"
+            ) from exc
         ledger = cls(engine, names, Journal(journal_path) if journal_path else None)
         try:
             with engine.connect() as conn, conn.execution_options(reviewer_write=True).begin():
@@ -212,7 +86,8 @@ class Ledger:
         except SQLAlchemyError as exc:
             engine.dispose()
             raise LedgerError(
-                f"cannot open the ledger {_safe(url)}: {_reason(exc)}", retryable=_transient(exc)
+                f"cannot open the ledger {safe_url(url)}: {error_reason(exc)}",
+                retryable=is_transient(exc),
             ) from exc
         try:
             ledger.replay_journal()
@@ -258,7 +133,7 @@ class Ledger:
         updated). With a journal, rows the database cannot take go to the journal instead,
         and the database being away is no error: the spend is kept and replayed later."""
         rows = [row if row.row_id else replace(row, row_id=new_row_id()) for row in rows]
-        values = [_values(row) for row in rows]
+        values = [row_values(row) for row in rows]
         if not values:
             return
         try:
@@ -304,7 +179,7 @@ class Ledger:
                 monthly_limit <= 0 or spent + row.cost_usd > monthly_limit
             ):
                 return spent
-            conn.execute(sa.insert(self._calls), [_values(row)])
+            conn.execute(sa.insert(self._calls), [row_values(row)])
         return None
 
     def replay_journal(self) -> int:
@@ -313,7 +188,7 @@ class Ledger:
             return 0
 
         def apply(rows: list[dict[str, Any]]) -> None:
-            values = [_values(CallRow.from_json(row)) for row in rows]
+            values = [row_values(CallRow.from_json(row)) for row in rows]
             with self._write() as conn:
                 self._upsert(conn, values)
 
@@ -425,10 +300,6 @@ class Ledger:
             for r in result
         ]
 
-    @property
-    def tables(self) -> TableNames:
-        return self._names
-
     @contextmanager
     def transaction(self, *, write: bool = False) -> Iterator[Connection]:
         """One transaction on the ledger's database (other stores share it: findings)."""
@@ -442,7 +313,7 @@ class Ledger:
                 yield conn
         except SQLAlchemyError as exc:
             raise LedgerError(
-                f"cannot read the ledger: {_reason(exc)}", retryable=_transient(exc)
+                f"cannot read the ledger: {error_reason(exc)}", retryable=is_transient(exc)
             ) from exc
 
     @contextmanager
@@ -456,7 +327,7 @@ class Ledger:
                     yield conn
         except SQLAlchemyError as exc:
             raise LedgerError(
-                f"cannot write to the ledger: {_reason(exc)}", retryable=_transient(exc)
+                f"cannot write to the ledger: {error_reason(exc)}", retryable=is_transient(exc)
             ) from exc
 
 
@@ -466,89 +337,3 @@ def _key(by: str, values: tuple[Any, ...]) -> str:
         return f"{repo}#{number}" if number is not None else f"{repo} (no PR)"
     value = values[0]
     return value.isoformat() if isinstance(value, date) else str(value)
-
-
-def _values(row: CallRow) -> dict[str, Any]:
-    if row.mode not in MODES:
-        raise LedgerError(f"mode must be one of {', '.join(MODES)}, not {row.mode!r}")
-    if row.trigger not in TRIGGERS:
-        raise LedgerError(f"trigger must be one of {', '.join(TRIGGERS)}, not {row.trigger!r}")
-    if row.kind not in KINDS:
-        raise LedgerError(f"kind must be one of {', '.join(KINDS)}, not {row.kind!r}")
-    return {
-        "time": row.time,
-        "repository": row.repository,
-        "pr_number": row.pr_number,
-        "head_sha": row.head_sha,
-        "trigger": row.trigger,
-        "model": row.model,
-        "input_tokens": row.input_tokens,
-        "output_tokens": row.output_tokens,
-        "cache_creation_input_tokens": row.cache_creation_input_tokens,
-        "cache_read_input_tokens": row.cache_read_input_tokens,
-        "cost_pusd": to_pico(row.cost_usd),
-        "stop_reason": row.stop_reason,
-        "request_id": row.request_id,
-        "outcome": row.outcome,
-        "review_id": row.review_id,
-        "chunk_index": row.chunk_index,
-        "attempt": row.attempt,
-        "mode": row.mode,
-        "batch_id": row.batch_id,
-        "custom_id": row.custom_id,
-        "kind": row.kind,
-        "row_id": row.row_id or new_row_id(),
-        "usage_known": row.usage_known,
-    }
-
-
-def _engine(url: str) -> Engine:
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
-    database = parsed.database or ""
-    memory = database in ("", ":memory:") or "mode=memory" in database
-    if not memory and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        parsed,
-        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
-        **({"poolclass": StaticPool} if memory else {}),
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Take over transaction control from the sqlite3 module (see `_on_begin`).
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        if not memory:
-            cursor.execute("PRAGMA journal_mode = WAL")
-            cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("reviewer_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
-
-
-def _safe(url: str) -> str:
-    """The ledger's kind only: its user, host, port and name stay out of messages."""
-    try:
-        return f"({sa.make_url(url).get_backend_name()})"
-    except Exception:  # an unparsable URL is reported as such by the caller
-        return "(unparsable URL)"
-
-
-def _reason(exc: SQLAlchemyError) -> str:
-    orig = getattr(exc, "orig", None)
-    lines = str(orig if orig is not None else exc).strip().splitlines() or [type(exc).__name__]
-    return redact(lines[0])
-
-
-def _transient(exc: SQLAlchemyError) -> bool:
-    """The database is away or busy (worth retrying), not refusing what was asked."""
-    return isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError)

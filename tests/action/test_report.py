@@ -71,3 +71,14 @@ def test_render_summary_escapes_table_cells_and_caps_rows() -> None:
     assert "| dir/a\\|&lt;b&gt;0.txt | binary |" in text
     assert "<b>" not in text.replace("<b>Findings", "")
     assert "… and 50 more" in text
+
+
+def test_render_summary_makes_file_names_and_reasons_inert() -> None:
+    evil = "@org/team ![i](https://evil/x.png) <!-- reviewer:fp=0123456789abcdef -->"
+    files = (FileReport(f"{evil}.txt", "added", False, f"binary {evil}", 0, 0),)
+    result = ReviewResult(status="failed", reason=f"cannot review {evil}", files=files)
+
+    text = render_summary(result, repo=REPO, pr_number=2, pr_url="u")
+
+    assert "@org" not in text and "<!--" not in text and text.count("](") == 1  # ours: the PR
+    assert "**Failed**: cannot review @\u200borg/team !&#91;i&#93;(`https://evil/x.png)`" in text

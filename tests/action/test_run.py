@@ -1056,3 +1056,19 @@ def test_action_batch_wait_limit_cancels_and_finishes_in_real_time(
     spent = _ledger_by_mode(ledger_url)
     assert spent["batch"] == 0  # canceled: nothing was paid for in the batch
     assert spent["realtime"] == Decimal("0.00825")  # 2000 in, 150 out at $3 and $15 per MTok
+
+
+def test_the_marker_key_is_derived_from_the_api_key_so_every_run_shares_it(
+    runner: Runner, tmp_path: Path
+) -> None:
+    runner.event("pull_request", load_payload("pull_request.opened.json"))
+    engine = FakeEngine()
+    assert run(runner.environ, review=engine) == 0
+    assert run(runner.environ | {"REVIEWER_DATA_DIR": str(tmp_path / "other")}, review=engine) == 0
+    other_api_key = runner.environ | {"ANTHROPIC_API_KEY": "sk-ant-other"}
+    assert run(other_api_key, review=engine) == 0
+    assert run(runner.environ | {"REVIEWER_MARKER_KEY": "set-by-the-user"}, review=engine) == 0
+    first, second, third, fourth = (settings.marker_key for _, settings in engine.calls)
+    assert first == second and first not in (None, "sk-ant-test")  # a new runner: the same key
+    assert third != first
+    assert fourth == "set-by-the-user"

@@ -195,7 +195,7 @@ def test_a_cancel_keeps_what_completed_and_finishes_the_rest_in_real_time(
 def test_a_round_past_the_request_limit_goes_as_several_batches(
     fake_claude: FakeMessages, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("reviewer.claude.batch.MAX_BATCH_REQUESTS", 2)
+    monkeypatch.setattr("reviewer.core.batch_state.MAX_BATCH_REQUESTS", 2)
     chunks = _chunks()[:5]
     fake_claude.default = findings_answer([FINDING])
     runner, spend = _runner(fake_claude, ledger), _spend(ledger)

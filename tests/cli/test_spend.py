@@ -14,7 +14,8 @@ from click.testing import CliRunner
 
 from reviewer.cli.spend import spend
 from reviewer.settings import Settings
-from reviewer.spend.ledger import CallRow, Ledger
+from reviewer.spend.ledger import Ledger
+from reviewer.spend.schema import CallRow
 
 NOV = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 WINDOW = ["--since", "2026-11-01", "--until", "2026-11-30"]

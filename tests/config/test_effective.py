@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from reviewer.config.effective import EffectiveConfig, OperatorPolicy, operator_policy, resolve
-from reviewer.config.repo import KEYS, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import KEYS
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError
 from reviewer.settings import DEFAULT_MODEL, Settings

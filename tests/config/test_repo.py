@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from reviewer.config.repo import KEYS, RepoConfig, load_repo_config
+from reviewer.config.repo import load_repo_config
+from reviewer.config.schema import KEYS, RepoConfig
 from reviewer.core.findings import Severity
 from reviewer.errors import ConfigError
 from tests.paths import ROOT

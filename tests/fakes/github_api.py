@@ -19,9 +19,12 @@ only accept comments on lines of the files' patches (else 422, not saying which 
 PENDING reviews (no `event`) listed to their author only and blocking any other review by
 that author ("one pending review per pull request"); deletion of pending reviews only;
 installation tokens for a GitHub App (`POST /app/installations/{id}/access_tokens`), `GET /app`
-with the JWT, `GET /user` with a token (403 for an App's installation token, as GitHub
-answers), GraphQL at `/graphql` or GHES's `/api/graphql` (`tests/fakes/github_graphql.py`),
-thread replies and review-comment reactions. Unknown routes answer 404.
+with the JWT (with `permissions` and `events`), the App's installations (`add_installation`:
+`GET /app/installations`, `GET /repos/{o}/{r}/installation`, `GET /installation/repositories`),
+`GET /meta` (with `installed_version` when `enterprise_version` is set), `GET /user` with a
+token (403 for an App's installation token, as GitHub answers), GraphQL at
+`/graphql` or GHES's `/api/graphql` (`tests/fakes/github_graphql.py`), thread replies and
+review-comment reactions. Unknown routes answer 404.
 
 Failures to inject:
     fake_github.reject_line("octo/app", 7, "a.py", 12)       # any review with that comment: 422
@@ -58,6 +61,20 @@ DEFAULT_BASE_URL = "https://api.github.com"
 _HUNK_RE = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 Answer = tuple[int, dict[str, str], Any]
+# What the App is given unless a test says otherwise: everything the bot needs.
+APP_PERMISSIONS = {
+    "pull_requests": "write",
+    "contents": "read",
+    "issues": "write",
+    "checks": "write",
+    "metadata": "read",
+}
+APP_EVENTS = (
+    "pull_request",
+    "issue_comment",
+    "pull_request_review_comment",
+    "pull_request_review_thread",
+)
 
 
 @dataclass(frozen=True)
@@ -150,6 +167,10 @@ def commit(sha: str, parents: tuple[str, ...] = ("0" * 40,)) -> dict[str, Any]:
     return {"sha": sha, "parents": [{"sha": p} for p in parents], "commit": {"message": "c"}}
 
 
+# The key of the MAC on hidden markers in tests (REVIEWER_MARKER_KEY of `FakeGitHub.settings`).
+MARKER_KEY = b"fake-marker-key-for-tests"
+
+
 def inline_comment(
     path: str,
     line: int,
@@ -175,7 +196,7 @@ def inline_comment(
         path=path,
         line=line,
         side=Side(side),
-        body=f"{finding.body}\n\n{fingerprint_marker(fingerprint)}",
+        body=f"{finding.body}\n\n{fingerprint_marker(fingerprint, MARKER_KEY)}",
         severity=finding.severity,
         fingerprint=fingerprint,
         finding=finding,
@@ -230,6 +251,12 @@ class FakeGitHub:
         # `github-actions[bot]`): GET /user answers 403, GraphQL `viewer` says who it is.
         self.viewer_bot = viewer_bot
         self.graphql = FakeGraphQL(self)
+        # The App's own permissions and events (`GET /app`), its installations
+        # (`GET /app/installations`, see `add_installation`), and what `GET /meta` says.
+        self.app_permissions: dict[str, str] = dict(APP_PERMISSIONS)
+        self.app_events: list[str] = list(APP_EVENTS)
+        self.installations: list[dict[str, Any]] = []
+        self.enterprise_version: str | None = None
         self._ids = itertools.count(1001)
         parts = urlsplit(self.base_url)
         # PyGithub spells the default port out: https://api.github.com:443/repos/...
@@ -266,6 +293,10 @@ class FakeGitHub:
             ),
             ("GET", re.compile(r"/app"), self._get_app),
             ("POST", re.compile(r"/app/installations/(\d+)/access_tokens"), self._post_token),
+            ("GET", re.compile(r"/app/installations"), self._get_installations),
+            ("GET", re.compile(r"/installation/repositories"), self._get_installation_repos),
+            ("GET", re.compile(r"/repos/([^/]+/[^/]+)/installation"), self._get_repo_installation),
+            ("GET", re.compile(r"/meta"), self._get_meta),
             ("GET", re.compile(r"/repos/([^/]+/[^/]+)/pulls/(\d+)"), self._get_pull),
             ("GET", re.compile(r"/repos/([^/]+/[^/]+)/pulls/(\d+)/files"), self._get_files),
             ("GET", re.compile(r"/repos/([^/]+/[^/]+)/pulls/(\d+)/reviews"), self._get_reviews),
@@ -401,6 +432,31 @@ class FakeGitHub:
     def add_content(self, repo: str, path: str, ref: str, text: str) -> None:
         self.repo(repo).contents[(path, ref)] = text
 
+    def add_installation(
+        self,
+        account: str,
+        *,
+        permissions: dict[str, str] | None = None,
+        events: list[str] | None = None,
+        suspended: bool = False,
+        repositories: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """An installation of the App on `account` (all its repositories unless `repositories`)."""
+        item = {
+            "id": 500 + len(self.installations) + 1,
+            "account": user(account),
+            "app_id": 1,
+            "app_slug": self.app_slug,
+            "target_type": "Organization",
+            "permissions": dict(APP_PERMISSIONS if permissions is None else permissions),
+            "events": list(APP_EVENTS if events is None else events),
+            "repository_selection": "all" if repositories is None else "selected",
+            "repositories": list(repositories or []),
+            "suspended_at": "2026-01-01T00:00:00Z" if suspended else None,
+        }
+        self.installations.append(item)
+        return item
+
     def set_permission(self, repo: str, login: str, permission: str) -> None:
         self.repo(repo).permissions[login] = permission
 
@@ -513,7 +569,11 @@ class FakeGitHub:
         return self.repo(repo).pulls[number].reviews
 
     def settings(self, **overrides: Any) -> Settings:
-        values: dict[str, Any] = {"github_token": "ghp_faketoken", "github_api_url": self.base_url}
+        values: dict[str, Any] = {
+            "github_token": "ghp_faketoken",
+            "github_api_url": self.base_url,
+            "marker_key": MARKER_KEY.decode(),
+        }
         values.update(overrides)
         return Settings.from_env(None, **values)
 
@@ -629,17 +689,56 @@ class FakeGitHub:
     def _get_app(self, *, auth: str, **_: Any) -> Answer:
         if not auth.startswith("Bearer "):
             return 401, {}, {"message": "A JSON web token could not be decoded"}
-        return 200, {}, {"id": 1, "slug": self.app_slug, "name": "Claude reviewer"}
+        app = {
+            "id": 1,
+            "slug": self.app_slug,
+            "name": "Claude reviewer",
+            "permissions": dict(self.app_permissions),
+            "events": list(self.app_events),
+        }
+        return 200, {}, app
+
+    def _get_installations(self, *, auth: str, **_: Any) -> Answer:
+        if not auth.startswith("Bearer "):
+            return 401, {}, {"message": "A JSON web token could not be decoded"}
+        public = [{k: v for k, v in i.items() if k != "repositories"} for i in self.installations]
+        return 200, {}, public
+
+    def _get_repo_installation(self, repo: str, *, auth: str, **_: Any) -> Answer:
+        if not auth.startswith("Bearer "):
+            return 401, {}, {"message": "A JSON web token could not be decoded"}
+        owner = repo.split("/")[0]
+        for item in self.installations:
+            if item["account"]["login"] == owner:
+                return 200, {}, {k: v for k, v in item.items() if k != "repositories"}
+        return _not_found()
+
+    def _get_installation_repos(self, *, auth: str, **_: Any) -> Answer:
+        token = auth.split(" ", 1)[-1]
+        if token not in self.installation_tokens:
+            return 401, {}, {"message": "Bad credentials"}
+        installation_id = self.installation_tokens[token]
+        item = next(i for i in self.installations if i["id"] == installation_id)
+        names = item["repositories"] or sorted(self.repos)
+        repos = [{"full_name": n, "name": n.split("/")[-1]} for n in names]
+        return 200, {}, {"total_count": len(repos), "repositories": repos}
+
+    def _get_meta(self, **_: Any) -> Answer:
+        meta: dict[str, Any] = {"verifiable_password_authentication": False}
+        if self.enterprise_version is not None:
+            meta["installed_version"] = self.enterprise_version
+        return 200, {}, meta
 
     def _post_token(self, installation_id: str, *, auth: str, **_: Any) -> Answer:
         if not auth.startswith("Bearer "):
             return 401, {}, {"message": "A JSON web token could not be decoded"}
         token = f"ghs_installation{installation_id}"
         self.installation_tokens[token] = int(installation_id)
+        granted = next((i for i in self.installations if i["id"] == int(installation_id)), None)
         answer = {
             "token": token,
             "expires_at": "2099-01-01T00:00:00Z",
-            "permissions": {"pull_requests": "write"},
+            "permissions": granted["permissions"] if granted else {"pull_requests": "write"},
             "repository_selection": "all",
         }
         return 201, {}, answer

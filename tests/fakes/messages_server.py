@@ -8,6 +8,9 @@
         assert fake_claude.requests[0]["output_config"]["format"]["type"] == "json_schema"
         assert fake_claude.usage_totals()["input_tokens"] == 900
 
+`GET /v1/models` and `/v1/models/{id}` list `fake.models` (see `model_info`); set
+`fake.api_keys` to make every endpoint answer 401 to any other key.
+
 Answers come from `responder(request_json)` when it returns one, else from the queue, else
 from `default` (an empty findings list unless changed; `None` makes an unscripted request a
 500 that names itself). Every request body is kept in `requests`, every answer in `served`.
@@ -46,6 +49,8 @@ FAKE_API_KEY = "sk-ant-test-fake"
 # proxy or server might echo it in an error: what the client shows a user must redact it.
 ECHO_KEY = "{x-api-key}"
 DEFAULT_MODEL = "claude-sonnet-4-6"
+# The models `GET /v1/models` lists unless a test changes `FakeMessages.models`.
+FAKE_MODELS = ("claude-opus-4-6", "claude-sonnet-4-6", "claude-haiku-4-5")
 # The SDK reads retry-after-ms before retry-after; a zero wait would fall back to its own
 # exponential backoff (0.5 s and up), so scripted errors ask for 1 ms instead.
 FAST_RETRY_HEADERS: Mapping[str, str] = {"retry-after-ms": "1", "retry-after": "0"}
@@ -236,6 +241,15 @@ class FakeMessages:
         server.expect_request("/v1/messages/count_tokens", method="POST").respond_with_handler(
             self._handle_count
         )
+        # GET /v1/models and /v1/models/{id}: the ids in `models` (unknown ids: 404
+        # not_found_error). `api_keys`, when set, is the only keys any endpoint accepts (else 401).
+        self.models: dict[str, dict[str, Any]] = {m: model_info(m) for m in FAKE_MODELS}
+        self.api_keys: set[str] | None = None
+        self.model_requests: list[str] = []
+        server.expect_request("/v1/models", method="GET").respond_with_handler(self._handle_models)
+        server.expect_request(re.compile(r"^/v1/models/[^/]+$"), method="GET").respond_with_handler(
+            self._handle_model
+        )
         # Message Batches.
         self.batches: dict[str, FakeBatch] = {}
         self.batch_polls = 1
@@ -330,7 +344,44 @@ class FakeMessages:
             return self.default
         return error_answer(500, message="fake Messages API: no answer scripted for this request")
 
+    def _refused_key(self, request: Request) -> Response | None:
+        """A 401 when `api_keys` is set and the request's key is not one of them."""
+        if self.api_keys is None or _sent_key(request) in self.api_keys:
+            return None
+        return _json_response(error_answer(401, message="invalid x-api-key"))
+
+    def _handle_models(self, request: Request) -> Response:
+        self.model_requests.append(request.path)
+        refused = self._refused_key(request)
+        if refused is not None:
+            return refused
+        ids = list(self.models)
+        after = request.args.get("after_id")
+        start = ids.index(after) + 1 if after in ids else 0
+        limit = int(request.args.get("limit", 20))
+        page = ids[start : start + limit]
+        body = {
+            "data": [self.models[m] for m in page],
+            "has_more": start + limit < len(ids),
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+        }
+        return Response(json.dumps(body), mimetype="application/json")
+
+    def _handle_model(self, request: Request) -> Response:
+        self.model_requests.append(request.path)
+        refused = self._refused_key(request)
+        if refused is not None:
+            return refused
+        model_id = request.path.rsplit("/", 1)[-1]
+        if model_id not in self.models:
+            return _json_response(error_answer(404, message=f"model: {model_id}"))
+        return Response(json.dumps(self.models[model_id]), mimetype="application/json")
+
     def _handle(self, request: Request) -> Response:
+        refused = self._refused_key(request)
+        if refused is not None:
+            return refused
         body = json.loads(request.get_data(as_text=True) or "null")
         with self._lock:
             self.requests.append(body)
@@ -516,6 +567,34 @@ class FakeMessages:
         with self._lock:
             self.batch_served.append(Answer(200, message))
         return {"type": "succeeded", "message": message}
+
+
+def _json_response(answer: Answer) -> Response:
+    return Response(
+        json.dumps(answer.body), status=answer.status, headers=dict(answer.headers),
+        mimetype="application/json",
+    )  # fmt: skip
+
+
+def model_info(
+    model_id: str,
+    *,
+    lifecycle: str = "active",
+    retires_at: str | None = None,
+    display_name: str | None = None,
+) -> dict[str, Any]:
+    """One `ModelInfo` as `GET /v1/models/{id}` answers it."""
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": display_name or model_id.replace("-", " ").title(),
+        "created_at": "2026-01-01T00:00:00Z",
+        "lifecycle": lifecycle,
+        "deprecated_at": "2026-06-01T00:00:00Z" if lifecycle != "active" else None,
+        "retires_at": retires_at,
+        "max_input_tokens": 200_000,
+        "max_tokens": 64_000,
+    }
 
 
 def _sent_key(request: Request) -> str:

@@ -10,12 +10,12 @@ import responses
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from reviewer.core.anchoring import FINGERPRINT_RE, InlineComment, ReviewDraft
+from reviewer.core.anchoring import FINGERPRINT_RE, InlineComment, ReviewDraft, fingerprint_marker
 from reviewer.errors import ConfigError, GitHubError
 from reviewer.github import payloads
 from reviewer.github.client import GitHubClient, PullInfo, _retry_policy
 from reviewer.settings import Settings
-from tests.fakes.github_api import FakeGitHub, commit, file_item, inline_comment
+from tests.fakes.github_api import MARKER_KEY, FakeGitHub, commit, file_item, inline_comment
 from tests.paths import WEBHOOKS
 
 REPO = "octo/app"
@@ -172,9 +172,9 @@ def test_one_review_with_exact_body(pr: FakeGitHub) -> None:
     ranged = inline_comment("src/app.py", 9, start_line=6)
     d = draft(added, removed, ranged)
 
-    result = pr.client().publisher(REPO, 7).publish(d)
+    result = pr.client().publisher(REPO, 7, MARKER_KEY).publish(d)
 
-    assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)]
+    assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d, MARKER_KEY)]
     assert pr.bodies("POST", REVIEWS)[0]["comments"][2] == {
         "path": "src/app.py",
         "body": ranged.body,
@@ -195,7 +195,7 @@ def test_422_on_one_comment_of_ten_posts_nine_inline_and_one_in_the_body(pr: Fak
     pr.reject_line(REPO, 7, "src/app.py", 7)
     d = draft(*comments)
 
-    result = pr.client().publisher(REPO, 7).publish(d)
+    result = pr.client().publisher(REPO, 7, MARKER_KEY).publish(d)
 
     [review] = pr.reviews(REPO, 7)  # one review; every probe was deleted
     bad, good = comments[6], comments[:6] + comments[7:]
@@ -207,7 +207,10 @@ def test_422_on_one_comment_of_ten_posts_nine_inline_and_one_in_the_body(pr: Fak
 
     submitted = [b for b in pr.bodies("POST", REVIEWS) if "event" in b]
     expected, _ = payloads.with_moved_comments(d, good, [bad])
-    assert submitted == [payloads.review_body(d), payloads.review_body(expected)]
+    assert submitted == [
+        payloads.review_body(d, MARKER_KEY),
+        payloads.review_body(expected, MARKER_KEY),
+    ]
     probes = [b for b in pr.bodies("POST", REVIEWS) if "event" not in b]
     assert probes and all(b["body"] == payloads.PROBE_MARKER for b in probes)
     assert len(probes) == result.probes <= 6
@@ -225,7 +228,7 @@ def test_isolation_respects_the_probe_budget_and_loses_nothing(pr: FakeGitHub) -
         pr.client()._gh, bot_login="reviewer-bot", sleep=pr.sleeps.append, max_probes=1
     )
 
-    result = gh.publisher(REPO, 7).publish(draft(*comments))
+    result = gh.publisher(REPO, 7, MARKER_KEY).publish(draft(*comments))
 
     assert result.probes == 1
     assert set(result.posted) | set(result.moved_to_body) == set(comments)
@@ -236,7 +239,7 @@ def test_isolation_respects_the_probe_budget_and_loses_nothing(pr: FakeGitHub) -
 def test_a_422_not_caused_by_comments_is_raised(pr: FakeGitHub) -> None:
     d = ReviewDraft(commit_id="9" * 40, body="x", comments=())  # unknown commit
     with pytest.raises(GitHubError) as info:
-        pr.client().publisher(REPO, 7).publish(d)
+        pr.client().publisher(REPO, 7, MARKER_KEY).publish(d)
     assert info.value.status_code == 422 and "No commit found" in info.value.message
     assert pr.reviews(REPO, 7) == []
 
@@ -247,7 +250,7 @@ def test_a_probe_left_by_a_crashed_run_is_deleted_first(pr: FakeGitHub) -> None:
         {"id": 5, "user": {"login": "reviewer-bot"}, "body": payloads.PROBE_MARKER,
          "state": "PENDING", "commit_id": HEAD, "html_url": "", "comments": []}
     )  # fmt: skip
-    result = gh.publisher(REPO, 7).publish(draft(inline_comment("src/app.py", 1)))
+    result = gh.publisher(REPO, 7, MARKER_KEY).publish(draft(inline_comment("src/app.py", 1)))
     assert [r["state"] for r in pr.reviews(REPO, 7)] == ["COMMENTED"]
     assert result.moved_to_body == () and result.probes == 0
 
@@ -258,7 +261,7 @@ def test_someone_elses_pending_review_is_left_alone(pr: FakeGitHub) -> None:
          "state": "PENDING", "commit_id": HEAD, "html_url": "", "comments": []}
     )  # fmt: skip
     with pytest.raises(GitHubError, match="one pending review"):
-        pr.client().publisher(REPO, 7).publish(draft(inline_comment("src/app.py", 1)))
+        pr.client().publisher(REPO, 7, MARKER_KEY).publish(draft(inline_comment("src/app.py", 1)))
     assert [c.method for c in pr.writes()] == ["POST"]
 
 
@@ -266,16 +269,18 @@ def test_secondary_rate_limit_with_retry_after_waits_then_posts_once(pr: FakeGit
     pr.rate_limit_next("POST", r"/reviews$", retry_after=30)
     d = draft(inline_comment("src/app.py", 1))
 
-    pr.client().publisher(REPO, 7).publish(d)
+    pr.client().publisher(REPO, 7, MARKER_KEY).publish(d)
 
     assert pr.sleeps == [30.0]
-    assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)] * 2  # refused, then created
+    assert (
+        pr.bodies("POST", REVIEWS) == [payloads.review_body(d, MARKER_KEY)] * 2
+    )  # refused, then created
     assert len(pr.reviews(REPO, 7)) == 1
 
 
 def test_secondary_rate_limit_without_retry_after_waits_a_minute(pr: FakeGitHub) -> None:
     pr.rate_limit_next("POST", r"/reviews$", retry_after=None, status=429)
-    pr.client().publisher(REPO, 7).publish(draft())
+    pr.client().publisher(REPO, 7, MARKER_KEY).publish(draft())
     assert pr.sleeps == [60.0]
     assert len(pr.reviews(REPO, 7)) == 1
 
@@ -293,27 +298,32 @@ def test_502_after_github_created_the_review_posts_no_duplicate(pr: FakeGitHub) 
     pr.fail_next("POST", r"/reviews$", 502, perform=True)
     d = draft(inline_comment("src/app.py", 1))
 
-    result = pr.client().publisher(REPO, 7).publish(d)
+    result = pr.client().publisher(REPO, 7, MARKER_KEY).publish(d)
 
     [review] = pr.reviews(REPO, 7)
-    assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d)]  # never re-sent
+    assert pr.bodies("POST", REVIEWS) == [payloads.review_body(d, MARKER_KEY)]  # never re-sent
     assert result.reused and result.review_id == review["id"]
-    assert [(c.method, c.path) for c in pr.calls] == [("POST", REVIEWS), ("GET", REVIEWS)]
+    # Who the bot is (its review alone counts), then its reviews.
+    assert [(c.method, c.path) for c in pr.calls] == [
+        ("POST", REVIEWS),
+        ("GET", "/user"),
+        ("GET", REVIEWS),
+    ]
     assert pr.sleeps == [3.0]  # GitHub may finish creating it just after answering 502
 
 
 def test_review_post_that_keeps_failing_is_checked_every_time(pr: FakeGitHub) -> None:
     pr.fail_next("POST", r"/reviews$", 504, times=3)
     with pytest.raises(GitHubError) as info:
-        pr.client().publisher(REPO, 7).publish(draft())
+        pr.client().publisher(REPO, 7, MARKER_KEY).publish(draft())
     assert info.value.retryable and info.value.status_code == 504
-    assert [c.method for c in pr.calls] == ["POST", "GET"] * 3
+    assert [c.method for c in pr.calls] == ["POST", "GET", "GET"] + ["POST", "GET"] * 2
     assert pr.reviews(REPO, 7) == []
 
 
 def test_502_before_github_created_it_is_retried_once(pr: FakeGitHub) -> None:
     pr.fail_next("POST", r"/reviews$", 502)
-    result = pr.client().publisher(REPO, 7).publish(draft())
+    result = pr.client().publisher(REPO, 7, MARKER_KEY).publish(draft())
     assert len(pr.bodies("POST", REVIEWS)) == 2 and len(pr.reviews(REPO, 7)) == 1
     assert not result.reused
 
@@ -336,20 +346,26 @@ def test_server_errors_on_reads_become_retryable_github_errors(pr: FakeGitHub) -
 # -- dedup ---------------------------------------------------------------------------------
 
 
-def test_previous_fingerprints_are_the_bots_own(pr: FakeGitHub) -> None:
+def test_previous_fingerprints_are_the_bots_own_under_a_mac_that_verifies(pr: FakeGitHub) -> None:
     for n in range(1, 121):  # two pages of review comments
         who = "reviewer-bot" if n % 2 else "octocat"
-        body = f"c{n}\n\n<!-- reviewer:fp={n:016x} -->"
+        body = f"c{n}\n\n{fingerprint_marker(f'{n:016x}', MARKER_KEY)}"
         pr.add_review_comment(REPO, 7, login=who, body=body, path="src/app.py", line=1)
+    forged = [
+        "<!-- reviewer:fp=" + "a" * 16 + " -->",  # no MAC (or written before MACs existed)
+        "<!-- reviewer:fp=" + "b" * 16 + "." + "0" * 32 + " -->",  # a wrong MAC
+        fingerprint_marker("c" * 16, b"another key"),
+        f"`{fingerprint_marker('d' * 16, MARKER_KEY)}`",  # not on a line of its own
+    ]
     pr.add_review(
         REPO,
         7,
         login="reviewer-bot",
         commit_id=HEAD,
-        body="- x\n<!-- reviewer:fp=" + "e" * 16 + " -->",
+        body=f"- x\n{fingerprint_marker('e' * 16, MARKER_KEY)}\n" + "\n".join(forged),
     )
 
-    found = pr.client().previous_fingerprints(REPO, 7, "reviewer-bot")
+    found = pr.client().previous_fingerprints(REPO, 7, "reviewer-bot", marker_key=MARKER_KEY)
 
     assert found == {f"{n:016x}" for n in range(1, 121, 2)} | {"e" * 16}
 
@@ -357,11 +373,11 @@ def test_previous_fingerprints_are_the_bots_own(pr: FakeGitHub) -> None:
 def test_a_re_review_posts_no_duplicate(pr: FakeGitHub) -> None:
     gh = pr.client()
     first = inline_comment("src/app.py", 1)
-    gh.publisher(REPO, 7).publish(draft(first))
+    gh.publisher(REPO, 7, MARKER_KEY).publish(draft(first))
 
-    known = gh.previous_fingerprints(REPO, 7, gh.bot_login())
+    known = gh.previous_fingerprints(REPO, 7, gh.bot_login(), marker_key=MARKER_KEY)
     again = [c for c in (first, inline_comment("src/app.py", 2)) if c.fingerprint not in known]
-    gh.publisher(REPO, 7).publish(draft(*again, body="One new finding."))
+    gh.publisher(REPO, 7, MARKER_KEY).publish(draft(*again, body="One new finding."))
 
     posted = [c["body"] for c in pr.repo(REPO).pulls[7].review_comments]
     assert [FINGERPRINT_RE.findall(b) for b in posted] == [
@@ -372,16 +388,20 @@ def test_a_re_review_posts_no_duplicate(pr: FakeGitHub) -> None:
 
 def test_last_reviewed_head_is_the_newest_review_with_our_marker(pr: FakeGitHub) -> None:
     gh = pr.client()
-    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot") is None
-    marker = payloads.review_marker("0" * 16)
+    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot", marker_key=MARKER_KEY) is None
+    marker = payloads.review_marker("0" * 16, MARKER_KEY)
     pr.add_review(REPO, 7, login="reviewer-bot", body=f"old\n{marker}", commit_id="1" * 40)
     pr.add_review(REPO, 7, login="reviewer-bot", body=f"new\n{marker}", commit_id="2" * 40)
     pr.add_review(REPO, 7, login="octocat", body=f"copied\n{marker}", commit_id="3" * 40)
     pr.add_review(REPO, 7, login="reviewer-bot", body="no marker", commit_id="4" * 40)
+    unsigned = "<!-- reviewer:review=" + "0" * 16 + " -->"
+    pr.add_review(REPO, 7, login="reviewer-bot", body=f"old\n{unsigned}", commit_id="5" * 40)
+    wrong = payloads.review_marker("0" * 16, b"another key")
+    pr.add_review(REPO, 7, login="reviewer-bot", body=f"old\n{wrong}", commit_id="6" * 40)
     # The list is read once per review; the next review starts by reading the PR.
-    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot") is None
+    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot", marker_key=MARKER_KEY) is None
     gh.get_pull(REPO, 7)
-    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot") == "2" * 40
+    assert gh.last_reviewed_head(REPO, 7, "reviewer-bot", marker_key=MARKER_KEY) == "2" * 40
 
 
 # -- identity and commands -----------------------------------------------------------------
@@ -505,7 +525,7 @@ def test_enterprise_base_url_and_pagination_under_its_prefix() -> None:
 
 def test_summary_followups_are_posted_after_the_one_review(pr: FakeGitHub) -> None:
     gh = pr.client()
-    result = gh.publisher(REPO, 7).publish(
+    result = gh.publisher(REPO, 7, MARKER_KEY).publish(
         ReviewDraft(commit_id=HEAD, body="Summary.", comments=(), followups=("A", "B"))
     )
     writes = [(c.method, c.path) for c in pr.writes()]

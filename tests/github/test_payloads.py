@@ -6,6 +6,7 @@ import pytest
 
 from reviewer.core.anchoring import FINGERPRINT_RE, ReviewDraft
 from reviewer.github import payloads
+from tests.fakes.github_api import MARKER_KEY as KEY
 from tests.fakes.github_api import inline_comment
 
 HEAD = "c0ffee" + "0" * 34
@@ -21,9 +22,9 @@ def test_review_body_has_githubs_field_names_and_nothing_else() -> None:
     ranged = inline_comment("src/c.py", 20, start_line=17)
     d = draft(one, removed, ranged)
 
-    body = payloads.review_body(d)
+    body = payloads.review_body(d, KEY)
 
-    marker = payloads.review_marker(payloads.review_key(d))
+    marker = payloads.review_marker(payloads.review_key(d), KEY)
     assert body == {
         "commit_id": HEAD,
         "event": "COMMENT",
@@ -47,7 +48,7 @@ def test_review_body_has_githubs_field_names_and_nothing_else() -> None:
 
 def test_request_changes_event_is_passed_through() -> None:
     d = ReviewDraft(commit_id=HEAD, body="x", comments=(), event="REQUEST_CHANGES")
-    assert payloads.review_body(d)["event"] == "REQUEST_CHANGES"
+    assert payloads.review_body(d, KEY)["event"] == "REQUEST_CHANGES"
 
 
 def test_a_range_of_one_line_is_a_single_line_comment() -> None:
@@ -59,7 +60,7 @@ def test_review_key_is_stable_and_tells_drafts_apart() -> None:
     a = draft(inline_comment("a.py", 1))
     assert payloads.review_key(a) == payloads.review_key(draft(inline_comment("a.py", 1)))
     assert payloads.review_key(a) != payloads.review_key(draft(inline_comment("a.py", 2)))
-    assert payloads.REVIEW_MARKER_RE.search(payloads.review_body(a)["body"])
+    assert payloads.REVIEW_MARKER_RE.search(payloads.review_body(a, KEY)["body"])
 
 
 def test_probe_is_a_pending_review_without_event() -> None:
@@ -80,7 +81,7 @@ def test_huge_comment_is_clipped_under_the_limit_and_keeps_its_fingerprint() -> 
 
 
 def test_huge_summary_is_clipped_and_keeps_the_review_marker() -> None:
-    body = payloads.review_body(draft(body="y" * 70_000))["body"]
+    body = payloads.review_body(draft(body="y" * 70_000), KEY)["body"]
     assert len(body) < 65_536
     assert payloads.REVIEW_MARKER_RE.search(body)
 
@@ -99,7 +100,7 @@ def test_moved_comments_that_do_not_fit_overflow_and_none_is_lost() -> None:
     moved = [inline_comment("a.py", n, text="z" * 3_900) for n in range(1, 41)]
     new, overflow = payloads.with_moved_comments(draft(*moved), [], moved)
     assert overflow, "40 findings of ~4,000 characters cannot fit one body"
-    assert len(payloads.review_body(new)["body"]) < 65_536
+    assert len(payloads.review_body(new, KEY)["body"]) < 65_536
     assert all(len(part) < 65_536 for part in overflow)
     shown = FINGERPRINT_RE.findall(new.body + "".join(overflow))
     assert shown == [c.fingerprint for c in moved]
@@ -112,3 +113,19 @@ def test_issue_comment_and_reaction_bodies() -> None:
     assert payloads.reaction_body("eyes") == {"content": "eyes"}
     with pytest.raises(ValueError, match="no reaction"):
         payloads.reaction_body("eye")
+
+
+def test_a_clipped_body_never_leaves_half_a_code_span_or_an_open_fence() -> None:
+    from markdown_it import MarkdownIt
+
+    from reviewer.core.inert import inert
+
+    text = inert(("`@team <b>` " * 50 + "\n") * 30 + "```python\n" + "x = '@me'\n" * 500 + "```")
+    for limit in range(200, 8_000, 97):
+        clipped = payloads.clip(text, limit)
+        assert len(clipped) <= limit
+        tokens = MarkdownIt("commonmark").parse(clipped)
+        texts = [t for b in tokens for t in (b.children or []) if t.type == "text"]
+        assert not any("@team" in t.content or "@me" in t.content for t in texts), limit
+        fences = [b.content for b in tokens if b.type == "fence"]
+        assert not any("truncated" in f for f in fences), limit  # the fence was closed

@@ -11,7 +11,7 @@ from reviewer.core.anchoring import InlineComment, ReviewDraft
 from reviewer.errors import GitHubError
 from reviewer.github import payloads
 from reviewer.github.publish import ReviewPublisher
-from tests.fakes.github_api import inline_comment
+from tests.fakes.github_api import MARKER_KEY, inline_comment
 
 URL = "/repos/octo/app/pulls/7/reviews"
 HEAD = "a" * 40
@@ -36,7 +36,12 @@ class FakeReviews:
         assert body is not None
         if any(c["line"] in self.bad for c in body.get("comments") or ()):
             raise GitHubError("422 Unprocessable Entity", status_code=422)
-        review = {"id": 100 + len(self.calls), "commit_id": HEAD, **body}
+        review = {
+            "id": 100 + len(self.calls),
+            "commit_id": HEAD,
+            "user": {"login": "reviewer-bot"},
+            **body,
+        }
         if body["body"] != payloads.PROBE_MARKER:
             self.created.append(review)
         if self.failures:  # GitHub created it, but the answer was lost
@@ -49,7 +54,14 @@ class FakeReviews:
 
     def publisher(self) -> ReviewPublisher:
         return ReviewPublisher(
-            self.request, self.paginate, self.sleeps.append, URL, self.comments.append, 16
+            self.request,
+            self.paginate,
+            self.sleeps.append,
+            URL,
+            self.comments.append,
+            16,
+            bot_login=lambda: "reviewer-bot",
+            marker_key=MARKER_KEY,
         )
 
 
@@ -104,3 +116,15 @@ def test_find_matches_the_commit_and_the_key() -> None:
     assert publisher.find(key=key, commit_id=HEAD) is not None
     assert publisher.find(key=payloads.delivery_key("delivery-2"), commit_id=HEAD) is None
     assert publisher.find(key=key, commit_id="b" * 40) is None
+
+
+def test_find_trusts_only_the_bots_review_under_a_mac_that_verifies() -> None:
+    fake = FakeReviews()
+    key = payloads.delivery_key("delivery-1")
+    for login, marker in (
+        ("octocat", payloads.review_marker(key, MARKER_KEY)),  # a copy, by someone else
+        ("reviewer-bot", f"<!-- reviewer:review={key} -->"),  # no MAC (an older version)
+        ("reviewer-bot", payloads.review_marker(key, b"another key")),
+    ):
+        fake.created.append({"id": 1, "commit_id": HEAD, "user": {"login": login}, "body": marker})
+    assert fake.publisher().find(key=key, commit_id=HEAD) is None

@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from reviewer.errors import LedgerError, SchemaTooNewError
-from reviewer.spend.ledger import CallRow, Ledger
+from reviewer.spend.ledger import Ledger
 from reviewer.spend.migrations import MIGRATIONS, TableNames
+from reviewer.spend.schema import CallRow
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

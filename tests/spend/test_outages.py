@@ -27,12 +27,13 @@ from reviewer.core.prompt import PromptContext
 from reviewer.core.render import ChunkPart
 from reviewer.errors import BudgetExceeded, ConfigError, LedgerError
 from reviewer.settings import Settings
-from reviewer.spend import ledger as ledger_module
+from reviewer.spend import engine as engine_module
 from reviewer.spend.budget import Limits, ReviewSpend
 from reviewer.spend.journal import Journal
-from reviewer.spend.ledger import CallRow, Ledger, new_row_id
+from reviewer.spend.ledger import Ledger
 from reviewer.spend.migrations import TableNames
 from reviewer.spend.pricing import PriceTable, cost_of
+from reviewer.spend.schema import CallRow, new_row_id
 from reviewer.spend.usage import CallRecord
 from tests.fakes.messages_server import FakeMessages, fake_settings, findings_answer
 from tests.fakes.tcp_proxy import TcpProxy
@@ -217,7 +218,7 @@ def test_ledger_stopped_mid_review_journals_then_replays(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # A locked SQLite file fails a writer after its busy timeout: keep that short here.
-    monkeypatch.setattr(ledger_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
+    monkeypatch.setattr(engine_module, "SQLITE_BUSY_TIMEOUT_MS", 100)
     database.open().close()
     with TcpProxy(("127.0.0.1", 5432)) as proxy:
         url = database.url
