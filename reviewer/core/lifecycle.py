@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from reviewer.core.anchoring import FINGERPRINT_RE
+from reviewer.core.markers import FINGERPRINT, trusted_values
 from reviewer.core.threads import ReviewThread, same_login
 
 # A person saying the finding is wrong, or will not be acted on, anywhere in a reply.
@@ -63,12 +63,13 @@ def says_dismiss(text: str) -> bool:
     return DISMISS_RE.search(text) is not None
 
 
-def thread_fingerprints(thread: ReviewThread, bot: str) -> list[str]:
-    """The fingerprints the bot's first comment of `thread` carries (none: not its thread)."""
+def thread_fingerprints(thread: ReviewThread, bot: str, key: bytes) -> list[str]:
+    """The fingerprints the bot's first comment of `thread` carries under a valid MAC (none:
+    not its thread, or a marker someone planted)."""
     first = thread.first
     if first is None or not same_login(first.author, bot):
         return []
-    return FINGERPRINT_RE.findall(first.body)
+    return sorted(trusted_values(key, FINGERPRINT, first.body))
 
 
 def dismissal(

@@ -42,6 +42,7 @@ class Memory:
     repo: str
     number: int
     bot: str
+    key: bytes  # the MAC key of the bot's hidden markers
     records: list[FindingRecord]
     threads: dict[str, ReviewThread]  # the bot's threads, by fingerprint
     dismissed_now: list[FindingRecord] = field(default_factory=list)
@@ -92,7 +93,7 @@ def follow_up(
         return None
     repo, number = target.repo, target.pr_number
     store, threads = services.findings(), gh.threads(repo, number)
-    memory = recall(store, threads, repo, number, gh.bot_login())
+    memory = recall(store, threads, repo, number, gh.bot_login(), services.marker_key)
     target.notes.extend(memory.notes)
     return FollowUp(memory, store, threads, options)
 
@@ -112,7 +113,7 @@ def follow_thread(event: ThreadEvent, services: ReviewServices) -> ConversationR
     gh = services.pull_requests(event.installation_id)
     repo, number = event.repo, event.pr_number
     store, threads = services.findings(), gh.threads(repo, number)
-    memory = recall(store, threads, repo, number, gh.bot_login())
+    memory = recall(store, threads, repo, number, gh.bot_login(), services.marker_key)
     if event.action != "unresolved":
         changed = len(memory.dismissed_now)
         return ConversationResult("dismissed" if changed else "ignored", f"{changed} dismissed")
@@ -128,10 +129,12 @@ def follow_thread(event: ThreadEvent, services: ReviewServices) -> ConversationR
     return ConversationResult("ignored", f"{len(reopened)} reopened")
 
 
-def recall(store: FindingStore, threads: ThreadActions, repo: str, number: int, bot: str) -> Memory:
+def recall(
+    store: FindingStore, threads: ThreadActions, repo: str, number: int, bot: str, key: bytes
+) -> Memory:
     """Read the findings and the bot's threads; record what people dismissed since."""
     records = {r.fingerprint: r for r in store.for_pull(repo, number)}
-    memory = Memory(repo, number, bot, [], {})
+    memory = Memory(repo, number, bot, key, [], {})
     try:
         listed = threads.all()
     except GitHubError as exc:  # no GraphQL (permissions, an outage): review without history
@@ -141,7 +144,7 @@ def recall(store: FindingStore, threads: ThreadActions, repo: str, number: int, 
         return memory
     changed: list[FindingRecord] = []
     for thread in listed:
-        for fp in thread_fingerprints(thread, bot):
+        for fp in thread_fingerprints(thread, bot, key):
             memory.threads[fp] = thread
             record = records.get(fp)
             if record is None:  # posted before findings were recorded: adopt it as open
@@ -203,7 +206,7 @@ def remember(
     if posted:
         try:
             for thread in threads.all():
-                for fp in thread_fingerprints(thread, memory.bot):
+                for fp in thread_fingerprints(thread, memory.bot, memory.key):
                     ids[fp] = thread
         except GitHubError as exc:
             log.warning("could not list review threads after posting: %s", exc.message)

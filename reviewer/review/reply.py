@@ -60,7 +60,7 @@ def answer_reply(request: ReplyRequest, services: ReviewServices) -> Conversatio
     bot = gh.bot_login()
     if thread is None or thread.first is None:
         return ConversationResult("ignored", "not a comment in a review thread")
-    fingerprints = thread_fingerprints(thread, bot)
+    fingerprints = thread_fingerprints(thread, bot, services.marker_key)
     if not fingerprints and not _mentions(request.body, bot):
         return ConversationResult("ignored", "not one of the bot's threads, and no mention")
     asked = check_asker(services, gh, repo, number, request.author, request.author_is_bot)
