@@ -183,11 +183,16 @@ _COMMIT = re.compile(r"^commit [0-9a-f]{7,64}\b", re.MULTILINE)
 
 def _refuse_what_is_not_one_diff(text: str) -> None:
     """Refuse a merge commit's combined diff and `git log -p`: say what to pass instead."""
-    if _COMBINED.search(text):
+    # Plain substring scans first (a regex with ^ over megabytes costs a tenth of a parse);
+    # the regexes confirm only where a candidate was seen.
+    combined = ("diff --cc ", "diff --combined ", "@@@ ")
+    if any(text.startswith(c) or f"\n{c}" in text for c in combined) and _COMBINED.search(text):
         raise DiffParseError(
             "a combined diff (`git show` of a merge commit) cannot be reviewed: "
             "pass `git diff MERGE^1 MERGE` (the merge against its first parent) instead"
         )
+    if text.count("\ncommit ") + text.startswith("commit ") < 2:
+        return
     commits = _COMMIT.findall(text)
     if len(commits) > 1:
         raise DiffParseError(
