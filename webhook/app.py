@@ -128,6 +128,10 @@ def _pull_request(payload: dict[str, Any], delivery_id: str, settings: Settings)
     return Decision(202, "queued", f"review of {job.lock_key} queued", job)
 
 
+# The event a person's comment arrives in, by where the pull request's number is.
+_COMMENT_EVENTS = {"issue": "issue_comment", "pull_request": "pull_request_review_comment"}
+
+
 @handles("issue_comment")
 def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings) -> Decision:
     installation_id = _installation_id(payload)
@@ -147,32 +151,36 @@ def _issue_comment(payload: dict[str, Any], delivery_id: str, settings: Settings
     if fields.optional_text(payload, "issue", "state") == "closed":
         return _ignored("the pull request is closed")
     if words[0] == ASK_COMMAND and settings.command != ASK_COMMAND:
-        job = ReviewJob(
-            delivery_id=delivery_id,
-            repo=fields.repo_name(payload),
-            pr_number=fields.number(payload, "issue", "number"),
-            installation_id=installation_id,
-            trigger="command",
-            requested_by=fields.text(payload, "comment", "user", "login", max_len=100),
-            comment_id=fields.number(payload, "comment", "id"),
-            event="issue_comment",
-            command=ASK_COMMAND,
-            kind="ask",
-            text=words[1] if len(words) > 1 else "",
-        )
+        text = words[1] if len(words) > 1 else ""
+        job = _comment_job(
+            payload, delivery_id, installation_id, "issue", command=ASK_COMMAND, kind="ask",
+            text=text,
+        )  # fmt: skip
         return Decision(202, "queued", f"/ask on {job.lock_key} queued", job)
-    job = ReviewJob(
+    job = _comment_job(payload, delivery_id, installation_id, "issue", command=words[0])
+    return Decision(202, "queued", f"{words[0]} on {job.lock_key} queued", job)
+
+
+def _comment_job(
+    payload: dict[str, Any],
+    delivery_id: str,
+    installation_id: int,
+    parent: str,
+    **details: Any,
+) -> ReviewJob:
+    """The job a person's comment asks for; `parent` holds the PR's number ("issue" or
+    "pull_request"), `details` what the comment asks (command, kind, text, ...)."""
+    return ReviewJob(
         delivery_id=delivery_id,
         repo=fields.repo_name(payload),
-        pr_number=fields.number(payload, "issue", "number"),
+        pr_number=fields.number(payload, parent, "number"),
         installation_id=installation_id,
         trigger="command",
         requested_by=fields.text(payload, "comment", "user", "login", max_len=100),
         comment_id=fields.number(payload, "comment", "id"),
-        event="issue_comment",
-        command=words[0],
+        event=_COMMENT_EVENTS[parent],
+        **details,
     )
-    return Decision(202, "queued", f"{words[0]} on {job.lock_key} queued", job)
 
 
 @handles("pull_request_review_comment")
@@ -189,19 +197,10 @@ def _review_comment(payload: dict[str, Any], delivery_id: str, settings: Setting
     reply_to = fields.obj(payload, "comment").get("in_reply_to_id")
     if reply_to is not None and (isinstance(reply_to, bool) or not isinstance(reply_to, int)):
         raise BadDelivery("comment.in_reply_to_id is not an integer")
-    job = ReviewJob(
-        delivery_id=delivery_id,
-        repo=fields.repo_name(payload),
-        pr_number=fields.number(payload, "pull_request", "number"),
-        installation_id=installation_id,
-        trigger="command",
-        requested_by=fields.text(payload, "comment", "user", "login", max_len=100),
-        comment_id=fields.number(payload, "comment", "id"),
-        event="pull_request_review_comment",
-        kind="reply",
-        text=fields.optional_text(payload, "comment", "body") or "",
-        in_reply_to=reply_to,
-    )
+    job = _comment_job(
+        payload, delivery_id, installation_id, "pull_request", kind="reply",
+        text=fields.optional_text(payload, "comment", "body") or "", in_reply_to=reply_to,
+    )  # fmt: skip
     return Decision(202, "queued", f"reply on {job.lock_key} queued", job)
 
 
