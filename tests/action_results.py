@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from reviewer.core.anchoring import InlineComment
-from reviewer.core.diff import Side
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.lines import Side
 from reviewer.core.reports import ChunkReport, FileReport
 from reviewer.model import ReviewResult
 

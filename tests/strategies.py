@@ -12,7 +12,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
+from reviewer.core.diff import FileDiff, FileStatus, Hunk
+from reviewer.core.lines import DiffLine, HunkLines, LineKind
 
 # Texts a line may hold: code-like ASCII, any printable Unicode, and attempts to break out of
 # a prompt's data block.
@@ -68,7 +69,7 @@ def build_hunk(
         new_start=new_start if new_count else new_start - 1,
         new_count=new_count,
         section="def f():",
-        lines=tuple(lines),
+        lines=HunkLines.of(lines),
     )
 
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from reviewer.core import markers
-from reviewer.core.diff import PullRequestDiff, Side
+from reviewer.core.diff import PullRequestDiff
 from reviewer.core.findings import Finding, Severity
 from reviewer.core.inert import inert, inert_line
+from reviewer.core.lines import Side
 
 # Finds the fingerprint in a marker (MAC'd or not); trust it only through markers.trusted_values.
 FINGERPRINT_RE = re.compile(r"<!-- reviewer:fp=([0-9a-f]{16})(?:\.[0-9a-f]{32})? -->")

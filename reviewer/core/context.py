@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Literal, get_args
 
 from reviewer.core.definitions import definitions
-from reviewer.core.diff import DiffLine, Hunk
+from reviewer.core.diff import Hunk
+from reviewer.core.lines import DiffLine
 
 ContextMode = Literal["none", "hunk", "definition", "file"]
 CONTEXT_MODES: tuple[ContextMode, ...] = get_args(ContextMode)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import io
 import itertools
+import operator
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from typing import Literal, NamedTuple
 
 from unidiff.errors import UnidiffParseError
 from unidiff.patch import Hunk as UnidiffHunk
 from unidiff.patch import PatchedFile, PatchSet
 
 from reviewer.core.git_paths import unquote_path
+from reviewer.core.lines import KINDS, HunkLines, Side
 from reviewer.core.text import one_line
 from reviewer.errors import DiffParseError
 
@@ -31,53 +32,16 @@ class FileStatus(StrEnum):
     SUBMODULE = "submodule"
 
 
-class Side(StrEnum):
-    """GitHub's side of a diff line: LEFT is the old file, RIGHT the new one."""
-
-    LEFT = "LEFT"
-    RIGHT = "RIGHT"
-
-
-LineKind = Literal["added", "removed", "context"]
-
-
-class DiffLine(NamedTuple):
-    """One line of a hunk, with its text (no marker, no line ending) and its real numbers.
-
-    A named tuple rather than a frozen dataclass: a large diff has millions of lines, and a
-    tuple is built about twice as fast (a frozen dataclass sets each field through
-    object.__setattr__).
-    """
-
-    kind: LineKind
-    text: str
-    old_line: int | None
-    new_line: int | None
-
-    @property
-    def side(self) -> Side:
-        return Side.LEFT if self.kind == "removed" else Side.RIGHT
-
-    @property
-    def line(self) -> int:
-        """The number GitHub anchors a comment to: new-file number, old for removed lines."""
-        number = self.old_line if self.kind == "removed" else self.new_line
-        assert number is not None
-        return number
-
-    @property
-    def changed(self) -> bool:
-        return self.kind != "context"
-
-
 @dataclass(frozen=True, slots=True)
 class Hunk:
+    """One hunk: its header's numbers and section, and its lines (see core/lines.py)."""
+
     old_start: int
     old_count: int
     new_start: int
     new_count: int
     section: str
-    lines: tuple[DiffLine, ...]
+    lines: HunkLines
 
 
 @dataclass(frozen=True)
@@ -97,11 +61,11 @@ class FileDiff:
 
     @cached_property
     def added(self) -> int:
-        return sum(1 for h in self.hunks for ln in h.lines if ln.kind == "added")
+        return sum([h.lines.count_kind("added") for h in self.hunks])
 
     @cached_property
     def removed(self) -> int:
-        return sum(1 for h in self.hunks for ln in h.lines if ln.kind == "removed")
+        return sum([h.lines.count_kind("removed") for h in self.hunks])
 
 
 @dataclass(frozen=True)
@@ -203,7 +167,6 @@ def _refuse_what_is_not_one_diff(text: str) -> None:
 
 # --- unified diff text (git or plain `diff -u`) ---------------------------------------------
 
-_KINDS: dict[str, LineKind] = {"+": "added", "-": "removed", " ": "context"}
 _PREFIX = re.compile(r"[abciow12]/")  # a/ b/, mnemonic prefixes, `--no-index` 1/ 2/
 _INDEX = re.compile(r"index ([0-9a-f]+)\.\.([0-9a-f]+)")
 SUBPROJECT = "Subproject commit "
@@ -479,28 +442,38 @@ def _plain(name: str | None) -> str | None:
 
 def to_hunk(hunk: UnidiffHunk) -> Hunk:
     """Convert one unidiff hunk into the project's `Hunk`."""
-    kinds = _KINDS
-    # One comprehension (this runs on every line): "\ No newline at end of file" and a blank
-    # separator after the hunk have no kind and are left out; the line ending goes, but a
-    # CRLF file keeps its \r, which is part of the content.
-    lines = [
-        DiffLine(
-            kinds[line.line_type],
-            line.value[:-1] if line.value[-1:] == "\n" else line.value,
-            line.source_line_no,
-            line.target_line_no,
-        )
-        for line in hunk
-        if line.line_type in kinds
-    ]
     return Hunk(
         old_start=hunk.source_start,
         old_count=hunk.source_length,
         new_start=hunk.target_start,
         new_count=hunk.target_length,
         section=hunk.section_header,
-        lines=tuple(lines),
+        lines=_hunk_lines(hunk),
     )
+
+
+_LINE_TYPE = operator.attrgetter("line_type")
+_VALUE = operator.attrgetter("value")
+
+
+def _hunk_lines(hunk: UnidiffHunk) -> HunkLines:
+    """The hunk's lines without their line endings (a CRLF file keeps its \\r: content).
+
+    This runs on every line of the diff, so the usual case is read by C loops alone (map,
+    join, split): every line a kind, each value ending in exactly one \\n (the last may lack
+    it at the end of the text). Otherwise, line by line: a "\\\\ No newline at end of file"
+    or a blank separator after the hunk has no kind and is left out.
+    """
+    markers = "".join(map(_LINE_TYPE, hunk))
+    joined = "".join(map(_VALUE, hunk))
+    texts = joined.split("\n")
+    if joined.endswith("\n"):
+        texts.pop()
+    if len(texts) != len(markers) or markers.strip("+- "):
+        kept = [line for line in hunk if line.line_type in KINDS]
+        markers = "".join([line.line_type for line in kept])
+        texts = [line.value[:-1] if line.value[-1:] == "\n" else line.value for line in kept]
+    return HunkLines(markers, tuple(texts), hunk.source_start, hunk.target_start)
 
 
 def _index_shas(index: str) -> tuple[str | None, str | None]:

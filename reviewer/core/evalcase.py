@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from reviewer.core.diff import PullRequestDiff, Side, parse_diff
+from reviewer.core.diff import PullRequestDiff, parse_diff
+from reviewer.core.lines import Side
 from reviewer.core.scoring import Label
 from reviewer.errors import ConfigError, DiffParseError
 

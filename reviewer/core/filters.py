@@ -167,7 +167,7 @@ def _skip_reason(
         return file.note
     if file.status is FileStatus.REMOVED:
         return "file deleted"
-    if not any(line.changed for hunk in file.hunks for line in hunk.lines):
+    if not any(hunk.lines.changed for hunk in file.hunks):
         return "no changed lines"
     if use_default_skips:
         return default_skip_reason(file)
@@ -203,12 +203,8 @@ def _generated_marker(file: FileDiff) -> str | None:
     for hunk in file.hunks:
         if hunk.new_start > GENERATED_MARKER_LINES:
             break
-        for line in hunk.lines:
-            if line.kind == "removed":
-                continue
-            if line.new_line is not None and line.new_line > GENERATED_MARKER_LINES:
-                break
+        for text in hunk.lines.new_texts(GENERATED_MARKER_LINES):
             for label, pattern in _GENERATED_MARKERS:
-                if pattern.search(line.text):
+                if pattern.search(text):
                     return label
     return None

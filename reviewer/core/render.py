@@ -10,7 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reviewer.core.diff import DiffLine, FileStatus, Hunk
+from reviewer.core.diff import FileStatus, Hunk
+from reviewer.core.lines import DiffLine, HunkLines
 from reviewer.core.tokens import estimate_from_size, utf8_length
 
 # Tags of the data blocks. Inside any block, an opening or closing tag of any of them is
@@ -120,7 +121,7 @@ def render_hunk(hunk: Hunk) -> str:
 
 def _lines_size(lines: Sequence[DiffLine]) -> int:
     """Bytes of `lines` rendered one per line (with their newlines)."""
-    texts = [line.text for line in lines]
+    texts = lines.texts if isinstance(lines, HunkLines) else [line.text for line in lines]
     joined = "".join(texts)
     if "<" in joined or "\n" in joined:
         text_bytes = sum([_text_size(text) for text in texts])
@@ -133,6 +134,11 @@ def _digits(lines: Sequence[DiffLine]) -> int:
     """The digits of every line's cited number, summed."""
     if not lines:
         return 0
+    if isinstance(lines, HunkLines):  # a hunk's lines: the range, without building a line
+        least, greatest = lines.cited_bounds() or (0, 0)
+        width = len(str(greatest))
+        if len(str(least)) == width:
+            return width * len(lines)
     removed = _REMOVED
     numbers = [(ln.old_line if ln.kind == removed else ln.new_line) or 0 for ln in lines]
     width = len(str(max(numbers)))

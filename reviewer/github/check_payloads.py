@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from reviewer.core.anchoring import InlineComment, sanitize
-from reviewer.core.diff import Side
 from reviewer.core.findings import Severity
+from reviewer.core.lines import Side
 from reviewer.github.payloads import delivery_key
 from reviewer.model import CheckRunReport
 

@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from reviewer.core.context import ContextMode, context_lines
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus
+from reviewer.core.diff import FileDiff, FileStatus
+from reviewer.core.lines import DiffLine
 from reviewer.errors import ReviewerError
 
 ReadFn = Callable[[str], str | None]

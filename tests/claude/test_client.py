@@ -12,8 +12,9 @@ import pytest
 
 from reviewer.claude.client import ChunkReviewer, make_client
 from reviewer.core.chunking import Chunk
-from reviewer.core.diff import DiffLine, FileStatus, Hunk
+from reviewer.core.diff import FileStatus, Hunk
 from reviewer.core.findings import findings_json_schema
+from reviewer.core.lines import DiffLine, HunkLines
 from reviewer.core.policy import ChunkReviewOutcome
 from reviewer.core.prompt import PromptContext
 from reviewer.core.render import ChunkPart
@@ -40,7 +41,14 @@ def _part(path: str, lines: int = 6) -> ChunkPart:
     added = tuple(
         DiffLine("added", f"value_{n} = compute({n})", None, n) for n in range(1, lines + 1)
     )
-    hunk = Hunk(old_start=0, old_count=0, new_start=1, new_count=lines, section="", lines=added)
+    hunk = Hunk(
+        old_start=0,
+        old_count=0,
+        new_start=1,
+        new_count=lines,
+        section="",
+        lines=HunkLines.of(added),
+    )
     return ChunkPart(path=path, status=FileStatus.ADDED, hunks=(hunk,))
 
 

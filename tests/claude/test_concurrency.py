@@ -17,7 +17,8 @@ from reviewer.claude.concurrency import (
 )
 from reviewer.claude.realtime import ChunkOrchestrator, Reply
 from reviewer.core.chunking import Chunk, ChunkPart
-from reviewer.core.diff import DiffLine, FileStatus, Hunk
+from reviewer.core.diff import FileStatus, Hunk
+from reviewer.core.lines import DiffLine, HunkLines
 from reviewer.core.prompt import PromptContext
 from reviewer.spend.usage import CallRecord
 from tests.fakes.messages_server import FakeMessages, fake_settings, ratelimit_headers
@@ -30,7 +31,9 @@ CONTEXT = PromptContext(repo="octo/app", title="T")
 
 def _chunk(index: int) -> Chunk:
     line = DiffLine("added", f"x = {index}", None, 1)
-    part = ChunkPart(f"f{index}.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", (line,)),))
+    part = ChunkPart(
+        f"f{index}.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", HunkLines.of([line])),)
+    )
     return Chunk(index, (part,), estimated_input_tokens=1_000)
 
 

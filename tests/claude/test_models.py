@@ -9,7 +9,8 @@ import pytest
 
 from reviewer.claude.models import check_models
 from reviewer.core.chunking import Chunk
-from reviewer.core.diff import DiffLine, FileStatus, Hunk
+from reviewer.core.diff import FileStatus, Hunk
+from reviewer.core.lines import DiffLine, HunkLines
 from reviewer.core.models import model_spec, model_table
 from reviewer.core.prompt import PromptContext
 from reviewer.core.render import ChunkPart
@@ -25,7 +26,7 @@ ANSWER = 4096
 
 def _chunk() -> Chunk:
     line = DiffLine("added", "x = 1", None, 1)
-    part = ChunkPart("a.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", (line,)),))
+    part = ChunkPart("a.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", HunkLines.of([line])),))
     return Chunk(0, (part,), estimated_input_tokens=50)
 
 

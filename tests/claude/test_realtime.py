@@ -11,8 +11,9 @@ import pytest
 
 from reviewer.claude.realtime import ChunkOrchestrator
 from reviewer.core.chunking import Chunk
-from reviewer.core.diff import DiffLine, FileStatus, Hunk
+from reviewer.core.diff import FileStatus, Hunk
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.lines import DiffLine, HunkLines
 from reviewer.core.models import model_spec
 from reviewer.core.policy import Reply
 from reviewer.core.prompt import PromptContext, prefix_tokens
@@ -28,7 +29,14 @@ def _chunk(index: int, *paths: str) -> Chunk:
     parts = []
     for path in paths:
         added = tuple(DiffLine("added", f"value_{n} = {n}", None, n) for n in range(1, 4))
-        hunk = Hunk(old_start=0, old_count=0, new_start=1, new_count=3, section="", lines=added)
+        hunk = Hunk(
+            old_start=0,
+            old_count=0,
+            new_start=1,
+            new_count=3,
+            section="",
+            lines=HunkLines.of(added),
+        )
         parts.append(ChunkPart(path=path, status=FileStatus.ADDED, hunks=(hunk,)))
     return Chunk(index, tuple(parts), estimated_input_tokens=400)
 

@@ -14,8 +14,9 @@ from reviewer.core.anchoring import (
     comment_body,
     fingerprint,
 )
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk, PullRequestDiff, Side
+from reviewer.core.diff import FileDiff, FileStatus, Hunk, PullRequestDiff
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.lines import DiffLine, HunkLines, Side
 from reviewer.core.markers import FINGERPRINT, trusted_values
 
 KEY = b"fake-marker-key"
@@ -25,19 +26,19 @@ def _diff() -> PullRequestDiff:
     """app.py: two hunks; lines 10-12 new (11 added), old line 11 removed; 40-41 new."""
     first = Hunk(
         10, 2, 10, 3, "",
-        (
+        HunkLines.of([
             DiffLine("context", "def f(x):", 10, 10),
             DiffLine("removed", "    return x", 11, None),
             DiffLine("added", "    y = x * 2", None, 11),
             DiffLine("added", "    return y", None, 12),
-        ),
+        ]),
     )  # fmt: skip
     second = Hunk(
         39, 1, 40, 2, "",
-        (DiffLine("context", "", 39, 40), DiffLine("added", "print(y)", None, 41)),
+        HunkLines.of([DiffLine("context", "", 39, 40), DiffLine("added", "print(y)", None, 41)]),
     )  # fmt: skip
     other = FileDiff("docs/readme.md", FileStatus.ADDED, (
-        Hunk(0, 0, 1, 1, "", (DiffLine("added", "# Hello", None, 1),)),
+        Hunk(0, 0, 1, 1, "", HunkLines.of([DiffLine("added", "# Hello", None, 1)])),
     ))  # fmt: skip
     return PullRequestDiff((FileDiff("app.py", FileStatus.MODIFIED, (first, second)), other))
 

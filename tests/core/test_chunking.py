@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviewer.core.chunking import OVERLAP_LINES, Chunk, plan_chunks, split_chunk
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk, LineKind
+from reviewer.core.diff import FileDiff, FileStatus, Hunk
+from reviewer.core.lines import DiffLine, HunkLines, LineKind
 from reviewer.core.render import ChunkPart, part_tokens, render_part
 from reviewer.core.tokens import estimate_tokens
 from tests.strategies import build_hunk, file_lists
@@ -300,7 +301,9 @@ def test_split_by_parts_then_by_hunks() -> None:
 
 def test_a_single_line_cannot_be_split() -> None:
     line = DiffLine("added", "x", None, 1)
-    chunk = Chunk(0, (ChunkPart("a.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", (line,)),)),), 9)
+    chunk = Chunk(
+        0, (ChunkPart("a.py", FileStatus.ADDED, (Hunk(0, 0, 1, 1, "", HunkLines.of([line])),)),), 9
+    )
     with pytest.raises(ValueError, match="single line"):
         split_chunk(chunk, model=OLD)
 

@@ -11,14 +11,13 @@ from hypothesis import strategies as st
 from unidiff.errors import UnidiffParseError
 
 from reviewer.core.diff import (
-    DiffLine,
     FileDiff,
     FileStatus,
     PullRequestDiff,
-    Side,
     changed_line_count,
     parse_diff,
 )
+from reviewer.core.lines import DiffLine, Side
 from reviewer.errors import DiffParseError
 from tests.diffgen import GitRepo
 from tests.paths import SAMPLE_DIFF

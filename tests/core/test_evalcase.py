@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.core.diff import Side
 from reviewer.core.evalcase import parse_case
+from reviewer.core.lines import Side
 from reviewer.errors import ConfigError
 
 DIFF = """\

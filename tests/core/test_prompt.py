@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reviewer.core.chunking import Chunk, plan_chunks
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus, Hunk
+from reviewer.core.diff import FileDiff, FileStatus, Hunk
+from reviewer.core.lines import DiffLine
 from reviewer.core.prompt import (
     PROMPT_VERSION,
     PromptContext,

@@ -51,8 +51,8 @@ from github.Requester import Requester
 
 import reviewer.github.client
 from reviewer.core.anchoring import InlineComment, fingerprint_marker
-from reviewer.core.diff import Side
 from reviewer.core.findings import Finding, Severity
+from reviewer.core.lines import Side
 from reviewer.github.client import GitHubClient
 from reviewer.settings import Settings
 from tests.fakes.github_graphql import FakeGraphQL

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reviewer.core.diff import DiffLine, FileDiff, FileStatus, PullRequestDiff
+from reviewer.core.diff import FileDiff, FileStatus, PullRequestDiff
+from reviewer.core.lines import DiffLine
 from reviewer.errors import DiffParseError
 from reviewer.github.files import from_github_files
 

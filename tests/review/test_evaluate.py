@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from reviewer.core.diff import Side
 from reviewer.core.evalcase import Case
+from reviewer.core.lines import Side
 from reviewer.errors import ClaudeError, ConfigError
 from reviewer.model import ChunkReport, ReviewRequest, ReviewResult
 from reviewer.review.evaluate import BUILTIN_DATASET, evaluate, load_dataset

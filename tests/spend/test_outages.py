@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from reviewer.claude.client import ChunkReviewer, make_client
 from reviewer.cli.main import main
 from reviewer.core.chunking import Chunk
-from reviewer.core.diff import DiffLine, FileStatus, Hunk
+from reviewer.core.diff import FileStatus, Hunk
+from reviewer.core.lines import DiffLine, HunkLines
 from reviewer.core.prompt import PromptContext
 from reviewer.core.render import ChunkPart
 from reviewer.errors import BudgetExceeded, ConfigError, LedgerError
@@ -59,7 +60,9 @@ def client(fake_claude: FakeMessages) -> Iterator[anthropic.Anthropic]:
 
 def chunk(index: int) -> Chunk:
     lines = tuple(DiffLine("added", f"v_{n} = {n}", None, n) for n in range(1, 6))
-    hunk = Hunk(old_start=0, old_count=0, new_start=1, new_count=5, section="", lines=lines)
+    hunk = Hunk(
+        old_start=0, old_count=0, new_start=1, new_count=5, section="", lines=HunkLines.of(lines)
+    )
     part = ChunkPart(f"f{index}.py", FileStatus.ADDED, (hunk,))
     return Chunk(index, (part,), estimated_input_tokens=400)
 

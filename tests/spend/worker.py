@@ -78,7 +78,8 @@ def _budget(url: str, prefix: str, monthly: str, rounds: str) -> None:
 def _review(url: str, base_url: str) -> None:
     from reviewer.claude.client import ChunkReviewer, make_client
     from reviewer.core.chunking import Chunk
-    from reviewer.core.diff import DiffLine, FileStatus, Hunk
+    from reviewer.core.diff import FileStatus, Hunk
+    from reviewer.core.lines import DiffLine, HunkLines
     from reviewer.core.prompt import PromptContext
     from reviewer.core.render import ChunkPart
     from reviewer.settings import Settings
@@ -90,7 +91,9 @@ def _review(url: str, base_url: str) -> None:
         request_timeout_s=120.0,
     )
     lines = tuple(DiffLine("added", f"x_{n} = {n}", None, n) for n in range(1, 6))
-    hunk = Hunk(old_start=0, old_count=0, new_start=1, new_count=5, section="", lines=lines)
+    hunk = Hunk(
+        old_start=0, old_count=0, new_start=1, new_count=5, section="", lines=HunkLines.of(lines)
+    )
     chunk = Chunk(0, (ChunkPart("a.py", FileStatus.ADDED, (hunk,)),), estimated_input_tokens=400)
     with Ledger.open(url) as ledger, make_client(settings) as client:
         spend = ReviewSpend(
