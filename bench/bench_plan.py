@@ -1,6 +1,11 @@
 """Plan a large synthetic diff: parse, filter and chunk time, peak memory, chunk count.
 
 python -m bench.bench_plan [--files 2000] [--lines 200000] [--repeat 5]
+
+Wall time on a shared machine moves by a fifth between runs. For a figure that does not,
+count instructions: `--only unidiff|plan|none` runs one of them once and nothing else, so
+`valgrind --tool=callgrind --callgrind-out-file=/dev/null python -m bench.bench_plan
+--files 500 --lines 50000 --only X` for each X gives (X - none) / (unidiff - none).
 """
 
 from __future__ import annotations
@@ -68,6 +73,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--lines", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--only", choices=("unidiff", "plan", "none"), help="run one, once")
     args = parser.parse_args()
 
     text = synthetic_diff(args.files, args.lines)
@@ -85,6 +91,10 @@ def main() -> None:
         diff = parse_diff(text)
         files = [d.file for d in select_files(diff) if d.reviewed]
         return diff, files, plan_chunks(files, budget_tokens=budget, model=model)
+
+    if args.only is not None:
+        {"unidiff": lambda: PatchSet(text), "plan": plan, "none": lambda: None}[args.only]()
+        return
 
     # Interleaved rounds (unidiff, parse, plan, unidiff, ...), so that a busy machine slows
     # all three alike; each run starts with nothing of the previous one alive and after a
