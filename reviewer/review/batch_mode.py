@@ -12,6 +12,7 @@ from reviewer.core.diff import changed_line_count
 from reviewer.core.policy import ChunkResult, ChunkReviewOutcome
 from reviewer.errors import BudgetExceeded
 from reviewer.model import Plan, ProgressFn, ReviewRequest, ReviewResult, ReviewTarget
+from reviewer.review import history
 from reviewer.review.finish import file_reports, finish_review, posting_key
 from reviewer.review.model_run import Tally, check_outcome, open_spend
 from reviewer.review.ports import BatchModelRunner, PullRequests, ReviewServices
@@ -159,8 +160,10 @@ def finish_batch(
     if outcome is not None:
         check_outcome(outcome)
     run = tally.run(outcome or ChunkReviewOutcome(()))
+    # Read what the pull request's threads say now, when the review is about to be posted.
+    follow = history.follow_up(request, services, target, gh, plan.config.config.conversation)
     result = finish_review(
-        request, target, plan, run, gh, say, marker_key=posting_key(services, gh)
+        request, target, plan, run, gh, say, marker_key=posting_key(services, gh), follow=follow
     )
     runner.finish(
         key,

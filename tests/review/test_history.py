@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -160,3 +161,29 @@ def test_unresolving_a_thread_opens_its_dismissed_finding_again(
     with open_services(settings) as services:
         follow_thread(ThreadEvent(REPO, 7, "unresolved"), services)
     assert [r.status for r in _records(settings)] == ["open"]
+
+
+def test_batch_reviews_are_followed_up_like_real_time_ones(
+    fake_github: FakeGitHub, fake_claude: FakeMessages, settings: Settings
+) -> None:
+    """A review whose chunks went through a Message Batch records its findings, and a later
+    batch review reports what was fixed and resolves its thread, as a real-time one does."""
+    settings = dataclasses.replace(settings, batch_poll_s=0.01)
+    fake_github.add_pull(REPO, 7, files=[file_item("app/users.py", patch=PATCH)])
+    fake_claude.enqueue(findings_answer([INJECTION]))
+    first = review_with(ReviewRequest(REPO, 7, trigger="command", mode="batch"), settings)
+    assert first.status == "reviewed" and len(fake_claude.batches) == 1
+    [comment] = fake_github.repo(REPO).pulls[7].review_comments
+    [record] = _records(settings)
+    assert (record.status, record.comment_id) == ("open", comment["id"])
+
+    fake_github.push(REPO, 7, "c" * 40, [file_item("app/users.py", patch=FIXED_PATCH)])
+    fake_claude.enqueue(findings_answer([]))
+    review_with(ReviewRequest(REPO, 7, trigger="command", mode="batch"), settings)
+
+    assert len(fake_claude.batches) == 2
+    second = _bodies(fake_github)[-1]["body"]
+    assert "Since the last review: 0 new, 0 still open, 1 fixed, 0 dismissed." in second
+    assert _operations(fake_github, "resolveReviewThread") == [{"id": f"PRRT_{comment['id']}"}]
+    [record] = _records(settings)
+    assert record.status == "fixed"
