@@ -183,7 +183,7 @@ def _split_part_by_lines(part: ChunkPart, model: str) -> tuple[tuple[ChunkPart],
     hunk = part.hunks[0]
     cut = _balanced_cut([line_size(line) for line in hunk.lines])
     numbers = ((1, 2), (2, 2)) if part.parts == 1 else ((part.part, part.parts),) * 2
-    before = part.overlap + hunk.lines.lines()[:cut]
+    before = part.overlap + hunk.lines.as_tuple()[:cut]
     first = replace(part, hunks=(_slice(hunk, 0, cut),), part=numbers[0][0], parts=numbers[0][1])
     second = replace(
         part,
@@ -268,7 +268,7 @@ def _split_file(diff: FileDiff, budget: int, model: str) -> list[ChunkPart]:
         for start, end, keep, new_part in slices:
             if new_part:
                 flush()
-                overlap = hunk.lines.lines()[start - keep : start]
+                overlap = hunk.lines.as_tuple()[start - keep : start]
             current.append(_slice(hunk, start, end))
         used = last  # the last slice's part stays open for the hunks after it
     flush()

@@ -49,8 +49,9 @@ class HunkLines(Sequence[DiffLine]):
     """The lines of one hunk, kept as one marker per line (`+`, `-`, space) and their texts.
 
     Parsing a diff of a million lines would otherwise build a million `DiffLine` tuples (most
-    of the parse's time and memory), while planning needs only counts, texts and the range
-    of line numbers, which these give without building a line. The numbers follow from the
+    of what the parse added to unidiff's own time, and of its memory), while planning needs
+    only counts, texts and the range of line numbers, which these give without building a
+    line. The numbers follow from the
     hunk's first ones: context and removed lines count up the old file, context and added
     lines the new one. `DiffLine`s are built when a line is first read, and kept.
     Lines whose numbers do not follow that rule (hand-made ones) are kept as they were given.
@@ -103,7 +104,7 @@ class HunkLines(Sequence[DiffLine]):
                 new += 1
         return tuple(built)
 
-    def lines(self) -> tuple[DiffLine, ...]:
+    def as_tuple(self) -> tuple[DiffLine, ...]:
         """Every line as a `DiffLine` (built once)."""
         if self._built is None:
             self._built = self._build()
@@ -113,7 +114,7 @@ class HunkLines(Sequence[DiffLine]):
         return len(self.texts)
 
     def __iter__(self) -> Iterator[DiffLine]:
-        return iter(self.lines())
+        return iter(self.as_tuple())
 
     @overload
     def __getitem__(self, index: int) -> DiffLine: ...
@@ -121,10 +122,10 @@ class HunkLines(Sequence[DiffLine]):
     def __getitem__(self, index: slice) -> HunkLines: ...
     def __getitem__(self, index: int | slice) -> DiffLine | HunkLines:
         if isinstance(index, int):
-            return self.lines()[index]
+            return self.as_tuple()[index]
         start, stop, step = index.indices(len(self.texts))
         if step != 1 or not self._follows:
-            return HunkLines.of(self.lines()[index])
+            return HunkLines.of(self.as_tuple()[index])
         stop = max(start, stop)
         markers = self.markers
         piece = HunkLines(
@@ -139,16 +140,16 @@ class HunkLines(Sequence[DiffLine]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, HunkLines):
-            return self.lines() == other.lines()
+            return self.as_tuple() == other.as_tuple()
         if isinstance(other, tuple):
-            return self.lines() == other
+            return self.as_tuple() == other
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.lines())
+        return hash(self.as_tuple())
 
     def __repr__(self) -> str:
-        return f"HunkLines({self.lines()!r})"
+        return f"HunkLines({self.as_tuple()!r})"
 
     def count_kind(self, kind: LineKind) -> int:
         return self.markers.count(MARKERS[kind])
@@ -188,10 +189,3 @@ class HunkLines(Sequence[DiffLine]):
             text for marker, text in zip(self.markers, self.texts, strict=True) if marker != "-"
         ]
         return texts[: max(0, last - self.new_start + 1)]
-
-
-def as_tuple(lines: Sequence[DiffLine]) -> tuple[DiffLine, ...]:
-    """`lines` as a tuple of `DiffLine`s (without copying what already is one)."""
-    if isinstance(lines, HunkLines):
-        return lines.lines()
-    return tuple(lines)
