@@ -7,7 +7,9 @@ median of `--runs`, after one untimed warm-up run that fills the OS file cache),
 examples/sample.diff: once with `--dry-run` (parse, plan, estimate: no model, no ledger) and
 once for real against bench/fake_claude_server.py answering at once (the SDK, one call, the
 ledger on SQLite; the warm-up run creates it, as a first run would). Also reports whether
-the dry run imported the anthropic SDK (it must not).
+the dry run imported the anthropic SDK (it must not), and the floor no code of ours can go
+under: `python -c "import anthropic"` alone, timed the same way in between, and what the
+review takes beyond it (the SDK's import moves most with the host's load).
 """
 
 from __future__ import annotations
@@ -43,9 +45,11 @@ def reviewer_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "reviewer.cli.main"]
 
 
-def timed_runs(argv: list[str], env: dict[str, str], runs: int, fresh_dir: bool) -> list[float]:
+def timed_runs(
+    argv: list[str], env: dict[str, str], runs: int, fresh_dir: bool, *, warm_up: bool = True
+) -> list[float]:
     walls = []
-    for i in range(runs + 1):
+    for i in range(runs + 1 if warm_up else runs):
         with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
             run_env = env | ({"REVIEWER_DATA_DIR": tmp} if fresh_dir else {})
             began = time.perf_counter()
@@ -53,7 +57,7 @@ def timed_runs(argv: list[str], env: dict[str, str], runs: int, fresh_dir: bool)
             wall = time.perf_counter() - began
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr}")
-        if i:  # the first run only warms the file cache
+        if i or not warm_up:  # the first run only warms the file cache
             walls.append(wall)
     return walls
 
@@ -90,7 +94,12 @@ def main(argv: list[str] | None = None) -> None:
             "REVIEWER_MAX_RETRIES": "0",
             "REVIEWER_DATA_DIR": data_dir,
         }
-        real = timed_runs([*command, *review], env, args.runs, fresh_dir=False)
+        sdk_only = [sys.executable, "-c", "import anthropic"]
+        real = timed_runs([*command, *review], env, 0, fresh_dir=False)  # warm-ups
+        sdk = timed_runs(sdk_only, base_env, 0, fresh_dir=False)
+        for _ in range(args.runs):  # in turns, so that the host's load falls on both alike
+            real += timed_runs([*command, *review], env, 1, False, warm_up=False)
+            sdk += timed_runs(sdk_only, base_env, 1, False, warm_up=False)
     print(f"command: {' '.join(command)} review --diff examples/sample.diff [--dry-run]")
     print(
         f"dry run:                    {statistics.median(dry):5.2f} s wall "
@@ -102,6 +111,11 @@ def main(argv: list[str] | None = None) -> None:
         f"(median of {args.runs}; min {min(real):.2f})"
     )
     print(f"review wall / {GOAL_S} s goal:  {median / GOAL_S:5.2f}")
+    floor = statistics.median(sdk)
+    print(
+        f"import anthropic alone:     {floor:5.2f} s wall (median of {args.runs}); "
+        f"the review beyond it: {median - floor:.2f} s"
+    )
     figures.record("startup", median, f"{median:.2f} s")
     figures.record("startup_sdk", float(imported), "yes" if imported else "no")
 
