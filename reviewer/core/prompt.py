@@ -12,7 +12,7 @@ from typing import Any
 from reviewer.core.chunking import Chunk
 from reviewer.core.findings import findings_json_schema
 from reviewer.core.patterns import path_spec
-from reviewer.core.render import neutralise, one_line, render_part
+from reviewer.core.render import header_value, neutralise, render_part
 from reviewer.core.tokens import estimate_tokens
 
 PROMPT_VERSION = "v2"
@@ -71,7 +71,7 @@ def _text(text: str, *, cache: bool = False, ttl: str | None = None) -> dict[str
 
 
 def _pull_request_text(context: PromptContext) -> str:
-    lines = [f"Pull request in the repository {one_line(context.repo)}."]
+    lines = [f"Pull request in the repository {header_value(context.repo)}."]
     if context.title.strip():
         lines.append(_data("pr_title", context.title))
     if context.description.strip():
@@ -87,7 +87,7 @@ def file_list(paths: Sequence[str]) -> str:
     `MAX_LISTED_FILES` paths, then how many more."""
     by_dir: dict[str, list[str]] = {}
     for path in paths[:MAX_LISTED_FILES]:
-        folder, _, name = one_line(path).rpartition("/")
+        folder, _, name = header_value(path).rpartition("/")
         by_dir.setdefault(folder, []).append(name)
     lines = [
         f"{folder or '.'}/: " + " ".join(_listed_name(name) for name in sorted(by_dir[folder]))
@@ -116,7 +116,7 @@ def matching_path_instructions(
 
 
 def _guidance_text(guidance: Sequence[tuple[str, str]]) -> str:
-    files = "\n\n".join(f"From `{one_line(path)}`:\n{text.strip()}" for path, text in guidance)
+    files = "\n\n".join(f"From `{header_value(path)}`:\n{text.strip()}" for path, text in guidance)
     return _data("guidance", files)
 
 
@@ -124,7 +124,7 @@ def _language_text(language: str) -> str:
     if not language.strip():
         return ""
     return (
-        f" Write every title and body in {one_line(language.strip())}; keep code, "
+        f" Write every title and body in {header_value(language.strip())}; keep code, "
         "identifiers and suggestions as they are."
     )
 
@@ -133,7 +133,7 @@ def _chunk_text(diff: str, path_instructions: Sequence[tuple[str, str]], languag
     pieces = []
     if path_instructions:
         notes = "\n\n".join(
-            f"For files matching `{one_line(pattern)}`:\n{text.strip()}"
+            f"For files matching `{header_value(pattern)}`:\n{text.strip()}"
             for pattern, text in path_instructions
         )
         pieces.append(_data("path_instructions", notes) + "\n\n")

@@ -59,9 +59,12 @@ def neutralise(text: str) -> str:
     return _TAG.sub("&lt;", text)
 
 
-def one_line(text: str) -> str:
-    # A path from the API is plain UTF-8 and may hold any character; a newline in it would
-    # let it forge a header line.
+def header_value(text: str) -> str:
+    """`text` made safe on one line of the prompt: no data-block tag, \\r and \\n escaped.
+
+    A path from the API is plain UTF-8 and may hold any character; a newline in it would let
+    it forge a header line. (Unlike core/text.one_line, nothing is folded or cut.)
+    """
     return neutralise(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
@@ -109,7 +112,7 @@ def line_size(line: DiffLine) -> int:
 
 
 def render_hunk_header(hunk: Hunk) -> str:
-    section = f" {one_line(hunk.section)}" if hunk.section else ""
+    section = f" {header_value(hunk.section)}" if hunk.section else ""
     return f"@@ -{hunk.old_start},{hunk.old_count} +{hunk.new_start},{hunk.new_count} @@{section}\n"
 
 
@@ -195,8 +198,8 @@ def render_file_header(path: str, status: str, old_path: str | None, part: int, 
     """Render the `FILE:`, `STATUS:` and (for a file in several parts) `PART:` lines."""
     status_text = status
     if old_path is not None and old_path != path:
-        status_text += f" from {one_line(old_path)}"
-    header = f"FILE: {one_line(path)}\nSTATUS: {status_text}\n"
+        status_text += f" from {header_value(old_path)}"
+    header = f"FILE: {header_value(path)}\nSTATUS: {status_text}\n"
     if parts > 1:
         header += f"PART: {part} of {parts}\n"
     return header
