@@ -19,7 +19,7 @@ import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
-from unidiff import PatchSet
+from unidiff.patch import PatchSet
 
 from bench import figures
 from reviewer.core.chunking import plan_chunks
@@ -93,7 +93,10 @@ def main() -> None:
         return diff, files, plan_chunks(files, budget_tokens=budget, model=model)
 
     if args.only is not None:
-        {"unidiff": lambda: PatchSet(text), "plan": plan, "none": lambda: None}[args.only]()
+        runs_once: dict[str, Callable[[], Any]] = {
+            "unidiff": lambda: PatchSet(text), "plan": plan, "none": lambda: None,
+        }  # fmt: skip
+        runs_once[args.only]()
         return
 
     # Interleaved rounds (unidiff, parse, plan, unidiff, ...), so that a busy machine slows

@@ -77,8 +77,8 @@ def measure(count: int, body: int, repeat: int, *, incompressible: bool = False)
     print(
         f"{count:>6} findings, {body:>6}-char {kind:<14} bodies: "
         f"{statistics.median(times) * 1000:8.0f} ms median, {len(raw) / 2**20:7.1f} MiB JSON, "
-        f"{packed / 2**20:6.2f} MiB gzipped, kept {props['resultsKept']:,} of "  # type: ignore[index]
-        f"{props['resultsTotal']:,}",  # type: ignore[index]
+        f"{packed / 2**20:6.2f} MiB gzipped, kept {props['resultsKept']:,} of "
+        f"{props['resultsTotal']:,}",
         flush=True,
     )
 
