@@ -64,6 +64,9 @@ class Settings:
     github_app_id: str | None = None
     github_private_key: str | None = field(default=None, repr=False)
     github_api_url: str = "https://api.github.com"
+    # Least seconds between two content-creating GitHub requests; None: GitHub's guidance, 1 s
+    # (github/client.WRITE_INTERVAL_S). 0 turns the pause off (a test server, say).
+    github_write_interval_s: float | None = None
     bot_login: str | None = None
     review_drafts: bool = False
     max_comments: int = 30
@@ -190,6 +193,11 @@ class Settings:
             raise ConfigError(
                 f"{PREFIX}BATCH_MAX_WAIT_MINUTES must not be negative",
                 key="batch_max_wait_minutes",
+            )
+        if self.github_write_interval_s is not None and self.github_write_interval_s < 0:
+            raise ConfigError(
+                f"{PREFIX}GITHUB_WRITE_INTERVAL_S must not be negative",
+                key="github_write_interval_s",
             )
         if self.batch_poll_s <= 0:
             raise ConfigError(f"{PREFIX}BATCH_POLL_S must be positive", key="batch_poll_s")

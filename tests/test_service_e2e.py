@@ -226,6 +226,7 @@ def test_reviewer_serve_end_to_end(
         "REVIEWER_GITHUB_APP_ID": "1",
         "REVIEWER_GITHUB_PRIVATE_KEY": app_key,
         "REVIEWER_GITHUB_API_URL": loopback_github.api_url,
+        "REVIEWER_GITHUB_WRITE_INTERVAL_S": "0",  # a loopback fake: no secondary limits
         "ANTHROPIC_API_KEY": FAKE_API_KEY,
         "ANTHROPIC_BASE_URL": fake_claude.base_url,
     }

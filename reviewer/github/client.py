@@ -139,7 +139,7 @@ class GitHubClient:
             per_page=PER_PAGE,
             retry=_retry_policy(),
             seconds_between_requests=None,
-            seconds_between_writes=WRITE_INTERVAL_S or None,
+            seconds_between_writes=_write_interval(settings) or None,
         )
         return cls(
             gh,
@@ -448,6 +448,12 @@ class GitHubClient:
             query = None  # the next link carries the query
             yield from data or ()
             next_url = next_link(headers.get("link"))
+
+
+def _write_interval(settings: Settings) -> float:
+    """Seconds PyGithub leaves between two writes: the operator's, else GitHub's guidance."""
+    chosen = settings.github_write_interval_s
+    return WRITE_INTERVAL_S if chosen is None else chosen
 
 
 def _retry_policy() -> GithubRetry:

@@ -782,6 +782,7 @@ def run_action(
         "GITHUB_EVENT_PATH": str(event_path),
         "GITHUB_REPOSITORY": REPO,
         "GITHUB_API_URL": github.api_url,
+        "REVIEWER_GITHUB_WRITE_INTERVAL_S": "0",  # a loopback fake: no secondary limits
         "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_WORKSPACE": str(workspace),
         "GITHUB_STEP_SUMMARY": str(summary),

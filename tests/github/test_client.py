@@ -536,3 +536,27 @@ def test_summary_followups_are_posted_after_the_one_review(pr: FakeGitHub) -> No
     ]
     assert [b["body"] for b in pr.bodies("POST", f"/repos/{REPO}/issues/7/comments")] == ["A", "B"]
     assert result.overflow_comments == 2
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [(None, 0.0), (0.5, 0.5), (0.0, 0.0)],  # None: WRITE_INTERVAL_S, which the fixture zeroes
+)
+def test_writes_are_spaced_by_the_operators_interval(
+    pr: FakeGitHub, monkeypatch: pytest.MonkeyPatch, setting: float | None, expected: float
+) -> None:
+    """REVIEWER_GITHUB_WRITE_INTERVAL_S spaces content-creating requests (PyGithub sleeps)."""
+    import github.Requester
+
+    slept: list[float] = []
+    monkeypatch.setattr(github.Requester.time, "sleep", slept.append)
+    client = pr.client(github_write_interval_s=setting)
+    client.post_issue_comment(REPO, 7, "one")
+    client.post_issue_comment(REPO, 7, "two")
+    waits = [s for s in slept if s > 0]
+    assert (max(waits) if waits else 0.0) == pytest.approx(expected, abs=0.1)
+
+
+def test_a_negative_write_interval_is_refused() -> None:
+    with pytest.raises(ConfigError, match="GITHUB_WRITE_INTERVAL_S"):
+        Settings.from_env({"REVIEWER_GITHUB_WRITE_INTERVAL_S": "-1"})

@@ -176,6 +176,7 @@ def test_kill_9_between_submit_and_collect_one_batch_one_review(
         "REVIEWER_GITHUB_APP_ID": "1",
         "REVIEWER_GITHUB_PRIVATE_KEY": app_key,
         "REVIEWER_GITHUB_API_URL": loopback_github.api_url,
+        "REVIEWER_GITHUB_WRITE_INTERVAL_S": "0",  # a loopback fake: no secondary limits
         "REVIEWER_REVIEW_MODE": "batch",
         "ANTHROPIC_API_KEY": FAKE_API_KEY,
         "ANTHROPIC_BASE_URL": fake_claude.base_url,
